@@ -1,0 +1,109 @@
+//! Packet sources: pcap and pcapng files (plain, gzip or zstd compressed, or stdin), read
+//! as a stream one record at a time (a large file is never loaded whole), and a pcap writer.
+//!
+//! Every reader implements [`PacketSource`], a lending iterator: the returned [`Packet`]
+//! borrows the reader's buffer until the next call. Errors name the input and the byte
+//! offset of the damaged record (offsets count *decompressed* bytes for .gz/.zst inputs);
+//! every packet before the damage has been returned by then.
+
+mod error;
+mod input;
+pub mod pcap;
+pub mod pcapng;
+pub mod writer;
+
+pub use error::CaptureError;
+pub use input::Input;
+pub use writer::PcapWriter;
+pub use wirehouse_wire::LinkType;
+
+use std::io::{BufRead, Read};
+use std::path::Path;
+
+/// One captured packet, borrowed from the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Capture time, nanoseconds since the Unix epoch (UTC).
+    pub ts_ns: i64,
+    /// Link-layer type of `data`.
+    pub linktype: LinkType,
+    /// Length on the wire (≥ `data.len()` when the snaplen cut the packet).
+    pub wire_len: u32,
+    /// Index of the capturing interface (pcapng), 0 for pcap.
+    pub interface: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
+
+/// A packet's metadata, with the location of its bytes in the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub ts_ns: i64,
+    pub linktype: LinkType,
+    pub wire_len: u32,
+    pub interface: u32,
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Meta {
+    pub(crate) fn packet(self, buf: &[u8]) -> Packet<'_> {
+        Packet {
+            ts_ns: self.ts_ns,
+            linktype: self.linktype,
+            wire_len: self.wire_len,
+            interface: self.interface,
+            data: &buf[self.start..self.start + self.len],
+        }
+    }
+}
+
+/// A stream of packets.
+pub trait PacketSource: Send {
+    /// The next packet, `Ok(None)` at the end, or an error naming the damaged offset.
+    /// After an error the source is finished: further calls return `Ok(None)`.
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+    /// Bytes consumed so far (of the decompressed stream).
+    fn position(&self) -> u64;
+    /// The input's display name.
+    fn name(&self) -> &str;
+    /// The container format: "pcap" or "pcapng".
+    fn format(&self) -> &'static str;
+}
+
+/// Opens a capture file, detecting gzip/zstd compression and pcap/pcapng by content.
+pub fn open(path: &Path) -> Result<Box<dyn PacketSource>, CaptureError> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| CaptureError::io(&name, 0, e))?;
+    open_reader(name, Box::new(f))
+}
+
+/// Opens standard input as a capture stream.
+pub fn open_stdin() -> Result<Box<dyn PacketSource>, CaptureError> {
+    open_reader("-".into(), Box::new(std::io::stdin()))
+}
+
+/// Opens any byte stream as a capture (compression and format detected by content).
+pub fn open_reader(
+    name: String,
+    raw: Box<dyn Read + Send>,
+) -> Result<Box<dyn PacketSource>, CaptureError> {
+    let mut input = Input::new(name, raw)?;
+    let magic = input.peek4()?;
+    match magic {
+        Some(m) if pcapng::is_magic(m) => Ok(Box::new(pcapng::Reader::new(input)?)),
+        Some(m) if pcap::is_magic(m) => Ok(Box::new(pcap::Reader::new(input)?)),
+        Some(m) => Err(CaptureError::NotACapture { file: input.name().into(), magic: m.to_vec() }),
+        None => {
+            let got = input.peek_all()?;
+            if got.is_empty() {
+                Err(CaptureError::Empty { file: input.name().into() })
+            } else {
+                Err(CaptureError::NotACapture { file: input.name().into(), magic: got })
+            }
+        }
+    }
+}
+
+/// Internal helper: the buffered reader type every format reads from.
+pub(crate) type Buffered = Box<dyn BufRead + Send>;

@@ -1,0 +1,445 @@
+//! The layer walker: link type + frame bytes → the (innermost) IP flow summary.
+//!
+//! Walks link headers, VLAN/QinQ tags, MPLS labels, PPPoE, IPv4/IPv6 (with extension
+//! headers), and decapsulates GRE/ERSPAN, VXLAN, Geneve and IP-in-IP so that the inner
+//! flow is reported. A tunnel whose inside cannot be decoded is reported as the outer
+//! flow (the packet is still counted). Never panics; every failure is a [`DecodeError`].
+
+use crate::{
+    DecodeError, ErrorKind, Layer, LinkType, be16, ethernet, ethertype, icmp, ipproto, ipv4, ipv6,
+    sll, tcp, tunnel, udp,
+};
+use std::net::IpAddr;
+
+/// Deepest tunnel nesting that is decapsulated; deeper tunnels are tracked as the outer flow.
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
+const MAX_SHIMS: usize = 12;
+const VXLAN_PORT: u16 = 4789;
+const GENEVE_PORT: u16 = 6081;
+
+/// The IP layer of the decoded (innermost) packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    /// 4 or 6.
+    pub version: u8,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Upper-layer protocol (after IPv6 extension headers).
+    pub protocol: u8,
+    /// Datagram length on the wire (IPv4 total length, IPv6 40 + payload length).
+    pub wire_len: u32,
+    /// TTL / hop limit.
+    pub ttl: u8,
+}
+
+/// Fragmentation of the decoded datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// Identification (16 bits for IPv4, 32 for IPv6).
+    pub ident: u32,
+    /// Offset of this fragment's data in bytes.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+}
+
+/// TCP header fields the flow layer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number.
+    pub ack: u32,
+    /// Flag bits (see [`tcp::flags`]).
+    pub flags: u8,
+    /// Unscaled window.
+    pub window: u16,
+    /// Parsed options.
+    pub options: tcp::Options,
+}
+
+/// The transport layer of the decoded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    /// TCP.
+    Tcp(TcpInfo),
+    /// UDP.
+    Udp {
+        /// Source port.
+        src_port: u16,
+        /// Destination port.
+        dst_port: u16,
+    },
+    /// ICMP or ICMPv6.
+    Icmp {
+        /// Type.
+        ty: u8,
+        /// Code.
+        code: u8,
+        /// Echo identifier for echo request/reply.
+        echo_id: Option<u16>,
+    },
+    /// Another protocol, or a non-first fragment (no transport header).
+    None,
+}
+
+/// Everything the flow layer needs from one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded<'a> {
+    /// Outermost 802.1Q/802.1ad VLAN id, 0 when untagged.
+    pub vlan_id: u16,
+    /// Number of tunnel headers removed.
+    pub tunnel_depth: u8,
+    /// Offset of the innermost IP header within the frame.
+    pub ip_offset: usize,
+    /// IP layer.
+    pub ip: IpInfo,
+    /// Present when the datagram is a fragment (not an atomic fragment).
+    pub frag: Option<Fragment>,
+    /// Transport layer.
+    pub l4: L4,
+    /// Captured transport payload, without link-layer padding.
+    pub payload: &'a [u8],
+    /// Transport payload length on the wire (≥ `payload.len()` when the snaplen cut it).
+    pub payload_wire_len: u32,
+}
+
+#[derive(Default)]
+struct Walk {
+    vlan_id: u16,
+    depth: u8,
+}
+
+/// Decodes a captured frame of link type `lt`.
+pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let mut w = Walk::default();
+    match lt {
+        LinkType::Ethernet => ethernet_at(data, 0, &mut w),
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => ip_at(data, 0, &mut w),
+        LinkType::Null | LinkType::Loop => {
+            let h: [u8; 4] = data
+                .get(..4)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(DecodeError::truncated(Layer::Link))?;
+            // NULL is host byte order (either), LOOP network order: accept both.
+            let fam = if lt == LinkType::Loop || h[0] == 0 {
+                u32::from_be_bytes(h)
+            } else {
+                u32::from_le_bytes(h)
+            };
+            match fam {
+                2 | 24 | 28 | 30 => ip_at(data, 4, &mut w),
+                f => Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(f as u16))),
+            }
+        }
+        LinkType::LinuxSll => {
+            let s = sll::Sll::new_v1(data)?;
+            ethertype_at(data, 16, s.protocol(), &mut w)
+        }
+        LinkType::LinuxSll2 => {
+            let s = sll::Sll::new_v2(data)?;
+            ethertype_at(data, 20, s.protocol(), &mut w)
+        }
+        LinkType::Ppp | LinkType::PppHdlc => {
+            let off = if data.get(..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
+            ppp_at(data, off, &mut w)
+        }
+        LinkType::Unknown(n) => Err(DecodeError::new(Layer::Link, ErrorKind::UnsupportedLinkType(n))),
+    }
+}
+
+/// Decodes a buffer that starts with an IPv4 or IPv6 header (e.g. a reassembled datagram).
+pub fn decode_ip(data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    ip_at(data, 0, &mut Walk::default())
+}
+
+fn ethernet_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
+    let eth = ethernet::Frame::new_checked(&data[off.min(data.len())..])?;
+    ethertype_at(data, off + 14, eth.ethertype(), w)
+}
+
+fn ppp_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
+    let proto = match data.get(off) {
+        // Protocol-field compression: a 1-byte protocol has its low bit set.
+        Some(b) if b & 1 == 1 => (u16::from(*b), off + 1),
+        Some(_) if data.len() >= off + 2 => (be16(data, off), off + 2),
+        _ => return Err(DecodeError::truncated(Layer::Shim)),
+    };
+    match proto.0 {
+        0x0021 | 0x0057 => ip_at(data, proto.1, w),
+        p => Err(DecodeError::new(Layer::Shim, ErrorKind::NotIp(p))),
+    }
+}
+
+fn ethertype_at<'a>(
+    data: &'a [u8],
+    mut off: usize,
+    mut et: u16,
+    w: &mut Walk,
+) -> Result<Decoded<'a>, DecodeError> {
+    for _ in 0..MAX_SHIMS {
+        let rest = data.get(off..).ok_or(DecodeError::truncated(Layer::Shim))?;
+        match et {
+            ethertype::IPV4 | ethertype::IPV6 => return ip_at(data, off, w),
+            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
+                let tag = ethernet::VlanTag::new_checked(rest)?;
+                if w.vlan_id == 0 {
+                    w.vlan_id = tag.vlan_id();
+                }
+                et = tag.ethertype();
+                off += 4;
+            }
+            ethertype::MPLS | ethertype::MPLS_MC => {
+                let mut i = 0;
+                loop {
+                    let l = rest.get(i..i + 4).ok_or(DecodeError::truncated(Layer::Shim))?;
+                    i += 4;
+                    if l[2] & 1 == 1 {
+                        break;
+                    }
+                    if i >= 4 * MAX_SHIMS {
+                        return Err(DecodeError::new(Layer::Shim, ErrorKind::TooDeep));
+                    }
+                }
+                return match rest.get(i).map(|b| b >> 4) {
+                    Some(4 | 6) => ip_at(data, off + i, w),
+                    // Pseudowire control word (first nibble 0) then an Ethernet frame.
+                    Some(0) => ethernet_at(data, off + i + 4, w),
+                    Some(_) => Err(DecodeError::new(Layer::Shim, ErrorKind::NotIp(et))),
+                    None => Err(DecodeError::truncated(Layer::Shim)),
+                };
+            }
+            ethertype::PPPOE_SESSION => {
+                if rest.len() < 6 {
+                    return Err(DecodeError::truncated(Layer::Shim));
+                }
+                return ppp_at(data, off + 6, w);
+            }
+            // 802.3 length field followed by LLC/SNAP.
+            n if n <= 1500 => {
+                if rest.len() >= 8 && rest[..3] == [0xaa, 0xaa, 0x03] {
+                    et = be16(rest, 6);
+                    off += 8;
+                } else {
+                    return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(n)));
+                }
+            }
+            other => return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(other))),
+        }
+    }
+    Err(DecodeError::new(Layer::Shim, ErrorKind::TooDeep))
+}
+
+fn ip_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
+    let b = data.get(off..).ok_or(DecodeError::truncated(Layer::Ipv4))?;
+    match b.first().map(|v| v >> 4) {
+        Some(4) => {
+            let p = ipv4::Packet::new_checked(b)?;
+            let wire = p.wire_len();
+            let end = (off + wire).min(data.len());
+            let frag = (p.more_frags() || p.frag_offset() > 0).then(|| Fragment {
+                ident: u32::from(p.ident()),
+                offset: p.frag_offset(),
+                more: p.more_frags(),
+            });
+            let info = IpInfo {
+                version: 4,
+                src: p.src().into(),
+                dst: p.dst().into(),
+                protocol: p.protocol(),
+                wire_len: wire as u32,
+                ttl: p.ttl(),
+            };
+            transport(data, off, off + p.header_len(), end, info, frag, w)
+        }
+        Some(6) => {
+            let p = ipv6::Packet::new_checked(b)?;
+            let wire = p.wire_len();
+            let end = (off + wire).min(data.len());
+            let chain = ipv6::walk_ext(p.next_header(), data.get(off + 40..end).unwrap_or(&[]))?;
+            let info = IpInfo {
+                version: 6,
+                src: p.src().into(),
+                dst: p.dst().into(),
+                protocol: chain.protocol,
+                wire_len: wire as u32,
+                ttl: p.hop_limit(),
+            };
+            let frag = chain.fragment.map(|f| Fragment { ident: f.ident, offset: f.offset, more: f.more });
+            transport(data, off, off + 40 + chain.offset, end, info, frag, w)
+        }
+        Some(_) => Err(DecodeError::malformed(Layer::Ipv4)),
+        None => Err(DecodeError::truncated(Layer::Ipv4)),
+    }
+}
+
+fn transport<'a>(
+    data: &'a [u8],
+    ip_off: usize,
+    l4_off: usize,
+    end: usize,
+    ip: IpInfo,
+    frag: Option<Fragment>,
+    w: &mut Walk,
+) -> Result<Decoded<'a>, DecodeError> {
+    let l4b = data.get(l4_off..end).unwrap_or(&[]);
+    let l4_wire = (ip.wire_len as usize).saturating_sub(l4_off - ip_off);
+    let mut d = Decoded {
+        vlan_id: w.vlan_id,
+        tunnel_depth: w.depth,
+        ip_offset: ip_off,
+        ip,
+        frag,
+        l4: L4::None,
+        payload: l4b,
+        payload_wire_len: l4_wire as u32,
+    };
+    if frag.is_some_and(|f| f.offset > 0) {
+        return Ok(d); // no transport header in a non-first fragment
+    }
+    let first_frag = frag.is_some();
+    let hdr_result = match ip.protocol {
+        ipproto::TCP => tcp::Packet::new_checked(l4b).map(|t| {
+            d.l4 = L4::Tcp(TcpInfo {
+                src_port: t.src_port(),
+                dst_port: t.dst_port(),
+                seq: t.seq(),
+                ack: t.ack(),
+                flags: t.flags(),
+                window: t.window(),
+                options: t.options(),
+            });
+            t.header_len()
+        }),
+        ipproto::UDP => udp::Packet::new_checked(l4b).map(|u| {
+            d.l4 = L4::Udp { src_port: u.src_port(), dst_port: u.dst_port() };
+            8
+        }),
+        ipproto::ICMP | ipproto::ICMPV6 => icmp::Packet::new_checked(l4b).map(|i| {
+            let v6 = ip.protocol == ipproto::ICMPV6;
+            d.l4 = L4::Icmp {
+                ty: i.msg_type(),
+                code: i.code(),
+                echo_id: if icmp::is_echo(v6, i.msg_type()) { i.echo_id() } else { None },
+            };
+            4
+        }),
+        _ => Ok(0),
+    };
+    match hdr_result {
+        Ok(h) => {
+            d.payload = &l4b[h..];
+            d.payload_wire_len = (l4_wire.saturating_sub(h)) as u32;
+        }
+        // A tiny first fragment may not hold the whole transport header: keep it as a fragment.
+        Err(_) if first_frag => return Ok(d),
+        Err(e) => return Err(e),
+    }
+    if first_frag || w.depth >= MAX_TUNNEL_DEPTH {
+        return Ok(d);
+    }
+    // Tunnels: decapsulate when the inside decodes, else keep the outer flow.
+    let inner = match (ip.protocol, d.l4) {
+        (ipproto::GRE, _) => tunnel::gre(l4b).ok(),
+        (ipproto::IPIP | ipproto::IPV6, _) => Some((tunnel::Inner::Ip, l4b)),
+        (ipproto::UDP, L4::Udp { src_port, dst_port }) => {
+            if dst_port == VXLAN_PORT || src_port == VXLAN_PORT {
+                tunnel::vxlan(d.payload).ok()
+            } else if dst_port == GENEVE_PORT || src_port == GENEVE_PORT {
+                tunnel::geneve(d.payload).ok()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    if let Some((kind, rest)) = inner {
+        let start = data.len() - rest.len();
+        // Never read past the outer datagram's end: the inner buffer is cut there.
+        let inner_data = &data[..end.max(start)];
+        let mut iw = Walk { vlan_id: w.vlan_id, depth: w.depth + 1 };
+        let r = match kind {
+            tunnel::Inner::Ethernet => ethernet_at(inner_data, start, &mut iw),
+            tunnel::Inner::Ip => ip_at(inner_data, start, &mut iw),
+            tunnel::Inner::Other(_) => return Ok(d),
+        };
+        if let Ok(inner) = r {
+            return Ok(inner);
+        }
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4_udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let total = 20 + 8 + payload.len();
+        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0];
+        p.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+        p.extend_from_slice(&src_port.to_be_bytes());
+        p.extend_from_slice(&dst_port.to_be_bytes());
+        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend(ipv4_udp(1000, 53, b"hi"));
+        f.extend_from_slice(&[0u8; 16]); // Ethernet padding
+        let d = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(d.payload, b"hi");
+        assert_eq!(d.ip.wire_len, 30);
+        assert_eq!(d.l4, L4::Udp { src_port: 1000, dst_port: 53 });
+    }
+
+    #[test]
+    fn vxlan_is_decapsulated_and_truncation_keeps_outer() {
+        let mut inner_eth = vec![0u8; 12];
+        inner_eth.extend_from_slice(&[0x08, 0x00]);
+        inner_eth.extend(ipv4_udp(5353, 5353, b"x"));
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend(&inner_eth);
+        let outer = ipv4_udp(40000, 4789, &vx);
+        let d = decode(LinkType::Raw, &outer).unwrap();
+        assert_eq!(d.tunnel_depth, 1);
+        assert_eq!(d.l4, L4::Udp { src_port: 5353, dst_port: 5353 });
+        // Inner frame cut in the middle of its IP header: the outer flow is reported.
+        let cut = ipv4_udp(40000, 4789, &vx[..8 + 14 + 10]);
+        let d = decode(LinkType::Raw, &cut).unwrap();
+        assert_eq!((d.tunnel_depth, d.l4), (0, L4::Udp { src_port: 40000, dst_port: 4789 }));
+    }
+
+    #[test]
+    fn non_ip_and_garbage() {
+        let mut arp = vec![0u8; 12];
+        arp.extend_from_slice(&[0x08, 0x06, 0, 1]);
+        assert_eq!(decode(LinkType::Ethernet, &arp).unwrap_err().kind, ErrorKind::NotIp(0x0806));
+        for n in 0..64 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            for lt in [0, 1, 101, 113, 276, 9, 228] {
+                let _ = decode(LinkType::from_u32(lt), &junk);
+            }
+        }
+    }
+
+    #[test]
+    fn vlan_stack_takes_outer_id() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x07, 0xd1, 0x08, 0x00]);
+        f.extend(ipv4_udp(1, 2, b""));
+        let d = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(d.vlan_id, 200);
+    }
+}

@@ -1,0 +1,64 @@
+//! Capture link types (the `LINKTYPE_*` registry used by pcap and pcapng).
+
+/// A capture file's link-layer header type; open enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// BSD loopback: 4-byte address family in host byte order (0).
+    Null,
+    /// Ethernet II / 802.3 (1).
+    Ethernet,
+    /// PPP (9).
+    Ppp,
+    /// PPP in HDLC framing (50).
+    PppHdlc,
+    /// Raw IP, version from the first nibble (101; also 12 and 14 seen in old files).
+    Raw,
+    /// OpenBSD loopback: family in network byte order (108).
+    Loop,
+    /// Linux cooked capture v1 (113).
+    LinuxSll,
+    /// Raw IPv4 (228).
+    Ipv4,
+    /// Raw IPv6 (229).
+    Ipv6,
+    /// Linux cooked capture v2 (276).
+    LinuxSll2,
+    /// Anything else.
+    Unknown(u32),
+}
+
+impl LinkType {
+    /// Maps a `LINKTYPE_*` number.
+    pub fn from_u32(v: u32) -> Self {
+        match v {
+            0 => Self::Null,
+            1 => Self::Ethernet,
+            9 => Self::Ppp,
+            50 => Self::PppHdlc,
+            101 | 12 | 14 => Self::Raw,
+            108 => Self::Loop,
+            113 => Self::LinuxSll,
+            228 => Self::Ipv4,
+            229 => Self::Ipv6,
+            276 => Self::LinuxSll2,
+            n => Self::Unknown(n),
+        }
+    }
+
+    /// The `LINKTYPE_*` number.
+    pub fn to_u32(self) -> u32 {
+        match self {
+            Self::Null => 0,
+            Self::Ethernet => 1,
+            Self::Ppp => 9,
+            Self::PppHdlc => 50,
+            Self::Raw => 101,
+            Self::Loop => 108,
+            Self::LinuxSll => 113,
+            Self::Ipv4 => 228,
+            Self::Ipv6 => 229,
+            Self::LinuxSll2 => 276,
+            Self::Unknown(n) => n,
+        }
+    }
+}
