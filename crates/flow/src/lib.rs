@@ -1,1 +1,16 @@
-//! placeholder
+//! Flows: the direction-independent [`FlowKey`] and its symmetric hash, the [`FlowTable`]
+//! that tracks per-direction counters, TCP flags and handshake RTT with timeouts driven
+//! by packet time, and the `flows` table ([`FlowRow`]).
+//!
+//! Orientation: the client is the sender of a SYN (or the receiver of a SYN+ACK); for a
+//! flow picked up without its handshake, the side using a service port (below 1024, or
+//! below 32768 facing a port at or above 32768) is the server; otherwise the first sender
+//! is the client.
+
+mod key;
+mod row;
+mod table;
+
+pub use key::{FlowKey, Side};
+pub use row::{FlowBuilder, FlowRow};
+pub use table::{CloseReason, Flow, FlowConfig, FlowStats, FlowTable};

@@ -1,1 +1,58 @@
-//! placeholder
+//! Sinks store finished record batches. They know tables only as a [`TableDef`] plus a
+//! `RecordBatch`, so a new table or protocol never touches a sink.
+//!
+//! - [`parquet::ParquetSink`]: `DIR/<table>/date=YYYY-MM-DD/part-*.parquet`, zstd,
+//!   written under a hidden temporary name and renamed when complete.
+
+pub mod parquet;
+
+use arrow_array::RecordBatch;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use wirehouse_schema::TableDef;
+
+/// A failure to store data; names the file or endpoint involved.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Filesystem error.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The Parquet encoder failed.
+    #[error("{path}: parquet: {source}")]
+    Parquet {
+        /// File being written.
+        path: PathBuf,
+        /// The error.
+        source: ::parquet::errors::ParquetError,
+    },
+    /// Arrow could not split or convert a batch.
+    #[error("table {table}: arrow: {source}")]
+    Arrow {
+        /// Table name.
+        table: &'static str,
+        /// The error.
+        source: arrow_schema::ArrowError,
+    },
+}
+
+/// What a sink stored.
+#[derive(Debug, Clone, Default)]
+pub struct SinkSummary {
+    /// Rows per table.
+    pub rows: BTreeMap<&'static str, u64>,
+    /// Files completed.
+    pub files: Vec<PathBuf>,
+}
+
+/// Somewhere record batches go.
+pub trait Sink: Send {
+    /// Stores one batch of `table`.
+    fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), SinkError>;
+    /// Completes everything (files closed and renamed, buffers sent) and reports.
+    fn close(&mut self) -> Result<SinkSummary, SinkError>;
+}

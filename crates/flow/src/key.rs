@@ -1,0 +1,97 @@
+//! The flow key: a canonical (direction-independent) 5-tuple and its symmetric hash.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+use wirehouse_wire::{Decoded, L4};
+
+/// Which endpoint of a [`FlowKey`] a packet came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The lower (address, port) endpoint.
+    Lo,
+    /// The higher (address, port) endpoint.
+    Hi,
+}
+
+/// A 5-tuple with endpoints in canonical order, so both directions give the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// The lower endpoint.
+    pub lo: (IpAddr, u16),
+    /// The higher endpoint.
+    pub hi: (IpAddr, u16),
+    /// IP protocol.
+    pub proto: u8,
+}
+
+const HASH_SEED: u64 = 0x7769_7265_686f_7573; // "wirehous": fixed so sharding is reproducible
+
+impl FlowKey {
+    /// Builds the key of a decoded packet and says which side sent it.
+    ///
+    /// ICMP echo request and reply share a key (both "ports" are the echo identifier);
+    /// other ICMP messages use type and code as ports.
+    pub fn of(d: &Decoded<'_>) -> (Self, Side) {
+        let (sp, dp) = match d.l4 {
+            L4::Tcp(t) => (t.src_port, t.dst_port),
+            L4::Udp { src_port, dst_port } => (src_port, dst_port),
+            L4::Icmp { echo_id: Some(id), .. } => (id, id),
+            L4::Icmp { ty, code, .. } => (u16::from(ty), u16::from(code)),
+            L4::None => (0, 0),
+        };
+        Self::new((d.ip.src, sp), (d.ip.dst, dp), d.ip.protocol)
+    }
+
+    /// Builds a key from a source and destination endpoint.
+    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (Self, Side) {
+        if src <= dst {
+            (Self { lo: src, hi: dst, proto }, Side::Lo)
+        } else {
+            (Self { lo: dst, hi: src, proto }, Side::Hi)
+        }
+    }
+
+    /// A hash equal for both directions and stable across runs and machines
+    /// (used to shard flows to workers and to derive flow ids).
+    pub fn symmetric_hash(&self) -> u64 {
+        let mut h = foldhash::fast::FixedState::with_seed(HASH_SEED).build_hasher();
+        self.hash(&mut h);
+        h.finish()
+    }
+
+    /// The endpoint on `side`.
+    pub fn endpoint(&self, side: Side) -> (IpAddr, u16) {
+        match side {
+            Side::Lo => self.lo,
+            Side::Hi => self.hi,
+        }
+    }
+}
+
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Self {
+        match self {
+            Side::Lo => Side::Hi,
+            Side::Hi => Side::Lo,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_same_key_and_hash() {
+        let a: IpAddr = "10.0.0.2".parse().unwrap();
+        let b: IpAddr = "10.0.0.1".parse().unwrap();
+        let (k1, s1) = FlowKey::new((a, 40000), (b, 80), 6);
+        let (k2, s2) = FlowKey::new((b, 80), (a, 40000), 6);
+        assert_eq!(k1, k2);
+        assert_eq!(k1.symmetric_hash(), k2.symmetric_hash());
+        assert_eq!(s1, s2.other());
+        let (k3, _) = FlowKey::new((a, 40001), (b, 80), 6);
+        assert_ne!(k1.symmetric_hash(), k3.symmetric_hash());
+    }
+}

@@ -1,0 +1,511 @@
+//! The flow table: lookup by [`FlowKey`], per-direction counters, TCP state for closing
+//! and port reuse, and expiry by packet time through a deadline heap.
+
+use crate::{FlowKey, FlowRow, Side};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use wirehouse_schema::Timestamp;
+use wirehouse_wire::{Decoded, L4, ipproto, tcp::flags};
+
+const SEC: i64 = 1_000_000_000;
+
+/// Timeouts and capacity; all times are packet time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowConfig {
+    /// Idle timeout of an open TCP connection, seconds.
+    pub tcp_timeout_s: u64,
+    /// How long a TCP connection stays after FIN from both sides or RST, seconds.
+    pub tcp_closed_timeout_s: u64,
+    /// Idle timeout of a UDP flow, seconds.
+    pub udp_timeout_s: u64,
+    /// Idle timeout of an ICMP flow, seconds.
+    pub icmp_timeout_s: u64,
+    /// Idle timeout of other IP protocols, seconds.
+    pub other_timeout_s: u64,
+    /// Most flows tracked at once; beyond it the flow closest to expiry is evicted.
+    pub max_flows: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            tcp_timeout_s: 600,
+            tcp_closed_timeout_s: 5,
+            udp_timeout_s: 60,
+            icmp_timeout_s: 30,
+            other_timeout_s: 60,
+            max_flows: 1_000_000,
+        }
+    }
+}
+
+/// Why a flow row was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// FIN seen from both sides.
+    Fin,
+    /// RST seen.
+    Rst,
+    /// Idle longer than its timeout.
+    Timeout,
+    /// The input ended.
+    EndOfInput,
+    /// Pushed out because the table was full.
+    Evicted,
+    /// Periodic row of a flow still open (live capture).
+    Active,
+    /// The program was asked to stop.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// The value written to `flows.close_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fin => "fin",
+            Self::Rst => "rst",
+            Self::Timeout => "timeout",
+            Self::EndOfInput => "end_of_input",
+            Self::Evicted => "evicted",
+            Self::Active => "active",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Counters of one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirStats {
+    /// Packets.
+    pub packets: u64,
+    /// IP bytes.
+    pub bytes: u64,
+    /// Transport payload bytes.
+    pub payload_bytes: u64,
+    /// OR of TCP flags.
+    pub tcp_flags: u8,
+    /// Retransmitted segments.
+    pub retransmits: u64,
+    /// Out-of-order segments.
+    pub out_of_order: u64,
+    /// Missing stream bytes.
+    pub missing_bytes: u64,
+}
+
+/// One tracked flow.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Stable id: hash of the key and the first packet's time.
+    pub id: u64,
+    generation: u64,
+    /// The key.
+    pub key: FlowKey,
+    /// Which key side is the client.
+    pub client: Side,
+    /// First packet time, ns.
+    pub start_ns: i64,
+    /// Last packet time, ns.
+    pub last_ns: i64,
+    /// Input or interface.
+    pub source: Arc<str>,
+    /// VLAN of the first packet.
+    pub vlan_id: u16,
+    /// IP version.
+    pub ip_version: u8,
+    /// Client (0) and server (1) counters.
+    pub dir: [DirStats; 2],
+    /// IP fragments seen.
+    pub ip_fragments: u64,
+    /// Application protocol, when recognised.
+    pub l7_protocol: &'static str,
+    syn_ns: Option<i64>,
+    synack_ns: Option<i64>,
+    rtt_ns: Option<i64>,
+    fin: [bool; 2],
+    closed: Option<CloseReason>,
+}
+
+impl Flow {
+    fn timeout_ns(&self, c: &FlowConfig) -> i64 {
+        let s = match (self.key.proto, self.closed) {
+            (ipproto::TCP, Some(_)) => c.tcp_closed_timeout_s,
+            (ipproto::TCP, None) => c.tcp_timeout_s,
+            (ipproto::UDP, _) => c.udp_timeout_s,
+            (ipproto::ICMP | ipproto::ICMPV6, _) => c.icmp_timeout_s,
+            _ => c.other_timeout_s,
+        };
+        (s as i64).saturating_mul(SEC)
+    }
+
+    fn deadline(&self, c: &FlowConfig) -> i64 {
+        self.last_ns.saturating_add(self.timeout_ns(c))
+    }
+
+    /// The row for this flow, closed for `reason` (a FIN/RST close wins over a timeout).
+    pub fn to_row(&self, reason: CloseReason) -> FlowRow {
+        let reason = match (reason, self.closed) {
+            (CloseReason::Timeout, Some(r)) => r,
+            (r, _) => r,
+        };
+        let (c, s) = (self.key.endpoint(self.client), self.key.endpoint(self.client.other()));
+        let [cd, sd] = self.dir;
+        FlowRow {
+            flow_id: self.id,
+            start_time: Timestamp::from_ns(self.start_ns),
+            end_time: Timestamp::from_ns(self.last_ns),
+            duration_us: ((self.last_ns - self.start_ns).max(0) / 1000) as u64,
+            source: self.source.clone(),
+            vlan_id: self.vlan_id,
+            ip_version: self.ip_version,
+            ip_proto: self.key.proto,
+            client_ip: c.0,
+            server_ip: s.0,
+            client_port: c.1,
+            server_port: s.1,
+            l7_protocol: self.l7_protocol,
+            client_packets: cd.packets,
+            server_packets: sd.packets,
+            client_bytes: cd.bytes,
+            server_bytes: sd.bytes,
+            client_payload_bytes: cd.payload_bytes,
+            server_payload_bytes: sd.payload_bytes,
+            tcp_flags_client: cd.tcp_flags,
+            tcp_flags_server: sd.tcp_flags,
+            handshake_rtt_us: self.rtt_ns.map(|n| (n.max(0) / 1000) as u64),
+            client_retransmits: cd.retransmits,
+            server_retransmits: sd.retransmits,
+            client_out_of_order: cd.out_of_order,
+            server_out_of_order: sd.out_of_order,
+            client_missing_bytes: cd.missing_bytes,
+            server_missing_bytes: sd.missing_bytes,
+            ip_fragments: self.ip_fragments,
+            close_reason: reason.as_str(),
+        }
+    }
+}
+
+/// Table-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Flows created.
+    pub created: u64,
+    /// Flows closed by FIN/RST.
+    pub closed: u64,
+    /// Flows expired by timeout.
+    pub timed_out: u64,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+    /// TCP connections reopened with a new SYN on a closed 5-tuple (port reuse).
+    pub port_reuse: u64,
+}
+
+/// Tracks flows; emits a [`FlowRow`] for each flow that ends.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    next_gen: u64,
+    now_ns: i64,
+    stats: FlowStats,
+}
+
+fn is_service_port(p: u16, other: u16) -> bool {
+    (p < 1024 && other >= 1024) || (p < 32768 && other >= 32768)
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        Self {
+            cfg,
+            flows: HashMap::default(),
+            deadlines: BinaryHeap::new(),
+            next_gen: 0,
+            now_ns: i64::MIN,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Flows currently tracked.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when no flow is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// The packet clock (latest packet time seen), ns.
+    pub fn now_ns(&self) -> i64 {
+        self.now_ns
+    }
+
+    /// Accounts one decoded packet captured at `ts_ns`; rows of flows that ended
+    /// (expired, evicted, or replaced on port reuse) go to `out`.
+    pub fn process(&mut self, ts_ns: i64, d: &Decoded<'_>, source: &Arc<str>, out: &mut impl FnMut(FlowRow)) {
+        self.advance(ts_ns, out);
+        let (key, side) = FlowKey::of(d);
+        let tcp = match d.l4 {
+            L4::Tcp(t) => Some(t),
+            _ => None,
+        };
+        let syn_only = tcp.is_some_and(|t| t.flags & (flags::SYN | flags::ACK) == flags::SYN);
+        // A new SYN on a closed connection: the old one is over (port reuse).
+        if syn_only {
+            if let Some(f) = self.flows.get(&key) {
+                if f.closed.is_some() || f.fin.iter().any(|&x| x) {
+                    let f = self.flows.remove(&key).expect("present");
+                    self.stats.port_reuse += 1;
+                    self.stats.closed += 1;
+                    out(f.to_row(f.closed.unwrap_or(CloseReason::Fin)));
+                }
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.cfg.max_flows {
+                self.evict_one(out);
+            }
+            let (src_port, dst_port) = (key.endpoint(side).1, key.endpoint(side.other()).1);
+            let sender_is_server = match tcp {
+                Some(t) if t.flags & flags::SYN != 0 => t.flags & flags::ACK != 0,
+                _ => {
+                    matches!(key.proto, ipproto::TCP | ipproto::UDP) && is_service_port(src_port, dst_port)
+                }
+            };
+            let client = if sender_is_server { side.other() } else { side };
+            let generation = self.next_gen;
+            self.next_gen += 1;
+            let mut h = key.symmetric_hash() ^ (ts_ns as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 29;
+            let f = Flow {
+                id: h & 0x7fff_ffff_ffff_ffff,
+                generation,
+                key,
+                client,
+                start_ns: ts_ns,
+                last_ns: ts_ns,
+                source: source.clone(),
+                vlan_id: d.vlan_id,
+                ip_version: d.ip.version,
+                dir: [DirStats::default(); 2],
+                ip_fragments: 0,
+                l7_protocol: "",
+                syn_ns: None,
+                synack_ns: None,
+                rtt_ns: None,
+                fin: [false; 2],
+                closed: None,
+            };
+            self.deadlines.push(Reverse((f.deadline(&self.cfg), generation, key)));
+            self.flows.insert(key, f);
+            self.stats.created += 1;
+        }
+        let f = self.flows.get_mut(&key).expect("inserted above");
+        f.last_ns = f.last_ns.max(ts_ns);
+        let di = usize::from(side != f.client);
+        let ds = &mut f.dir[di];
+        ds.packets += 1;
+        ds.bytes += u64::from(d.ip.wire_len);
+        ds.payload_bytes += u64::from(d.payload_wire_len);
+        if d.frag.is_some() {
+            f.ip_fragments += 1;
+        }
+        if let Some(t) = tcp {
+            ds.tcp_flags |= t.flags;
+            let syn = t.flags & flags::SYN != 0;
+            let ack = t.flags & flags::ACK != 0;
+            match (di, syn, ack) {
+                (0, true, false) if f.syn_ns.is_none() => f.syn_ns = Some(ts_ns),
+                (1, true, true) if f.synack_ns.is_none() => f.synack_ns = Some(ts_ns),
+                (0, false, true) if f.rtt_ns.is_none() && f.synack_ns.is_some() => {
+                    f.rtt_ns = f.syn_ns.map(|s| ts_ns - s);
+                }
+                _ => {}
+            }
+            if t.flags & flags::FIN != 0 {
+                f.fin[di] = true;
+            }
+            if f.closed.is_none() {
+                if t.flags & flags::RST != 0 {
+                    f.closed = Some(CloseReason::Rst);
+                } else if f.fin == [true, true] {
+                    f.closed = Some(CloseReason::Fin);
+                }
+                if f.closed.is_some() {
+                    // Closed connections linger briefly for late ACKs/retransmissions.
+                    self.deadlines.push(Reverse((f.deadline(&self.cfg), f.generation, key)));
+                }
+            }
+        }
+    }
+
+    /// Moves the packet clock to `ts_ns` (never backwards) and expires idle flows.
+    pub fn advance(&mut self, ts_ns: i64, out: &mut impl FnMut(FlowRow)) {
+        if ts_ns <= self.now_ns {
+            return;
+        }
+        self.now_ns = ts_ns;
+        while let Some(&Reverse((deadline, generation, key))) = self.deadlines.peek() {
+            if deadline > self.now_ns {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(f) = self.flows.get(&key) else { continue };
+            if f.generation != generation {
+                continue;
+            }
+            let real = f.deadline(&self.cfg);
+            if real > self.now_ns {
+                if real != deadline {
+                    self.deadlines.push(Reverse((real, generation, key)));
+                }
+                continue;
+            }
+            let f = self.flows.remove(&key).expect("present");
+            if f.closed.is_some() {
+                self.stats.closed += 1;
+            } else {
+                self.stats.timed_out += 1;
+            }
+            out(f.to_row(CloseReason::Timeout));
+        }
+    }
+
+    fn evict_one(&mut self, out: &mut impl FnMut(FlowRow)) {
+        while let Some(Reverse((deadline, generation, key))) = self.deadlines.pop() {
+            let Some(f) = self.flows.get(&key) else { continue };
+            if f.generation != generation {
+                continue;
+            }
+            let real = f.deadline(&self.cfg);
+            if real > deadline {
+                self.deadlines.push(Reverse((real, generation, key)));
+                continue;
+            }
+            let f = self.flows.remove(&key).expect("present");
+            self.stats.evicted += 1;
+            out(f.to_row(CloseReason::Evicted));
+            return;
+        }
+    }
+
+    /// Ends every open flow with `reason` (end of input, shutdown).
+    pub fn drain(&mut self, reason: CloseReason, out: &mut impl FnMut(FlowRow)) {
+        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.sort_by_key(|f| (f.start_ns, f.key));
+        self.deadlines.clear();
+        for f in flows {
+            out(f.to_row(reason));
+        }
+    }
+
+    /// Mutable access to a tracked flow (e.g. to set its application protocol).
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+        self.flows.get_mut(key)
+    }
+
+    /// The client address of a tracked flow.
+    pub fn client_of(&self, key: &FlowKey) -> Option<IpAddr> {
+        self.flows.get(key).map(|f| f.key.endpoint(f.client).0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wirehouse_wire::{IpInfo, TcpInfo, tcp::Options};
+
+    fn pkt(src: (&str, u16), dst: (&str, u16), fl: u8, len: u32) -> Decoded<'static> {
+        Decoded {
+            vlan_id: 0,
+            tunnel_depth: 0,
+            ip_offset: 0,
+            ip: IpInfo {
+                version: 4,
+                src: src.0.parse().unwrap(),
+                dst: dst.0.parse().unwrap(),
+                protocol: 6,
+                wire_len: 40 + len,
+                ttl: 64,
+            },
+            frag: None,
+            l4: L4::Tcp(TcpInfo {
+                src_port: src.1,
+                dst_port: dst.1,
+                seq: 0,
+                ack: 0,
+                flags: fl,
+                window: 0,
+                options: Options::default(),
+            }),
+            payload: &[],
+            payload_wire_len: len,
+        }
+    }
+
+    #[test]
+    fn handshake_orientation_rtt_close_and_reuse() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let src: Arc<str> = "test".into();
+        let mut rows = Vec::new();
+        let c = ("10.0.0.2", 40000);
+        let s = ("10.0.0.1", 80);
+        let ms = 1_000_000;
+        // The SYN+ACK is seen first (capture started mid-handshake): still oriented right.
+        for (i, (a, b, f, l)) in [
+            (s, c, flags::SYN | flags::ACK, 0),
+            (c, s, flags::ACK, 0),
+            (c, s, flags::ACK | flags::PSH, 100),
+            (s, c, flags::ACK | flags::FIN, 0),
+            (c, s, flags::ACK | flags::FIN, 0),
+            (s, c, flags::ACK, 0),
+            (c, s, flags::SYN, 0), // port reuse
+            (s, c, flags::SYN | flags::ACK, 0),
+            (c, s, flags::ACK, 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            t.process(i as i64 * ms, &pkt(a, b, f, l), &src, &mut |r| rows.push(r));
+        }
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!((r.client_port, r.server_port, r.close_reason), (40000, 80, "fin"));
+        assert_eq!((r.client_packets, r.server_packets), (3, 3));
+        assert_eq!(r.client_payload_bytes, 100);
+        assert_eq!(r.client_bytes, 40 * 3 + 100);
+        assert_eq!(r.handshake_rtt_us, None); // the SYN was not captured
+        t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+        let r = &rows[1];
+        assert_eq!(r.handshake_rtt_us, Some(2000));
+        assert_eq!(r.close_reason, "end_of_input");
+        assert_ne!(rows[0].flow_id, rows[1].flow_id);
+        assert_eq!(t.stats().port_reuse, 1);
+    }
+
+    #[test]
+    fn idle_flows_expire_on_packet_time_and_table_is_bounded() {
+        let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let mut t = FlowTable::new(cfg);
+        let src: Arc<str> = "test".into();
+        let mut rows = Vec::new();
+        for p in 0..3u16 {
+            t.process(i64::from(p), &pkt(("10.0.0.2", 1000 + p), ("10.0.0.1", 80), flags::SYN, 0), &src, &mut |r| rows.push(r));
+        }
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].close_reason, rows[0].client_port), ("evicted", 1000));
+        // 601 s later both remaining flows have timed out.
+        t.advance(601 * SEC, &mut |r| rows.push(r));
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1..].iter().all(|r| r.close_reason == "timeout"));
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,241 @@
+//! The Parquet sink: one open file per (table, day), rolled by row count, zstd,
+//! written atomically (hidden `.inprogress` name, renamed on close).
+
+use crate::{Sink, SinkError, SinkSummary};
+use arrow_array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wirehouse_schema::TableDef;
+
+/// Parquet sink settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParquetOptions {
+    /// Rows per file before a new file is started.
+    pub max_rows_per_file: u64,
+    /// Rows per row group.
+    pub row_group_rows: usize,
+    /// zstd level (1–22).
+    pub zstd_level: i32,
+    /// Most files open at once (one per table and day); the least recently written is closed.
+    pub max_open_files: usize,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self { max_rows_per_file: 5_000_000, row_group_rows: 1 << 20, zstd_level: 3, max_open_files: 16 }
+    }
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    rows: u64,
+    last_use: u64,
+}
+
+/// Writes `DIR/<table>/date=YYYY-MM-DD/part-<run>-<n>.parquet`.
+pub struct ParquetSink {
+    dir: PathBuf,
+    opts: ParquetOptions,
+    run: String,
+    seq: u64,
+    tick: u64,
+    open: HashMap<(&'static str, i64), OpenFile>,
+    summary: SinkSummary,
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01), proleptic Gregorian.
+pub fn civil_date(days: i64) -> String {
+    // Howard Hinnant's days_from_civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+impl ParquetSink {
+    /// A sink writing under `dir` (created if missing).
+    pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> Result<Self, SinkError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io { path: dir.clone(), source })?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let run = format!("{now}-{}", std::process::id());
+        Ok(Self { dir, opts, run, seq: 0, tick: 0, open: HashMap::new(), summary: SinkSummary::default() })
+    }
+
+    /// The output directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn open_file(&mut self, table: &'static TableDef, day: i64, schema: Arc<arrow_schema::Schema>) -> Result<OpenFile, SinkError> {
+        let part_dir = self.dir.join(table.name).join(format!("date={}", civil_date(day)));
+        std::fs::create_dir_all(&part_dir).map_err(|source| SinkError::Io { path: part_dir.clone(), source })?;
+        self.seq += 1;
+        let name = format!("part-{}-{:05}.parquet", self.run, self.seq);
+        let path = part_dir.join(&name);
+        let tmp = part_dir.join(format!(".{name}.inprogress"));
+        let file = File::create(&tmp).map_err(|source| SinkError::Io { path: tmp.clone(), source })?;
+        let level = ZstdLevel::try_new(self.opts.zstd_level).unwrap_or_default();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(self.opts.row_group_rows))
+            .set_created_by(format!("wirehouse {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema, Some(props))
+            .map_err(|source| SinkError::Parquet { path: tmp.clone(), source })?;
+        Ok(OpenFile { writer, tmp, path, rows: 0, last_use: 0 })
+    }
+
+    fn finish_file(&mut self, f: OpenFile) -> Result<(), SinkError> {
+        let file = f.writer.into_inner().map_err(|source| SinkError::Parquet { path: f.tmp.clone(), source })?;
+        file.sync_all().map_err(|source| SinkError::Io { path: f.tmp.clone(), source })?;
+        drop(file);
+        std::fs::rename(&f.tmp, &f.path).map_err(|source| SinkError::Io { path: f.path.clone(), source })?;
+        self.summary.files.push(f.path);
+        Ok(())
+    }
+
+    fn write_day(&mut self, table: &'static TableDef, day: i64, batch: &RecordBatch) -> Result<(), SinkError> {
+        let key = (table.name, day);
+        if !self.open.contains_key(&key) {
+            if self.open.len() >= self.opts.max_open_files.max(1) {
+                let oldest = self.open.iter().min_by_key(|(_, f)| f.last_use).map(|(k, _)| *k);
+                if let Some(f) = oldest.and_then(|k| self.open.remove(&k)) {
+                    self.finish_file(f)?;
+                }
+            }
+            let f = self.open_file(table, day, batch.schema())?;
+            self.open.insert(key, f);
+        }
+        self.tick += 1;
+        let tick = self.tick;
+        let f = self.open.get_mut(&key).expect("opened above");
+        f.writer.write(batch).map_err(|source| SinkError::Parquet { path: f.tmp.clone(), source })?;
+        f.rows += batch.num_rows() as u64;
+        f.last_use = tick;
+        if f.rows >= self.opts.max_rows_per_file {
+            let f = self.open.remove(&key).expect("present");
+            self.finish_file(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for ParquetSink {
+    fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        *self.summary.rows.entry(table.name).or_default() += batch.num_rows() as u64;
+        let ts = batch
+            .column(table.time_index())
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("the time column is a microsecond timestamp");
+        let days: Vec<i64> = ts.values().iter().map(|v| v.div_euclid(DAY_US)).collect();
+        let first = days[0];
+        if days.iter().all(|&d| d == first) {
+            return self.write_day(table, first, &batch);
+        }
+        let mut distinct: Vec<i64> = days.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for day in distinct {
+            let mask = BooleanArray::from(days.iter().map(|&d| d == day).collect::<Vec<_>>());
+            let part = arrow_select::filter::filter_record_batch(&batch, &mask)
+                .map_err(|source| SinkError::Arrow { table: table.name, source })?;
+            self.write_day(table, day, &part)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<SinkSummary, SinkError> {
+        let mut open: Vec<_> = self.open.drain().collect();
+        open.sort_by_key(|(k, _)| *k);
+        for (_, f) in open {
+            self.finish_file(f)?;
+        }
+        let mut s = std::mem::take(&mut self.summary);
+        s.files.sort();
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use wirehouse_schema::Timestamp;
+
+    wirehouse_schema::table! {
+        /// test rows
+        table "events" as EventRow, EventBuilder;
+        time_column time;
+        order_by [time];
+        columns {
+            /// when
+            time: Timestamp,
+            /// what
+            what: String,
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(19_723), "2024-01-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn batches_split_by_day_and_files_appear_only_when_complete() {
+        let dir = std::env::temp_dir().join(format!("wh-sink-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut sink = ParquetSink::new(&dir, ParquetOptions { max_rows_per_file: 3, ..Default::default() }).unwrap();
+        let mut b = EventBuilder::with_capacity(8);
+        // 2024-01-01 23:59:59 and 2024-01-02 00:00:01 UTC.
+        for (i, t) in [1_704_153_599i64, 1_704_153_601, 1_704_153_599, 1_704_153_599].iter().enumerate() {
+            b.append(&EventRow { time: Timestamp(t * 1_000_000), what: format!("e{i}") });
+        }
+        sink.write(&EventRow::TABLE, b.finish()).unwrap();
+        // Three rows of day one reached max_rows_per_file: that file is complete.
+        let day1 = dir.join("events/date=2024-01-01");
+        let names: Vec<String> = std::fs::read_dir(&day1).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].ends_with(".parquet") && !names[0].starts_with('.'));
+        let day2 = dir.join("events/date=2024-01-02");
+        let pending: Vec<String> = std::fs::read_dir(&day2).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert!(pending[0].starts_with('.') && pending[0].ends_with(".inprogress"));
+        let s = sink.close().unwrap();
+        assert_eq!(s.rows["events"], 4);
+        assert_eq!(s.files.len(), 2);
+        let mut total = 0;
+        for f in &s.files {
+            let r = ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap();
+            for b in r {
+                total += b.unwrap().num_rows();
+            }
+        }
+        assert_eq!(total, 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
