@@ -1,1 +1,164 @@
-fn main(){}
+//! The `wirehouse` command: a thin layer over `wirehouse-pipeline`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
+use wirehouse_schema::{ClickHouseOptions, clickhouse_ddl};
+use wirehouse_sinks::Sink;
+use wirehouse_sinks::parquet::ParquetSink;
+
+#[derive(Parser)]
+#[command(name = "wirehouse", version, about = "Network traffic to analytics tables")]
+struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Convert pcap/pcapng files (also .gz/.zst), directories (recursively) or - (stdin) into tables.
+    Convert {
+        /// Capture files, directories, or - for standard input.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Where the tables go: parquet:DIR.
+        #[arg(short, long, default_value = "parquet:./wirehouse-out")]
+        output: String,
+        /// Configuration file (see config/wirehouse.toml).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Write the run summary as JSON to this file.
+        #[arg(long)]
+        stats_json: Option<PathBuf>,
+        /// Never show the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Print the tables' schemas (Parquet/Arrow columns, or ClickHouse DDL).
+    Schema {
+        /// Which store's schema to print.
+        #[arg(long, value_enum, default_value_t = SinkKind::Parquet)]
+        sink: SinkKind,
+        /// ClickHouse database name.
+        #[arg(long, default_value = "wirehouse")]
+        database: String,
+    },
+    /// List the application protocols wirehouse recognises.
+    Protocols,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SinkKind {
+    Parquet,
+    Clickhouse,
+}
+
+
+fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
+    match spec.split_once(':') {
+        Some(("parquet", dir)) if !dir.is_empty() => {
+            let sink = ParquetSink::new(dir, cfg.output.parquet.clone()).with_context(|| format!("output {spec}"))?;
+            Ok((Box::new(sink), dir.to_string()))
+        }
+        Some(("clickhouse", _)) => bail!("{spec}: the ClickHouse sink is not part of this build yet; use parquet:DIR"),
+        _ => bail!("{spec}: expected parquet:DIR"),
+    }
+}
+
+fn run_convert(
+    inputs: Vec<String>,
+    output: String,
+    config: Option<PathBuf>,
+    stats_json: Option<PathBuf>,
+    progress: bool,
+) -> Result<ExitCode> {
+    let cfg = match &config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let (specs, arg_errors) = expand_inputs(&inputs);
+    for e in &arg_errors {
+        tracing::error!("{e}");
+    }
+    let (mut sink, dir) = open_sink(&output, &cfg)?;
+    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress))?;
+    eprint!("{}", stats.summary());
+    eprintln!("output: {dir}");
+    if let Some(p) = stats_json {
+        let f = std::fs::File::create(&p).with_context(|| format!("{}", p.display()))?;
+        serde_json::to_writer_pretty(f, &stats).with_context(|| format!("{}", p.display()))?;
+    }
+    let bad = stats.unreadable_inputs() + arg_errors.len();
+    if bad > 0 {
+        eprintln!("{bad} input(s) could not be read");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_schema(sink: SinkKind, database: String) {
+    for t in wirehouse_pipeline::tables() {
+        match sink {
+            SinkKind::Clickhouse => println!("{}", clickhouse_ddl(t, &ClickHouseOptions { database: database.clone() })),
+            SinkKind::Parquet => {
+                println!("# {} — {}\n", t.name, t.doc.trim());
+                println!("| column | type | nullable | meaning |\n|---|---|---|---|");
+                for c in t.columns {
+                    println!("| {} | {} | {} | {} |", c.name, c.kind.arrow_type(), c.nullable, c.doc.trim());
+                }
+                println!();
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::INFO,
+        (false, 1) => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.cmd {
+        Cmd::Convert { inputs, output, config, stats_json, no_progress } => {
+            run_convert(inputs, output, config, stats_json, !no_progress && !cli.quiet && std::io::stderr().is_terminal())
+        }
+        Cmd::Schema { sink, database } => {
+            print_schema(sink, database);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Protocols => {
+            let reg = wirehouse_l7::registry();
+            println!("{:<12} {:>5} {:<8} default ports", "name", "id", "transport");
+            for p in reg {
+                println!("{:<12} {:>5} {:<8} {:?}", p.name, p.id, p.transport, p.default_ports);
+            }
+            if reg.is_empty() {
+                eprintln!("(no application protocol parsers are registered in this build)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -12,7 +12,8 @@ use wirehouse_wire::{Decoded, L4, ipproto, tcp::flags};
 const SEC: i64 = 1_000_000_000;
 
 /// Timeouts and capacity; all times are packet time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FlowConfig {
     /// Idle timeout of an open TCP connection, seconds.
     pub tcp_timeout_s: u64,

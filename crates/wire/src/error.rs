@@ -39,7 +39,7 @@ pub enum ErrorKind {
 }
 
 /// A decoding failure: never a panic, always this value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub struct DecodeError {
     /// Layer at which decoding stopped.
     pub layer: Layer,

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use wirehouse_schema::TableDef;
 
 /// Parquet sink settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParquetOptions {
     /// Rows per file before a new file is started.
     pub max_rows_per_file: u64,

@@ -1,0 +1,120 @@
+//! The configuration file (`config/wirehouse.toml` documents every option with its default).
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use wirehouse_flow::FlowConfig;
+use wirehouse_sinks::parquet::ParquetOptions;
+
+/// Everything `wirehouse.toml` can set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Flow tracking.
+    pub flow: FlowConfig,
+    /// Batching and sinks.
+    pub output: OutputConfig,
+}
+
+/// Output settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Rows collected per table before a record batch goes to the sink.
+    pub batch_rows: usize,
+    /// Parquet sink settings.
+    pub parquet: ParquetOptions,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self { batch_rows: 65_536, parquet: ParquetOptions::default() }
+    }
+}
+
+/// A configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Invalid TOML or an unknown / mistyped option.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The error (with line and column).
+        source: toml::de::Error,
+    },
+}
+
+impl Config {
+    /// Parses TOML text; unknown keys are errors.
+    pub fn from_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+        Self::from_toml(&text, &p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> (String, String) {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/wirehouse.toml");
+        (std::fs::read_to_string(p).expect("config/wirehouse.toml"), p.to_string())
+    }
+
+    #[test]
+    fn shipped_config_parses_to_the_defaults() {
+        let (text, p) = shipped();
+        assert_eq!(Config::from_toml(&text, &p).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_option_is_in_the_shipped_config_with_a_comment() {
+        let (text, _) = shipped();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let mut missing = Vec::new();
+        fn walk(t: &toml::Table, prefix: &str, text: &str, missing: &mut Vec<String>) {
+            for (k, v) in t {
+                match v {
+                    toml::Value::Table(sub) => {
+                        let section = format!("{prefix}{k}");
+                        if !text.contains(&format!("[{section}]")) {
+                            missing.push(format!("[{section}]"));
+                        }
+                        walk(sub, &format!("{section}."), text, missing);
+                    }
+                    _ => {
+                        // The key's line must be preceded by a comment line.
+                        let lines: Vec<&str> = text.lines().collect();
+                        let at = lines.iter().position(|l| l.trim_start().starts_with(&format!("{k} =")));
+                        match at {
+                            Some(i) if i > 0 && lines[i - 1].trim_start().starts_with('#') => {}
+                            _ => missing.push(format!("{prefix}{k}")),
+                        }
+                    }
+                }
+            }
+        }
+        walk(&defaults, "", &text, &mut missing);
+        assert!(missing.is_empty(), "undocumented options: {missing:?}");
+    }
+
+    #[test]
+    fn unknown_option_is_an_error_naming_the_file() {
+        let e = Config::from_toml("[flow]\ntcp_timeout = 5\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("x.toml") && e.to_string().contains("tcp_timeout"), "{e}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Run statistics: what was read, decoded, tracked and written (`--stats-json`).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What happened to one input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputReport {
+    /// Input name.
+    pub file: String,
+    /// "pcap" or "pcapng" (empty when it could not be opened).
+    pub format: String,
+    /// Packets read.
+    pub packets: u64,
+    /// Error or warning, naming the byte offset.
+    pub error: Option<String>,
+    /// True when nothing could be read from it (counts toward a non-zero exit status).
+    pub unreadable: bool,
+    /// True for a file inside a directory that is not a capture (skipped).
+    pub skipped: bool,
+}
+
+/// The run summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunStats {
+    /// Per input.
+    pub inputs: Vec<InputReport>,
+    /// Packets read.
+    pub packets: u64,
+    /// Captured bytes read.
+    pub captured_bytes: u64,
+    /// Bytes on the wire of the packets read.
+    pub wire_bytes: u64,
+    /// Packets that could not be decoded, by layer and reason.
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Packets that are not IP (ARP, LLDP, STP, ...), counted, not tracked.
+    pub non_ip_packets: u64,
+    /// Packets of a link type wirehouse does not decode.
+    pub unsupported_linktype_packets: u64,
+    /// Non-first IP fragments: counted here; they join their flows once IP
+    /// defragmentation is in place.
+    pub fragments_not_reassembled: u64,
+    /// Packets accounted to a flow.
+    pub flow_packets: u64,
+    /// Flows written, by close reason.
+    pub flows: BTreeMap<String, u64>,
+    /// Sessions written, by protocol.
+    pub sessions: BTreeMap<String, u64>,
+    /// Stream gaps.
+    pub gaps: u64,
+    /// Rows written per table.
+    pub rows: BTreeMap<String, u64>,
+    /// Files written.
+    pub files: Vec<String>,
+    /// Wall-clock seconds.
+    pub elapsed_seconds: f64,
+}
+
+impl RunStats {
+    /// Inputs that could not be read at all.
+    pub fn unreadable_inputs(&self) -> usize {
+        self.inputs.iter().filter(|i| i.unreadable).count()
+    }
+
+    /// A few human-readable lines for stderr.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let secs = self.elapsed_seconds.max(1e-9);
+        let opened = self.inputs.iter().filter(|i| !i.skipped).count();
+        s.push_str(&format!(
+            "read {} packets ({:.1} MB captured) from {} input(s) in {:.2} s ({:.0} packets/s)\n",
+            self.packets,
+            self.captured_bytes as f64 / 1e6,
+            opened,
+            self.elapsed_seconds,
+            self.packets as f64 / secs
+        ));
+        let flows: u64 = self.flows.values().sum();
+        s.push_str(&format!("flows: {flows} {:?}\n", self.flows));
+        let errs: u64 = self.decode_errors.values().sum();
+        s.push_str(&format!(
+            "not tracked: {} non-IP, {} decode errors {:?}, {} unsupported link type, {} fragments not reassembled\n",
+            self.non_ip_packets, errs, self.decode_errors, self.unsupported_linktype_packets, self.fragments_not_reassembled
+        ));
+        for i in &self.inputs {
+            if let Some(e) = &i.error {
+                let what = if i.skipped { "skipped" } else if i.unreadable { "error" } else { "warning" };
+                s.push_str(&format!("{what}: {e}\n"));
+            }
+        }
+        s.push_str(&format!("rows written: {:?}\n", self.rows));
+        s
+    }
+}
