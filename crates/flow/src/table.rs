@@ -449,6 +449,7 @@ mod tests {
             }),
             payload: &[],
             payload_wire_len: len,
+            l4_truncated: false,
         }
     }
 

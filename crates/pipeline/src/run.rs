@@ -164,6 +164,7 @@ pub fn convert(inputs: &[InputSpec], sink: &mut dyn Sink, cfg: &Config, progress
                 }
                 Ok(d) => {
                     stats.flow_packets += 1;
+                    stats.truncated_transport_headers += u64::from(d.l4_truncated);
                     table.process(p.ts_ns, &d, &name, &mut |r| emit.push(r));
                 }
                 Err(e) => match e.kind {

@@ -40,6 +40,8 @@ pub struct RunStats {
     /// Non-first IP fragments: counted here; they join their flows once IP
     /// defragmentation is in place.
     pub fragments_not_reassembled: u64,
+    /// Packets whose TCP/UDP header was cut by the snapshot length (kept: ports known).
+    pub truncated_transport_headers: u64,
     /// Packets accounted to a flow.
     pub flow_packets: u64,
     /// Flows written, by close reason.

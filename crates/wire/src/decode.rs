@@ -16,6 +16,7 @@ pub const MAX_TUNNEL_DEPTH: u8 = 4;
 const MAX_SHIMS: usize = 12;
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
+const GRE_IN_UDP_PORT: u16 = 4754;
 
 /// The IP layer of the decoded (innermost) packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,8 @@ pub struct Decoded<'a> {
     pub payload: &'a [u8],
     /// Transport payload length on the wire (≥ `payload.len()` when the snaplen cut it).
     pub payload_wire_len: u32,
+    /// The transport header was cut short by the snapshot length: only the ports are known.
+    pub l4_truncated: bool,
 }
 
 #[derive(Default)]
@@ -135,6 +138,8 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             };
             match fam {
                 2 | 24 | 28 | 30 => ip_at(data, 4, &mut w),
+                // Some writers put an EtherType in the upper half instead (as tshark accepts).
+                _ if matches!(be16(&h, 2), ethertype::IPV4 | ethertype::IPV6) => ip_at(data, 4, &mut w),
                 f => Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(f as u16))),
             }
         }
@@ -150,6 +155,11 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             let off = if data.get(..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
             ppp_at(data, off, &mut w)
         }
+        LinkType::Ieee80211 => wlan_at(data, 0, &mut w),
+        LinkType::Radiotap => {
+            let h = data.get(..4).ok_or(DecodeError::truncated(Layer::Link))?;
+            wlan_at(data, usize::from(u16::from_le_bytes([h[2], h[3]])), &mut w)
+        }
         LinkType::Unknown(n) => Err(DecodeError::new(Layer::Link, ErrorKind::UnsupportedLinkType(n))),
     }
 }
@@ -157,6 +167,12 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
 /// Decodes a buffer that starts with an IPv4 or IPv6 header (e.g. a reassembled datagram).
 pub fn decode_ip(data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     ip_at(data, 0, &mut Walk::default())
+}
+
+fn wlan_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
+    let rest = data.get(off..).ok_or(DecodeError::truncated(Layer::Link))?;
+    let (et, after) = tunnel::wlan(rest)?;
+    ethertype_at(data, data.len() - after.len(), et, w)
 }
 
 fn ethernet_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
@@ -214,6 +230,14 @@ fn ethertype_at<'a>(
                     Some(_) => Err(DecodeError::new(Layer::Shim, ErrorKind::NotIp(et))),
                     None => Err(DecodeError::truncated(Layer::Shim)),
                 };
+            }
+            // 802.1ah provider backbone bridging: I-tag, then the customer's Ethernet frame.
+            0x88e7 => {
+                if rest.len() < 4 + 14 {
+                    return Err(DecodeError::truncated(Layer::Shim));
+                }
+                et = be16(rest, 4 + 12);
+                off += 4 + 14;
             }
             ethertype::PPPOE_SESSION => {
                 if rest.len() < 6 {
@@ -299,6 +323,7 @@ fn transport<'a>(
         l4: L4::None,
         payload: l4b,
         payload_wire_len: l4_wire as u32,
+        l4_truncated: false,
     };
     if frag.is_some_and(|f| f.offset > 0) {
         return Ok(d); // no transport header in a non-first fragment
@@ -339,6 +364,19 @@ fn transport<'a>(
         }
         // A tiny first fragment may not hold the whole transport header: keep it as a fragment.
         Err(_) if first_frag => return Ok(d),
+        // Ports captured but the rest of the header cut off: the packet still belongs to its flow.
+        Err(e) if e.kind == ErrorKind::Truncated && l4b.len() >= 4 && matches!(ip.protocol, ipproto::TCP | ipproto::UDP) => {
+            let (src_port, dst_port) = (be16(l4b, 0), be16(l4b, 2));
+            d.l4 = if ip.protocol == ipproto::TCP {
+                L4::Tcp(TcpInfo { src_port, dst_port, seq: 0, ack: 0, flags: 0, window: 0, options: tcp::Options::default() })
+            } else {
+                L4::Udp { src_port, dst_port }
+            };
+            d.payload = &[];
+            d.payload_wire_len = l4_wire.saturating_sub(if ip.protocol == ipproto::TCP { 20 } else { 8 }) as u32;
+            d.l4_truncated = true;
+            return Ok(d);
+        }
         Err(e) => return Err(e),
     }
     if first_frag || w.depth >= MAX_TUNNEL_DEPTH {
@@ -353,6 +391,8 @@ fn transport<'a>(
                 tunnel::vxlan(d.payload).ok()
             } else if dst_port == GENEVE_PORT || src_port == GENEVE_PORT {
                 tunnel::geneve(d.payload).ok()
+            } else if dst_port == GRE_IN_UDP_PORT || src_port == GRE_IN_UDP_PORT {
+                tunnel::gre(d.payload).ok()
             } else {
                 None
             }
@@ -367,6 +407,11 @@ fn transport<'a>(
         let r = match kind {
             tunnel::Inner::Ethernet => ethernet_at(inner_data, start, &mut iw),
             tunnel::Inner::Ip => ip_at(inner_data, start, &mut iw),
+            tunnel::Inner::Ppp => {
+                let off = if inner_data.get(start..start + 2) == Some(&[0xff, 0x03]) { start + 2 } else { start };
+                ppp_at(inner_data, off, &mut iw)
+            }
+            tunnel::Inner::Wlan => wlan_at(inner_data, start, &mut iw),
             tunnel::Inner::Other(_) => return Ok(d),
         };
         if let Ok(inner) = r {

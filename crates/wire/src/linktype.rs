@@ -15,6 +15,10 @@ pub enum LinkType {
     Raw,
     /// OpenBSD loopback: family in network byte order (108).
     Loop,
+    /// IEEE 802.11 (105).
+    Ieee80211,
+    /// Radiotap header + IEEE 802.11 (127).
+    Radiotap,
     /// Linux cooked capture v1 (113).
     LinuxSll,
     /// Raw IPv4 (228).
@@ -36,7 +40,9 @@ impl LinkType {
             9 => Self::Ppp,
             50 => Self::PppHdlc,
             101 | 12 | 14 => Self::Raw,
+            105 => Self::Ieee80211,
             108 => Self::Loop,
+            127 => Self::Radiotap,
             113 => Self::LinuxSll,
             228 => Self::Ipv4,
             229 => Self::Ipv6,
@@ -53,7 +59,9 @@ impl LinkType {
             Self::Ppp => 9,
             Self::PppHdlc => 50,
             Self::Raw => 101,
+            Self::Ieee80211 => 105,
             Self::Loop => 108,
+            Self::Radiotap => 127,
             Self::LinuxSll => 113,
             Self::Ipv4 => 228,
             Self::Ipv6 => 229,

@@ -9,6 +9,10 @@ pub enum Inner {
     Ethernet,
     /// An IP packet (version from the EtherType).
     Ip,
+    /// A PPP frame (PPTP's enhanced GRE).
+    Ppp,
+    /// An IEEE 802.11 frame (Aruba's GRE).
+    Wlan,
     /// Something else, identified by its EtherType / protocol type.
     Other(u16),
 }
@@ -17,6 +21,8 @@ fn inner_of(proto: u16) -> Inner {
     match proto {
         ethertype::TEB => Inner::Ethernet,
         ethertype::IPV4 | ethertype::IPV6 => Inner::Ip,
+        0x880b => Inner::Ppp,
+        0x8200 => Inner::Wlan,
         p => Inner::Other(p),
     }
 }
@@ -66,8 +72,50 @@ pub fn gre(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
                 rest.get(12 + extra..).ok_or(DecodeError::truncated(Layer::Tunnel))?,
             ))
         }
+        // WCCP redirect: a 4-byte header (or none, when the payload is IPv4 already).
+        0x883e => match rest.first().map(|b| b >> 4) {
+            Some(4) => Ok((Inner::Ip, rest)),
+            _ => Ok((Inner::Ip, rest.get(4..).ok_or(DecodeError::truncated(Layer::Tunnel))?)),
+        },
         p => Ok((inner_of(p), rest)),
     }
+}
+
+/// Parses an IEEE 802.11 data frame up to its LLC/SNAP header; returns the EtherType of
+/// the payload and the bytes after the SNAP header. Management/control frames and
+/// protected (encrypted) frames carry no decodable IP.
+pub fn wlan(b: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
+    if b.len() < 24 {
+        return Err(DecodeError::truncated(Layer::Link));
+    }
+    let fc0 = b[0];
+    let fc1 = b[1];
+    let ftype = (fc0 >> 2) & 3;
+    if ftype != 2 {
+        return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0)));
+    }
+    if fc1 & 0x40 != 0 {
+        return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0))); // protected
+    }
+    let mut len = 24;
+    if fc1 & 0x03 == 0x03 {
+        len += 6; // address 4
+    }
+    let qos = fc0 & 0x80 != 0;
+    if qos {
+        len += 2;
+        if fc1 & 0x80 != 0 {
+            len += 4; // HT control
+        }
+    }
+    if fc0 & 0x40 != 0 {
+        return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0))); // null data
+    }
+    let llc = b.get(len..len + 8).ok_or(DecodeError::truncated(Layer::Link))?;
+    if llc[..3] != [0xaa, 0xaa, 0x03] {
+        return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0)));
+    }
+    Ok((be16(llc, 6), &b[len + 8..]))
 }
 
 /// Parses a VXLAN header (8 bytes; always Ethernet inside).

@@ -1,0 +1,173 @@
+//! Helpers for the end-to-end tests: run the real binary, read back its Parquet output,
+//! and ask tshark for the same facts.
+#![allow(dead_code)]
+
+use arrow_array::{Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt64Array};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh output directory for one test.
+pub fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wh-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Runs `wirehouse convert INPUTS -o parquet:DIR` (plus extra args).
+pub fn convert(inputs: &[&Path], dir: &Path, extra: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wirehouse"));
+    c.arg("convert").args(inputs).arg("-o").arg(format!("parquet:{}", dir.display())).args(extra);
+    c.output().expect("run wirehouse")
+}
+
+/// Every record batch of `table` under `dir`.
+pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
+    let mut files = Vec::new();
+    fn walk(p: &Path, files: &mut Vec<PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(p) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, files);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    walk(&dir.join(table), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap()).unwrap().build().unwrap();
+        for b in r {
+            out.push(b.unwrap());
+        }
+    }
+    out
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
+    b.column_by_name(name).unwrap_or_else(|| panic!("column {name}")).as_any().downcast_ref::<T>().unwrap()
+}
+
+/// An endpoint: (address text, port).
+pub type Ep = (String, u16);
+
+/// Per-flow facts keyed by (proto, lower endpoint, higher endpoint):
+/// (packets lo→hi, bytes lo→hi, packets hi→lo, bytes hi→lo).
+pub type FlowFacts = BTreeMap<(u8, Ep, Ep), [u64; 4]>;
+
+fn add(m: &mut FlowFacts, proto: u8, src: Ep, dst: Ep, packets: u64, bytes: u64) {
+    let (k, fwd) = if src <= dst { ((proto, src, dst), true) } else { ((proto, dst, src), false) };
+    let e = m.entry(k).or_default();
+    if fwd {
+        e[0] += packets;
+        e[1] += bytes;
+    } else {
+        e[2] += packets;
+        e[3] += bytes;
+    }
+}
+
+/// Our flows table as FlowFacts (only protocols in `protos`).
+pub fn our_flows(dir: &Path, protos: &[u8]) -> FlowFacts {
+    let mut m = FlowFacts::new();
+    for b in read_table(dir, "flows") {
+        let proto = col::<UInt8Array>(&b, "ip_proto");
+        let (cip, sip) = (col::<StringArray>(&b, "client_ip"), col::<StringArray>(&b, "server_ip"));
+        let (cp, sp) = (col::<UInt16Array>(&b, "client_port"), col::<UInt16Array>(&b, "server_port"));
+        let (cpk, spk) = (col::<UInt64Array>(&b, "client_packets"), col::<UInt64Array>(&b, "server_packets"));
+        let (cb, sb) = (col::<UInt64Array>(&b, "client_bytes"), col::<UInt64Array>(&b, "server_bytes"));
+        for i in 0..b.num_rows() {
+            if !protos.contains(&proto.value(i)) {
+                continue;
+            }
+            let c = (cip.value(i).to_string(), cp.value(i));
+            let s = (sip.value(i).to_string(), sp.value(i));
+            add(&mut m, proto.value(i), c.clone(), s.clone(), cpk.value(i), cb.value(i));
+            add(&mut m, proto.value(i), s, c, spk.value(i), sb.value(i));
+        }
+    }
+    m
+}
+
+/// tshark's view of the TCP and UDP flows: innermost IP header of every frame that
+/// carries TCP or UDP (ICMP errors quoting a header excluded), IP bytes from ip.len
+/// or 40 + ipv6.plen.
+pub fn tshark_flows(pcap: &Path) -> FlowFacts {
+    let out = wirehouse_testkit::run(Command::new("tshark").args(["-n", "-r"]).arg(pcap).args([
+        "-Y",
+        "(tcp or udp) and not icmp and not icmpv6",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "ip.src",
+        "-e",
+        "ip.dst",
+        "-e",
+        "ip.len",
+        "-e",
+        "ipv6.src",
+        "-e",
+        "ipv6.dst",
+        "-e",
+        "ipv6.plen",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "udp.srcport",
+        "-e",
+        "udp.dstport",
+    ]));
+    let last = |s: &str| s.rsplit(';').next().unwrap_or("").to_string();
+    let mut m = FlowFacts::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 11 {
+            continue;
+        }
+        let layers: Vec<&str> = f[0].split(':').collect();
+        let l4 = layers.iter().rposition(|l| *l == "tcp" || *l == "udp");
+        let ip = layers.iter().rposition(|l| *l == "ip" || *l == "ipv6");
+        let (Some(l4), Some(ip)) = (l4, ip) else { continue };
+        let proto = if layers[l4] == "tcp" { 6 } else { 17 };
+        let (sp, dp) = if proto == 6 { (last(f[7]), last(f[8])) } else { (last(f[9]), last(f[10])) };
+        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else { continue };
+        let (src, dst, bytes) = if layers[ip] == "ip" {
+            (last(f[1]), last(f[2]), last(f[3]).parse::<u64>().unwrap_or(0))
+        } else {
+            (last(f[4]), last(f[5]), 40 + last(f[6]).parse::<u64>().unwrap_or(0))
+        };
+        add(&mut m, proto, (src, sp), (dst, dp), 1, bytes);
+    }
+    m
+}
+
+/// Lines describing differences between two FlowFacts (empty when equal).
+pub fn diff(ours: &FlowFacts, theirs: &FlowFacts) -> Vec<String> {
+    let mut d = Vec::new();
+    for (k, v) in theirs {
+        match ours.get(k) {
+            None => d.push(format!("missing {k:?} {v:?}")),
+            Some(o) if o != v => d.push(format!("differs {k:?}: tshark {v:?}, ours {o:?}")),
+            _ => {}
+        }
+    }
+    for k in ours.keys() {
+        if !theirs.contains_key(k) {
+            d.push(format!("extra {k:?} {:?}", ours[k]));
+        }
+    }
+    d
+}
