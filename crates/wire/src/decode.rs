@@ -17,6 +17,8 @@ const MAX_SHIMS: usize = 12;
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
 const GRE_IN_UDP_PORT: u16 = 4754;
+const VXLAN_GPE_PORT: u16 = 4790;
+const MPLS_IN_UDP_PORT: u16 = 6635;
 
 /// The IP layer of the decoded (innermost) packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +162,24 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             let h = data.get(..4).ok_or(DecodeError::truncated(Layer::Link))?;
             wlan_at(data, usize::from(u16::from_le_bytes([h[2], h[3]])), &mut w)
         }
+        LinkType::Nflog => {
+            // 4-byte header, then TLVs (little-endian length and type, padded to 4);
+            // type 9 (NFULA_PAYLOAD) holds the IP packet.
+            let mut off = 4;
+            while let Some(h) = data.get(off..off + 4) {
+                let len = usize::from(u16::from_le_bytes([h[0], h[1]]));
+                let ty = u16::from_le_bytes([h[2], h[3]]) & 0x7fff;
+                if len < 4 {
+                    break;
+                }
+                if ty == 9 {
+                    let end = (off + len).min(data.len());
+                    return ip_at(&data[..end], off + 4, &mut w);
+                }
+                off += len.div_ceil(4) * 4;
+            }
+            Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(0)))
+        }
         LinkType::Unknown(n) => Err(DecodeError::new(Layer::Link, ErrorKind::UnsupportedLinkType(n))),
     }
 }
@@ -169,10 +189,15 @@ pub fn decode_ip(data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     ip_at(data, 0, &mut Walk::default())
 }
 
+/// Offset of `part` (a sub-slice of `whole`) within `whole`.
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize).min(whole.len())
+}
+
 fn wlan_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
     let rest = data.get(off..).ok_or(DecodeError::truncated(Layer::Link))?;
     let (et, after) = tunnel::wlan(rest)?;
-    ethertype_at(data, data.len() - after.len(), et, w)
+    ethertype_at(data, offset_in(data, after), et, w)
 }
 
 fn ethernet_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
@@ -393,6 +418,10 @@ fn transport<'a>(
                 tunnel::geneve(d.payload).ok()
             } else if dst_port == GRE_IN_UDP_PORT || src_port == GRE_IN_UDP_PORT {
                 tunnel::gre(d.payload).ok()
+            } else if dst_port == VXLAN_GPE_PORT || src_port == VXLAN_GPE_PORT {
+                tunnel::vxlan_gpe(d.payload).ok()
+            } else if dst_port == MPLS_IN_UDP_PORT || src_port == MPLS_IN_UDP_PORT {
+                Some((tunnel::Inner::Mpls, d.payload))
             } else {
                 None
             }
@@ -400,7 +429,7 @@ fn transport<'a>(
         _ => None,
     };
     if let Some((kind, rest)) = inner {
-        let start = data.len() - rest.len();
+        let start = offset_in(data, rest);
         // Never read past the outer datagram's end: the inner buffer is cut there.
         let inner_data = &data[..end.max(start)];
         let mut iw = Walk { vlan_id: w.vlan_id, depth: w.depth + 1 };
@@ -412,6 +441,7 @@ fn transport<'a>(
                 ppp_at(inner_data, off, &mut iw)
             }
             tunnel::Inner::Wlan => wlan_at(inner_data, start, &mut iw),
+            tunnel::Inner::Mpls => ethertype_at(inner_data, start, ethertype::MPLS, &mut iw),
             tunnel::Inner::Other(_) => return Ok(d),
         };
         if let Ok(inner) = r {

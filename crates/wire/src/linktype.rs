@@ -21,6 +21,8 @@ pub enum LinkType {
     Radiotap,
     /// Linux cooked capture v1 (113).
     LinuxSll,
+    /// Linux netfilter NFLOG (239).
+    Nflog,
     /// Raw IPv4 (228).
     Ipv4,
     /// Raw IPv6 (229).
@@ -45,6 +47,7 @@ impl LinkType {
             127 => Self::Radiotap,
             113 => Self::LinuxSll,
             228 => Self::Ipv4,
+            239 => Self::Nflog,
             229 => Self::Ipv6,
             276 => Self::LinuxSll2,
             n => Self::Unknown(n),
@@ -64,6 +67,7 @@ impl LinkType {
             Self::Radiotap => 127,
             Self::LinuxSll => 113,
             Self::Ipv4 => 228,
+            Self::Nflog => 239,
             Self::Ipv6 => 229,
             Self::LinuxSll2 => 276,
             Self::Unknown(n) => n,

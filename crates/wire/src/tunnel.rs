@@ -13,6 +13,8 @@ pub enum Inner {
     Ppp,
     /// An IEEE 802.11 frame (Aruba's GRE).
     Wlan,
+    /// An MPLS label stack.
+    Mpls,
     /// Something else, identified by its EtherType / protocol type.
     Other(u16),
 }
@@ -125,6 +127,35 @@ pub fn vxlan(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
         return Err(DecodeError::malformed(Layer::Tunnel)); // I flag: VNI valid
     }
     Ok((Inner::Ethernet, rest))
+}
+
+/// Parses a VXLAN-GPE header (UDP 4790), following a Network Service Header if present.
+pub fn vxlan_gpe(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
+    let h = b.get(..8).ok_or(DecodeError::truncated(Layer::Tunnel))?;
+    let rest = &b[8..];
+    match h[3] {
+        1 | 2 => Ok((Inner::Ip, rest)),
+        3 => Ok((Inner::Ethernet, rest)),
+        4 => nsh(rest),
+        5 => Ok((Inner::Mpls, rest)),
+        p => Ok((Inner::Other(u16::from(p)), rest)),
+    }
+}
+
+/// Parses a Network Service Header (RFC 8300).
+pub fn nsh(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
+    let h = b.get(..8).ok_or(DecodeError::truncated(Layer::Tunnel))?;
+    let len = usize::from(h[1] & 0x3f) * 4;
+    if len < 8 {
+        return Err(DecodeError::malformed(Layer::Tunnel));
+    }
+    let rest = b.get(len..).ok_or(DecodeError::truncated(Layer::Tunnel))?;
+    match h[3] {
+        1 | 2 => Ok((Inner::Ip, rest)),
+        3 => Ok((Inner::Ethernet, rest)),
+        5 => Ok((Inner::Mpls, rest)),
+        p => Ok((Inner::Other(u16::from(p)), rest)),
+    }
 }
 
 /// Parses a Geneve header (8 bytes + options).

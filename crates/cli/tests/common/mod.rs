@@ -137,7 +137,14 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         if f.len() < 11 {
             continue;
         }
-        let layers: Vec<&str> = f[0].split(':').collect();
+        let mut layers: Vec<&str> = f[0].split(':').collect();
+        // sFlow datagrams quote sampled headers, which are not traffic on this link: the
+        // datagram itself is the outermost IP/UDP.
+        let sflow = layers.contains(&"sflow");
+        if let Some(p) = layers.iter().position(|l| *l == "sflow") {
+            layers.truncate(p);
+        }
+        let last = |s: &str| if sflow { s.split(';').next().unwrap_or("").to_string() } else { last(s) };
         let l4 = layers.iter().rposition(|l| *l == "tcp" || *l == "udp");
         let ip = layers.iter().rposition(|l| *l == "ip" || *l == "ipv6");
         let (Some(l4), Some(ip)) = (l4, ip) else { continue };
