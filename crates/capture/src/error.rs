@@ -40,7 +40,9 @@ pub enum CaptureError {
         reason: String,
     },
     /// The file ends in the middle of a record.
-    #[error("{file}: byte offset {offset}: truncated {what}: needed {needed} bytes, only {got} left")]
+    #[error(
+        "{file}: byte offset {offset}: truncated {what}: needed {needed} bytes, only {got} left"
+    )]
     Truncated {
         /// Input name.
         file: String,
@@ -57,7 +59,11 @@ pub enum CaptureError {
 
 impl CaptureError {
     pub(crate) fn io(file: &str, offset: u64, source: io::Error) -> Self {
-        Self::Io { file: file.into(), offset, source }
+        Self::Io {
+            file: file.into(),
+            offset,
+            source,
+        }
     }
 
     /// True when the input could not be read at all (as opposed to damage after a valid
@@ -68,5 +74,8 @@ impl CaptureError {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -28,7 +28,10 @@ impl Input {
         let mut r: Buffered = Box::new(BufReader::with_capacity(BUF, raw));
         let head = r.fill_buf().map_err(|e| CaptureError::io(&name, 0, e))?;
         if head.starts_with(&[0x1f, 0x8b]) {
-            r = Box::new(BufReader::with_capacity(BUF, flate2::bufread::MultiGzDecoder::new(r)));
+            r = Box::new(BufReader::with_capacity(
+                BUF,
+                flate2::bufread::MultiGzDecoder::new(r),
+            ));
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             let d = zstd::stream::read::Decoder::with_buffer(r)
                 .map_err(|e| CaptureError::io(&name, 0, e))?;
@@ -50,14 +53,20 @@ impl Input {
     /// The first four bytes without consuming them, `None` if fewer exist.
     pub(crate) fn peek4(&mut self) -> Result<Option<[u8; 4]>, CaptureError> {
         let pos = self.pos;
-        let b = self.r.fill_buf().map_err(|e| CaptureError::io(&self.name, pos, e))?;
+        let b = self
+            .r
+            .fill_buf()
+            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
         Ok((b.len() >= 4).then(|| [b[0], b[1], b[2], b[3]]))
     }
 
     /// Whatever is left in the current buffer (used for error messages on tiny files).
     pub(crate) fn peek_all(&mut self) -> Result<Vec<u8>, CaptureError> {
         let pos = self.pos;
-        let b = self.r.fill_buf().map_err(|e| CaptureError::io(&self.name, pos, e))?;
+        let b = self
+            .r
+            .fill_buf()
+            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
         Ok(b[..b.len().min(8)].to_vec())
     }
 

@@ -14,8 +14,8 @@ pub mod writer;
 
 pub use error::CaptureError;
 pub use input::Input;
-pub use writer::PcapWriter;
 pub use wirehouse_wire::LinkType;
+pub use writer::PcapWriter;
 
 use std::io::{BufRead, Read};
 use std::path::Path;
@@ -93,13 +93,21 @@ pub fn open_reader(
     match magic {
         Some(m) if pcapng::is_magic(m) => Ok(Box::new(pcapng::Reader::new(input)?)),
         Some(m) if pcap::is_magic(m) => Ok(Box::new(pcap::Reader::new(input)?)),
-        Some(m) => Err(CaptureError::NotACapture { file: input.name().into(), magic: m.to_vec() }),
+        Some(m) => Err(CaptureError::NotACapture {
+            file: input.name().into(),
+            magic: m.to_vec(),
+        }),
         None => {
             let got = input.peek_all()?;
             if got.is_empty() {
-                Err(CaptureError::Empty { file: input.name().into() })
+                Err(CaptureError::Empty {
+                    file: input.name().into(),
+                })
             } else {
-                Err(CaptureError::NotACapture { file: input.name().into(), magic: got })
+                Err(CaptureError::NotACapture {
+                    file: input.name().into(),
+                    magic: got,
+                })
             }
         }
     }

@@ -13,7 +13,9 @@ const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 pub fn is_magic(m: [u8; 4]) -> bool {
     let le = u32::from_le_bytes(m);
     let be = u32::from_be_bytes(m);
-    [MAGIC_US, MAGIC_NS, MAGIC_MODIFIED].iter().any(|&x| x == le || x == be)
+    [MAGIC_US, MAGIC_NS, MAGIC_MODIFIED]
+        .iter()
+        .any(|&x| x == le || x == be)
 }
 
 /// The largest captured length libpcap accepts for a link type.
@@ -44,7 +46,11 @@ impl Reader {
         let mut h = [0u8; 24];
         match input.fill(&mut h)? {
             Fill::Full => {}
-            Fill::Eof => return Err(CaptureError::Empty { file: input.name().into() }),
+            Fill::Eof => {
+                return Err(CaptureError::Empty {
+                    file: input.name().into(),
+                });
+            }
             Fill::Short(n) => {
                 return Err(CaptureError::Truncated {
                     file: input.name().into(),
@@ -77,7 +83,9 @@ impl Reader {
         };
         // libpcap accepts 2.0–2.4 and the 543.0 variant written by some old tools.
         if !((major == 2 && minor <= 4) || (major == 543 && minor == 0)) {
-            return Err(corrupt(format!("unsupported pcap savefile version {major}.{minor}")));
+            return Err(corrupt(format!(
+                "unsupported pcap savefile version {major}.{minor}"
+            )));
         }
         let raw_lt = u32at(20);
         if raw_lt & 0x03ff_0000 != 0 {
@@ -135,7 +143,9 @@ impl Reader {
             return Err(CaptureError::Corrupt {
                 file: self.input.name().into(),
                 offset,
-                reason: format!("invalid packet capture length {caplen}, bigger than maximum of {max}"),
+                reason: format!(
+                    "invalid packet capture length {caplen}, bigger than maximum of {max}"
+                ),
             });
         }
         // Like libpcap: a record longer than the snapshot length is cut to it.
@@ -156,7 +166,11 @@ impl Reader {
                 return Err(self.truncated(offset, "packet data", discard.into(), k));
             }
         }
-        let ns = if self.nanos { i64::from(frac) } else { i64::from(frac) * 1000 };
+        let ns = if self.nanos {
+            i64::from(frac)
+        } else {
+            i64::from(frac) * 1000
+        };
         Ok(Some(Meta {
             ts_ns: i64::from(sec) * 1_000_000_000 + ns,
             linktype: self.linktype,
@@ -168,7 +182,13 @@ impl Reader {
     }
 
     fn truncated(&self, offset: u64, what: &'static str, needed: u64, got: u64) -> CaptureError {
-        CaptureError::Truncated { file: self.input.name().into(), offset, what, needed, got }
+        CaptureError::Truncated {
+            file: self.input.name().into(),
+            offset,
+            what,
+            needed,
+            got,
+        }
     }
 }
 

@@ -41,10 +41,19 @@ pub struct Reader {
 impl Reader {
     /// Reads the first section header block.
     pub fn new(input: Input) -> Result<Self, CaptureError> {
-        let mut r = Self { input, swapped: false, ifaces: Vec::new(), buf: Vec::with_capacity(65536), done: false };
+        let mut r = Self {
+            input,
+            swapped: false,
+            ifaces: Vec::new(),
+            buf: Vec::with_capacity(65536),
+            done: false,
+        };
         match r.read_block()? {
             Some((SHB, _)) => Ok(r),
-            _ => Err(r.corrupt(0, "pcapng file does not start with a section header block".into())),
+            _ => Err(r.corrupt(
+                0,
+                "pcapng file does not start with a section header block".into(),
+            )),
         }
     }
 
@@ -64,10 +73,20 @@ impl Reader {
     }
 
     fn corrupt(&self, offset: u64, reason: String) -> CaptureError {
-        CaptureError::Corrupt { file: self.input.name().into(), offset, reason }
+        CaptureError::Corrupt {
+            file: self.input.name().into(),
+            offset,
+            reason,
+        }
     }
     fn truncated(&self, offset: u64, needed: u64, got: u64) -> CaptureError {
-        CaptureError::Truncated { file: self.input.name().into(), offset, what: "pcapng block", needed, got }
+        CaptureError::Truncated {
+            file: self.input.name().into(),
+            offset,
+            what: "pcapng block",
+            needed,
+            got,
+        }
     }
 
     /// Reads one block into `buf` (body only, without type/length/trailer) and handles
@@ -92,7 +111,12 @@ impl Reader {
             self.swapped = match bom {
                 BYTE_ORDER_MAGIC => false,
                 x if x.swap_bytes() == BYTE_ORDER_MAGIC => true,
-                x => return Err(self.corrupt(offset, format!("bad byte-order magic {x:#010x} in section header"))),
+                x => {
+                    return Err(self.corrupt(
+                        offset,
+                        format!("bad byte-order magic {x:#010x} in section header"),
+                    ));
+                }
             };
         }
         let sw = |v: u32| if self.swapped { v.swap_bytes() } else { v };
@@ -100,13 +124,22 @@ impl Reader {
         let total = sw(u32::from_le_bytes([h[4], h[5], h[6], h[7]]));
         let min = if btype == SHB { 28 } else { 12 };
         if total < min {
-            return Err(self.corrupt(offset, format!("block of type {btype:#x} has length {total} < {min}")));
+            return Err(self.corrupt(
+                offset,
+                format!("block of type {btype:#x} has length {total} < {min}"),
+            ));
         }
         if total % 4 != 0 {
-            return Err(self.corrupt(offset, format!("block has a length of {total} that is not a multiple of 4")));
+            return Err(self.corrupt(
+                offset,
+                format!("block has a length of {total} that is not a multiple of 4"),
+            ));
         }
         if total > MAX_BLOCK {
-            return Err(self.corrupt(offset, format!("block of {total} bytes is larger than the {MAX_BLOCK}-byte limit")));
+            return Err(self.corrupt(
+                offset,
+                format!("block of {total} bytes is larger than the {MAX_BLOCK}-byte limit"),
+            ));
         }
         let already = if btype == SHB { 12 } else { 8 };
         let rest = (total - already) as usize;
@@ -119,7 +152,9 @@ impl Reader {
         match self.input.fill(&mut self.buf[start..])? {
             Fill::Full => {}
             Fill::Eof => return Err(self.truncated(offset, total.into(), already.into())),
-            Fill::Short(n) => return Err(self.truncated(offset, total.into(), (already as usize + n) as u64)),
+            Fill::Short(n) => {
+                return Err(self.truncated(offset, total.into(), (already as usize + n) as u64));
+            }
         }
         let trailer = self.u32at(self.buf.len() - 4);
         if trailer != total {
@@ -133,13 +168,18 @@ impl Reader {
             SHB => {
                 let (major, minor) = (self.u16at(4), self.u16at(6));
                 if !(major == 1 && (minor == 0 || minor == 2)) {
-                    return Err(self.corrupt(offset, format!("unsupported pcapng savefile version {major}.{minor}")));
+                    return Err(self.corrupt(
+                        offset,
+                        format!("unsupported pcapng savefile version {major}.{minor}"),
+                    ));
                 }
                 self.ifaces.clear();
             }
             IDB => {
                 if self.buf.len() < 8 {
-                    return Err(self.corrupt(offset, "interface description block too short".into()));
+                    return Err(
+                        self.corrupt(offset, "interface description block too short".into())
+                    );
                 }
                 let mut iface = Iface {
                     linktype: LinkType::from_u32(u32::from(self.u16at(0))),
@@ -164,13 +204,19 @@ impl Reader {
                                 2u128.checked_pow(exp).unwrap_or(0)
                             };
                             if iface.units == 0 || exp > 30 {
-                                return Err(self.corrupt(offset, format!("if_tsresol {r:#x} out of range")));
+                                return Err(
+                                    self.corrupt(offset, format!("if_tsresol {r:#x} out of range"))
+                                );
                             }
                         }
                         (14, 8) => {
                             let lo = u64::from(self.u32at(v));
                             let hi = u64::from(self.u32at(v + 4));
-                            let val = if self.swapped { (lo << 32) | hi } else { (hi << 32) | lo };
+                            let val = if self.swapped {
+                                (lo << 32) | hi
+                            } else {
+                                (hi << 32) | lo
+                            };
                             iface.offset_s = val as i64;
                         }
                         _ => {}
@@ -187,19 +233,33 @@ impl Reader {
     fn timestamp(iface: &Iface, hi: u32, lo: u32) -> i64 {
         let units = (u128::from(hi) << 32) | u128::from(lo);
         let ns = units * 1_000_000_000 / iface.units;
-        (ns.min(i64::MAX as u128) as i64).saturating_add(iface.offset_s.saturating_mul(1_000_000_000))
+        (ns.min(i64::MAX as u128) as i64)
+            .saturating_add(iface.offset_s.saturating_mul(1_000_000_000))
     }
 
     fn next_meta(&mut self) -> Result<Option<Meta>, CaptureError> {
         loop {
-            let Some((btype, offset)) = self.read_block()? else { return Ok(None) };
+            let Some((btype, offset)) = self.read_block()? else {
+                return Ok(None);
+            };
             let (iface_id, ts_hi, ts_lo, caplen, wire_len, start) = match btype {
                 EPB | PB => {
                     if self.buf.len() < 20 {
                         return Err(self.corrupt(offset, "packet block too short".into()));
                     }
-                    let iface = if btype == EPB { self.u32at(0) } else { u32::from(self.u16at(0)) };
-                    (iface, self.u32at(4), self.u32at(8), self.u32at(12), self.u32at(16), 20usize)
+                    let iface = if btype == EPB {
+                        self.u32at(0)
+                    } else {
+                        u32::from(self.u16at(0))
+                    };
+                    (
+                        iface,
+                        self.u32at(4),
+                        self.u32at(8),
+                        self.u32at(12),
+                        self.u32at(16),
+                        20usize,
+                    )
                 }
                 SPB => {
                     if self.buf.len() < 4 {
@@ -207,10 +267,10 @@ impl Reader {
                     }
                     let wire = self.u32at(0);
                     let mut cap = wire.min((self.buf.len() - 4) as u32);
-                    if let Some(i) = self.ifaces.first() {
-                        if i.snaplen != 0 {
-                            cap = cap.min(i.snaplen);
-                        }
+                    if let Some(i) = self.ifaces.first()
+                        && i.snaplen != 0
+                    {
+                        cap = cap.min(i.snaplen);
                     }
                     (0, 0, 0, cap, wire, 4)
                 }
@@ -219,16 +279,26 @@ impl Reader {
             let Some(iface) = self.ifaces.get(iface_id as usize).copied() else {
                 return Err(self.corrupt(
                     offset,
-                    format!("packet block refers to interface {iface_id}, but only {} are described", self.ifaces.len()),
+                    format!(
+                        "packet block refers to interface {iface_id}, but only {} are described",
+                        self.ifaces.len()
+                    ),
                 ));
             };
             if caplen as usize > self.buf.len() - start {
                 return Err(self.corrupt(
                     offset,
-                    format!("captured length {caplen} is larger than the block's {} data bytes", self.buf.len() - start),
+                    format!(
+                        "captured length {caplen} is larger than the block's {} data bytes",
+                        self.buf.len() - start
+                    ),
                 ));
             }
-            let ts_ns = if btype == SPB { 0 } else { Self::timestamp(&iface, ts_hi, ts_lo) };
+            let ts_ns = if btype == SPB {
+                0
+            } else {
+                Self::timestamp(&iface, ts_hi, ts_lo)
+            };
             return Ok(Some(Meta {
                 ts_ns,
                 linktype: iface.linktype,

@@ -26,7 +26,9 @@ fn read_all(path: &Path) -> (u64, Option<CaptureError>) {
 
 #[test]
 fn every_corpus_capture_opens_without_panic() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     let rows = wirehouse_testkit::manifest(&corpus);
     assert!(rows.len() > 900, "manifest lists {} captures", rows.len());
     let (mut ok, mut damaged, mut refused) = (0, 0, Vec::new());
@@ -36,14 +38,20 @@ fn every_corpus_capture_opens_without_panic() {
             None => ok += 1,
             Some(e) if n > 0 || !e.is_unreadable() => {
                 let msg = e.to_string();
-                assert!(msg.contains(&r.file) && msg.contains("byte offset") || matches!(e, CaptureError::Empty { .. }),
-                    "error must name the file and offset: {msg}");
+                assert!(
+                    msg.contains(&r.file) && msg.contains("byte offset")
+                        || matches!(e, CaptureError::Empty { .. }),
+                    "error must name the file and offset: {msg}"
+                );
                 damaged += 1;
             }
             Some(e) => refused.push(format!("{}: {e}", r.file)),
         }
     }
-    eprintln!("{ok} read cleanly, {damaged} damaged (packets before the damage kept), {} refused", refused.len());
+    eprintln!(
+        "{ok} read cleanly, {damaged} damaged (packets before the damage kept), {} refused",
+        refused.len()
+    );
     for r in &refused {
         eprintln!("  refused {r}");
     }
@@ -67,40 +75,63 @@ fn tcpdump_count(out: &str) -> u64 {
 
 #[test]
 fn packet_counts_equal_tcpdump() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     let dir = corpus.join("tcpdump");
     let list = std::fs::read_to_string(dir.join("TESTLIST.selected")).unwrap();
     let mut checked = BTreeMap::new();
     let mut mismatches = Vec::new();
-    for line in list.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let f: Vec<&str> = line.split_whitespace().collect();
         let (pcap, out, opts) = (f[1], f[2], &f[3..]);
         // Filters, --skip and -c change which packets are printed: not a count of the file.
-        if opts.iter().any(|o| *o == "--" || *o == "--skip" || *o == "-c") {
+        if opts
+            .iter()
+            .any(|o| *o == "--" || *o == "--skip" || *o == "-c")
+        {
             continue;
         }
-        let Ok(expected_text) = std::fs::read_to_string(dir.join(out)) else { continue };
+        let Ok(expected_text) = std::fs::read_to_string(dir.join(out)) else {
+            continue;
+        };
         let expected = tcpdump_count(&expected_text);
-        let (got, _) = checked.entry(pcap.to_string()).or_insert_with(|| {
-            let (n, e) = read_all(&dir.join(pcap));
-            (n, e.map(|e| e.to_string()))
-        }).clone();
+        let (got, _) = checked
+            .entry(pcap.to_string())
+            .or_insert_with(|| {
+                let (n, e) = read_all(&dir.join(pcap));
+                (n, e.map(|e| e.to_string()))
+            })
+            .clone();
         if got != expected {
-            mismatches.push(format!("{pcap}: tcpdump {expected}, wirehouse {got} ({out})"));
+            mismatches.push(format!(
+                "{pcap}: tcpdump {expected}, wirehouse {got} ({out})"
+            ));
         }
     }
     eprintln!("{} tcpdump captures compared", checked.len());
-    assert!(checked.len() >= 100, "only {} captures compared", checked.len());
+    assert!(
+        checked.len() >= 100,
+        "only {} captures compared",
+        checked.len()
+    );
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 }
 
 #[test]
 fn pcapng_generator_files_match_their_descriptions() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     let mut compared = 0;
     for order in ["output_le", "output_be"] {
         let base = corpus.join("pcapng-test-generator").join(order);
-        let Ok(kinds) = std::fs::read_dir(&base) else { continue };
+        let Ok(kinds) = std::fs::read_dir(&base) else {
+            continue;
+        };
         for kind in kinds.flatten() {
             for f in std::fs::read_dir(kind.path()).unwrap().flatten() {
                 let p = f.path();
@@ -113,7 +144,9 @@ fn pcapng_generator_files_match_their_descriptions() {
                     .lines()
                     .filter_map(|l| {
                         let (k, v) = l.trim().split_once(": ")?;
-                        matches!(k, "EPB" | "SPB" | "PB").then(|| v.trim().parse::<u64>().ok()).flatten()
+                        matches!(k, "EPB" | "SPB" | "PB")
+                            .then(|| v.trim().parse::<u64>().ok())
+                            .flatten()
                     })
                     .sum();
                 let (got, err) = read_all(&p);

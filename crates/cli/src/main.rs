@@ -11,7 +11,11 @@ use wirehouse_sinks::Sink;
 use wirehouse_sinks::parquet::ParquetSink;
 
 #[derive(Parser)]
-#[command(name = "wirehouse", version, about = "Network traffic to analytics tables")]
+#[command(
+    name = "wirehouse",
+    version,
+    about = "Network traffic to analytics tables"
+)]
 struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -62,14 +66,16 @@ enum SinkKind {
     Clickhouse,
 }
 
-
 fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
     match spec.split_once(':') {
         Some(("parquet", dir)) if !dir.is_empty() => {
-            let sink = ParquetSink::new(dir, cfg.output.parquet.clone()).with_context(|| format!("output {spec}"))?;
+            let sink = ParquetSink::new(dir, cfg.output.parquet.clone())
+                .with_context(|| format!("output {spec}"))?;
             Ok((Box::new(sink), dir.to_string()))
         }
-        Some(("clickhouse", _)) => bail!("{spec}: the ClickHouse sink is not part of this build yet; use parquet:DIR"),
+        Some(("clickhouse", _)) => {
+            bail!("{spec}: the ClickHouse sink is not part of this build yet; use parquet:DIR")
+        }
         _ => bail!("{spec}: expected parquet:DIR"),
     }
 }
@@ -108,12 +114,26 @@ fn run_convert(
 fn print_schema(sink: SinkKind, database: String) {
     for t in wirehouse_pipeline::tables() {
         match sink {
-            SinkKind::Clickhouse => println!("{}", clickhouse_ddl(t, &ClickHouseOptions { database: database.clone() })),
+            SinkKind::Clickhouse => println!(
+                "{}",
+                clickhouse_ddl(
+                    t,
+                    &ClickHouseOptions {
+                        database: database.clone()
+                    }
+                )
+            ),
             SinkKind::Parquet => {
                 println!("# {} — {}\n", t.name, t.doc.trim());
                 println!("| column | type | nullable | meaning |\n|---|---|---|---|");
                 for c in t.columns {
-                    println!("| {} | {} | {} | {} |", c.name, c.kind.arrow_type(), c.nullable, c.doc.trim());
+                    println!(
+                        "| {} | {} | {} | {} |",
+                        c.name,
+                        c.kind.arrow_type(),
+                        c.nullable,
+                        c.doc.trim()
+                    );
                 }
                 println!();
             }
@@ -135,18 +155,34 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.cmd {
-        Cmd::Convert { inputs, output, config, stats_json, no_progress } => {
-            run_convert(inputs, output, config, stats_json, !no_progress && !cli.quiet && std::io::stderr().is_terminal())
-        }
+        Cmd::Convert {
+            inputs,
+            output,
+            config,
+            stats_json,
+            no_progress,
+        } => run_convert(
+            inputs,
+            output,
+            config,
+            stats_json,
+            !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
+        ),
         Cmd::Schema { sink, database } => {
             print_schema(sink, database);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Protocols => {
             let reg = wirehouse_l7::registry();
-            println!("{:<12} {:>5} {:<8} default ports", "name", "id", "transport");
+            println!(
+                "{:<12} {:>5} {:<8} default ports",
+                "name", "id", "transport"
+            );
             for p in reg {
-                println!("{:<12} {:>5} {:<8} {:?}", p.name, p.id, p.transport, p.default_ports);
+                println!(
+                    "{:<12} {:>5} {:<8} {:?}",
+                    p.name, p.id, p.transport, p.default_ports
+                );
             }
             if reg.is_empty() {
                 eprintln!("(no application protocol parsers are registered in this build)");

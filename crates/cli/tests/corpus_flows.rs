@@ -12,25 +12,55 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 const WANTED: &[&str] = &[
-    "SLL", "SLL2", "raw IP linktype", "loopback/NULL linktype", "VLAN", "QinQ", "GRE", "ERSPAN", "VXLAN", "Geneve",
-    "pcapng multiple interfaces", "big-endian file", "nanosecond timestamps",
+    "SLL",
+    "SLL2",
+    "raw IP linktype",
+    "loopback/NULL linktype",
+    "VLAN",
+    "QinQ",
+    "GRE",
+    "ERSPAN",
+    "VXLAN",
+    "Geneve",
+    "pcapng multiple interfaces",
+    "big-endian file",
+    "nanosecond timestamps",
 ];
 /// Fragments are the reassembly issue's; truncated and fuzzed files are checked for
 /// robustness elsewhere; GTP and Teredo are not decapsulated (yet).
 const AVOID: &[&str] = &[
-    "corrupt/fuzzed/malformed", "IPv4 fragments", "IPv6 fragments", "truncated/snaplen-cut packets", "GTP", "Teredo",
+    "corrupt/fuzzed/malformed",
+    "IPv4 fragments",
+    "IPv6 fragments",
+    "truncated/snaplen-cut packets",
+    "GTP",
+    "Teredo",
 ];
 /// Captures where tshark and wirehouse legitimately disagree.
 const KNOWN: &[(&str, &str)] = &[
-    ("tcpdump/bigtcp-ipv6-hbh.pcap", "BIG TCP jumbogram: tshark counts 40 bytes for payload length 0; we count the captured datagram"),
-    ("zeek/Traces/ipv6-mobility-dst-opts.pcap", "tshark stops at a destination option whose action bits say 'discard'; the datagram is on the wire and we count it"),
-    ("zeek/Traces/tunnels/ayiya3.pcap", "AYIYA tunnel (UDP 5072) is not decapsulated"),
-    ("zeek/Traces/dns-inverse-query.pcap", "FDDI link type (10) is not decoded"),
+    (
+        "tcpdump/bigtcp-ipv6-hbh.pcap",
+        "BIG TCP jumbogram: tshark counts 40 bytes for payload length 0; we count the captured datagram",
+    ),
+    (
+        "zeek/Traces/ipv6-mobility-dst-opts.pcap",
+        "tshark stops at a destination option whose action bits say 'discard'; the datagram is on the wire and we count it",
+    ),
+    (
+        "zeek/Traces/tunnels/ayiya3.pcap",
+        "AYIYA tunnel (UDP 5072) is not decapsulated",
+    ),
+    (
+        "zeek/Traces/dns-inverse-query.pcap",
+        "FDDI link type (10) is not decoded",
+    ),
 ];
 
 #[test]
 fn flows_match_tshark_across_the_corpus() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     if !wirehouse_testkit::have_tool("tshark") {
         return;
     }
@@ -55,12 +85,21 @@ fn flows_match_tshark_across_the_corpus() {
                     let ours = our_flows(&dir, &[6, 17]);
                     let _ = std::fs::remove_dir_all(&dir);
                     if !o.status.success() {
-                        failures.lock().unwrap().push(format!("{}: exit {:?}", r.file, o.status));
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: exit {:?}", r.file, o.status));
                         continue;
                     }
                     let d = diff(&ours, &theirs);
                     if !d.is_empty() {
-                        failures.lock().unwrap().push(format!("{} ({}): {} differences, first: {}", r.file, r.coverage, d.len(), d[0]));
+                        failures.lock().unwrap().push(format!(
+                            "{} ({}): {} differences, first: {}",
+                            r.file,
+                            r.coverage,
+                            d.len(),
+                            d[0]
+                        ));
                         continue;
                     }
                     *compared_flows.lock().unwrap() += theirs.len();
@@ -82,8 +121,17 @@ fn flows_match_tshark_across_the_corpus() {
         rows.len(),
         compared_flows.get_mut().unwrap()
     );
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
     for k in WANTED {
-        assert!(covered.get(k).copied().unwrap_or(0) > 0, "no agreeing capture with flows for {k}");
+        assert!(
+            covered.get(k).copied().unwrap_or(0) > 0,
+            "no agreeing capture with flows for {k}"
+        );
     }
 }

@@ -22,8 +22,16 @@ fn fixture_flows_match_tshark_to_the_byte() {
     let ours = our_flows(&dir, &[6, 17]);
     let theirs = tshark_flows(&pcap);
     // tcp.stream count: distinct TCP conversations.
-    let streams = wirehouse_testkit::run(std::process::Command::new("tshark").args(["-n", "-r"]).arg(&pcap).args(["-Y", "tcp", "-T", "fields", "-e", "tcp.stream"]));
-    let n_streams = streams.lines().collect::<std::collections::BTreeSet<_>>().len();
+    let streams = wirehouse_testkit::run(
+        std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&pcap)
+            .args(["-Y", "tcp", "-T", "fields", "-e", "tcp.stream"]),
+    );
+    let n_streams = streams
+        .lines()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     assert_eq!(ours.keys().filter(|k| k.0 == 6).count(), n_streams);
     // The UDP flows here include fragmented ICMP-free DNS only; fragments are ICMP.
     let d = diff(&ours, &theirs);

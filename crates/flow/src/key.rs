@@ -1,6 +1,6 @@
 //! The flow key: a canonical (direction-independent) 5-tuple and its symmetric hash.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use wirehouse_wire::{Decoded, L4};
 
@@ -35,7 +35,9 @@ impl FlowKey {
         let (sp, dp) = match d.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
             L4::Udp { src_port, dst_port } => (src_port, dst_port),
-            L4::Icmp { echo_id: Some(id), .. } => (id, id),
+            L4::Icmp {
+                echo_id: Some(id), ..
+            } => (id, id),
             L4::Icmp { ty, code, .. } => (u16::from(ty), u16::from(code)),
             L4::None => (0, 0),
         };
@@ -45,18 +47,30 @@ impl FlowKey {
     /// Builds a key from a source and destination endpoint.
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (Self, Side) {
         if src <= dst {
-            (Self { lo: src, hi: dst, proto }, Side::Lo)
+            (
+                Self {
+                    lo: src,
+                    hi: dst,
+                    proto,
+                },
+                Side::Lo,
+            )
         } else {
-            (Self { lo: dst, hi: src, proto }, Side::Hi)
+            (
+                Self {
+                    lo: dst,
+                    hi: src,
+                    proto,
+                },
+                Side::Hi,
+            )
         }
     }
 
     /// A hash equal for both directions and stable across runs and machines
     /// (used to shard flows to workers and to derive flow ids).
     pub fn symmetric_hash(&self) -> u64 {
-        let mut h = foldhash::fast::FixedState::with_seed(HASH_SEED).build_hasher();
-        self.hash(&mut h);
-        h.finish()
+        foldhash::fast::FixedState::with_seed(HASH_SEED).hash_one(self)
     }
 
     /// The endpoint on `side`.

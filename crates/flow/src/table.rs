@@ -150,7 +150,10 @@ impl Flow {
             (CloseReason::Timeout, Some(r)) => r,
             (r, _) => r,
         };
-        let (c, s) = (self.key.endpoint(self.client), self.key.endpoint(self.client.other()));
+        let (c, s) = (
+            self.key.endpoint(self.client),
+            self.key.endpoint(self.client.other()),
+        );
         let [cd, sd] = self.dir;
         FlowRow {
             flow_id: self.id,
@@ -251,7 +254,13 @@ impl FlowTable {
 
     /// Accounts one decoded packet captured at `ts_ns`; rows of flows that ended
     /// (expired, evicted, or replaced on port reuse) go to `out`.
-    pub fn process(&mut self, ts_ns: i64, d: &Decoded<'_>, source: &Arc<str>, out: &mut impl FnMut(FlowRow)) {
+    pub fn process(
+        &mut self,
+        ts_ns: i64,
+        d: &Decoded<'_>,
+        source: &Arc<str>,
+        out: &mut impl FnMut(FlowRow),
+    ) {
         self.advance(ts_ns, out);
         let (key, side) = FlowKey::of(d);
         let tcp = match d.l4 {
@@ -260,15 +269,14 @@ impl FlowTable {
         };
         let syn_only = tcp.is_some_and(|t| t.flags & (flags::SYN | flags::ACK) == flags::SYN);
         // A new SYN on a closed connection: the old one is over (port reuse).
-        if syn_only {
-            if let Some(f) = self.flows.get(&key) {
-                if f.closed.is_some() || f.fin.iter().any(|&x| x) {
-                    let f = self.flows.remove(&key).expect("present");
-                    self.stats.port_reuse += 1;
-                    self.stats.closed += 1;
-                    out(f.to_row(f.closed.unwrap_or(CloseReason::Fin)));
-                }
-            }
+        if syn_only
+            && let Some(f) = self.flows.get(&key)
+            && (f.closed.is_some() || f.fin.iter().any(|&x| x))
+        {
+            let f = self.flows.remove(&key).expect("present");
+            self.stats.port_reuse += 1;
+            self.stats.closed += 1;
+            out(f.to_row(f.closed.unwrap_or(CloseReason::Fin)));
         }
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= self.cfg.max_flows {
@@ -278,7 +286,8 @@ impl FlowTable {
             let sender_is_server = match tcp {
                 Some(t) if t.flags & flags::SYN != 0 => t.flags & flags::ACK != 0,
                 _ => {
-                    matches!(key.proto, ipproto::TCP | ipproto::UDP) && is_service_port(src_port, dst_port)
+                    matches!(key.proto, ipproto::TCP | ipproto::UDP)
+                        && is_service_port(src_port, dst_port)
                 }
             };
             let client = if sender_is_server { side.other() } else { side };
@@ -305,7 +314,8 @@ impl FlowTable {
                 fin: [false; 2],
                 closed: None,
             };
-            self.deadlines.push(Reverse((f.deadline(&self.cfg), generation, key)));
+            self.deadlines
+                .push(Reverse((f.deadline(&self.cfg), generation, key)));
             self.flows.insert(key, f);
             self.stats.created += 1;
         }
@@ -342,7 +352,8 @@ impl FlowTable {
                 }
                 if f.closed.is_some() {
                     // Closed connections linger briefly for late ACKs/retransmissions.
-                    self.deadlines.push(Reverse((f.deadline(&self.cfg), f.generation, key)));
+                    self.deadlines
+                        .push(Reverse((f.deadline(&self.cfg), f.generation, key)));
                 }
             }
         }
@@ -359,7 +370,9 @@ impl FlowTable {
                 break;
             }
             self.deadlines.pop();
-            let Some(f) = self.flows.get(&key) else { continue };
+            let Some(f) = self.flows.get(&key) else {
+                continue;
+            };
             if f.generation != generation {
                 continue;
             }
@@ -382,7 +395,9 @@ impl FlowTable {
 
     fn evict_one(&mut self, out: &mut impl FnMut(FlowRow)) {
         while let Some(Reverse((deadline, generation, key))) = self.deadlines.pop() {
-            let Some(f) = self.flows.get(&key) else { continue };
+            let Some(f) = self.flows.get(&key) else {
+                continue;
+            };
             if f.generation != generation {
                 continue;
             }
@@ -480,7 +495,10 @@ mod tests {
         }
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
-        assert_eq!((r.client_port, r.server_port, r.close_reason), (40000, 80, "fin"));
+        assert_eq!(
+            (r.client_port, r.server_port, r.close_reason),
+            (40000, 80, "fin")
+        );
         assert_eq!((r.client_packets, r.server_packets), (3, 3));
         assert_eq!(r.client_payload_bytes, 100);
         assert_eq!(r.client_bytes, 40 * 3 + 100);
@@ -495,15 +513,26 @@ mod tests {
 
     #[test]
     fn idle_flows_expire_on_packet_time_and_table_is_bounded() {
-        let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let cfg = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
         let mut t = FlowTable::new(cfg);
         let src: Arc<str> = "test".into();
         let mut rows = Vec::new();
         for p in 0..3u16 {
-            t.process(i64::from(p), &pkt(("10.0.0.2", 1000 + p), ("10.0.0.1", 80), flags::SYN, 0), &src, &mut |r| rows.push(r));
+            t.process(
+                i64::from(p),
+                &pkt(("10.0.0.2", 1000 + p), ("10.0.0.1", 80), flags::SYN, 0),
+                &src,
+                &mut |r| rows.push(r),
+            );
         }
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].close_reason, rows[0].client_port), ("evicted", 1000));
+        assert_eq!(
+            (rows[0].close_reason, rows[0].client_port),
+            ("evicted", 1000)
+        );
         // 601 s later both remaining flows have timed out.
         t.advance(601 * SEC, &mut |r| rows.push(r));
         assert_eq!(rows.len(), 3);

@@ -27,7 +27,10 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        Self { batch_rows: 65_536, parquet: ParquetOptions::default() }
+        Self {
+            batch_rows: 65_536,
+            parquet: ParquetOptions::default(),
+        }
     }
 }
 
@@ -55,13 +58,19 @@ pub enum ConfigError {
 impl Config {
     /// Parses TOML text; unknown keys are errors.
     pub fn from_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
     }
 
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: p.clone(),
+            source,
+        })?;
         Self::from_toml(&text, &p)
     }
 }
@@ -72,7 +81,10 @@ mod tests {
 
     fn shipped() -> (String, String) {
         let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/wirehouse.toml");
-        (std::fs::read_to_string(p).expect("config/wirehouse.toml"), p.to_string())
+        (
+            std::fs::read_to_string(p).expect("config/wirehouse.toml"),
+            p.to_string(),
+        )
     }
 
     #[test]
@@ -99,7 +111,9 @@ mod tests {
                     _ => {
                         // The key's line must be preceded by a comment line.
                         let lines: Vec<&str> = text.lines().collect();
-                        let at = lines.iter().position(|l| l.trim_start().starts_with(&format!("{k} =")));
+                        let at = lines
+                            .iter()
+                            .position(|l| l.trim_start().starts_with(&format!("{k} =")));
                         match at {
                             Some(i) if i > 0 && lines[i - 1].trim_start().starts_with('#') => {}
                             _ => missing.push(format!("{prefix}{k}")),
@@ -115,6 +129,9 @@ mod tests {
     #[test]
     fn unknown_option_is_an_error_naming_the_file() {
         let e = Config::from_toml("[flow]\ntcp_timeout = 5\n", "x.toml").unwrap_err();
-        assert!(e.to_string().contains("x.toml") && e.to_string().contains("tcp_timeout"), "{e}");
+        assert!(
+            e.to_string().contains("x.toml") && e.to_string().contains("tcp_timeout"),
+            "{e}"
+        );
     }
 }

@@ -37,14 +37,20 @@ fn walk(dir: &Path, out: &mut Vec<InputSpec>, errors: &mut Vec<String>) {
     };
     entries.sort();
     for p in entries {
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if p.is_dir() {
             walk(&p, out, errors);
         } else if p.is_file() {
-            out.push(InputSpec::File { path: p, explicit: false });
+            out.push(InputSpec::File {
+                path: p,
+                explicit: false,
+            });
         }
     }
 }
@@ -62,7 +68,10 @@ pub fn expand_inputs(args: &[String]) -> (Vec<InputSpec>, Vec<String>) {
         if p.is_dir() {
             walk(&p, &mut out, &mut errors);
         } else if p.exists() {
-            out.push(InputSpec::File { path: p, explicit: true });
+            out.push(InputSpec::File {
+                path: p,
+                explicit: true,
+            });
         } else {
             errors.push(format!("{a}: no such file or directory"));
         }

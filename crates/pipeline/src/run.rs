@@ -20,7 +20,10 @@ impl Progress {
     /// Shows a bar when `enabled`.
     pub fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {
-            let b = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+            let b = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
             ) {
@@ -39,7 +42,10 @@ impl Progress {
     fn update(&self, pos: u64, packets: u64, elapsed: f64) {
         if let Some(b) = &self.bar {
             b.set_position(pos);
-            b.set_message(format!("{packets} packets, {:.0} packets/s", packets as f64 / elapsed.max(1e-9)));
+            b.set_message(format!(
+                "{packets} packets, {:.0} packets/s",
+                packets as f64 / elapsed.max(1e-9)
+            ));
         }
     }
     fn finish(&self) {
@@ -83,7 +89,13 @@ fn open(spec: &InputSpec) -> Result<Box<dyn PacketSource>, CaptureError> {
 }
 
 fn report_open_error(spec: &InputSpec, e: CaptureError) -> InputReport {
-    let explicit = !matches!(spec, InputSpec::File { explicit: false, .. });
+    let explicit = !matches!(
+        spec,
+        InputSpec::File {
+            explicit: false,
+            ..
+        }
+    );
     let empty = matches!(e, CaptureError::Empty { .. });
     let not_capture = matches!(e, CaptureError::NotACapture { .. });
     InputReport {
@@ -98,7 +110,12 @@ fn report_open_error(spec: &InputSpec, e: CaptureError) -> InputReport {
 
 /// Converts `inputs` into tables written to `sink`. Input damage is reported in the
 /// returned statistics; only a sink failure aborts the run.
-pub fn convert(inputs: &[InputSpec], sink: &mut dyn Sink, cfg: &Config, progress: &Progress) -> Result<RunStats, SinkError> {
+pub fn convert(
+    inputs: &[InputSpec],
+    sink: &mut dyn Sink,
+    cfg: &Config,
+    progress: &Progress,
+) -> Result<RunStats, SinkError> {
     let started = Instant::now();
     let mut stats = RunStats::default();
 
@@ -142,7 +159,11 @@ pub fn convert(inputs: &[InputSpec], sink: &mut dyn Sink, cfg: &Config, progress
                 continue;
             }
         };
-        let mut rep = InputReport { file: name.to_string(), format: src.format().into(), ..Default::default() };
+        let mut rep = InputReport {
+            file: name.to_string(),
+            format: src.format().into(),
+            ..Default::default()
+        };
         loop {
             let p = match src.next_packet() {
                 Ok(Some(p)) => p,
@@ -173,11 +194,15 @@ pub fn convert(inputs: &[InputSpec], sink: &mut dyn Sink, cfg: &Config, progress
                     _ => *decode_errors.entry(e).or_default() += 1,
                 },
             }
-            if rep.packets % 65_536 == 0 {
+            if rep.packets.is_multiple_of(65_536) {
                 if let Some(e) = emit.error.take() {
                     return Err(e);
                 }
-                progress.update(done_bytes + src.position(), stats.packets + rep.packets, started.elapsed().as_secs_f64());
+                progress.update(
+                    done_bytes + src.position(),
+                    stats.packets + rep.packets,
+                    started.elapsed().as_secs_f64(),
+                );
             }
         }
         done_bytes += src.position();
@@ -191,13 +216,27 @@ pub fn convert(inputs: &[InputSpec], sink: &mut dyn Sink, cfg: &Config, progress
     }
     progress.finish();
     let summary = emit.sink.close()?;
-    stats.flows = emit.by_reason.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    stats.decode_errors = decode_errors.into_iter().fold(Default::default(), |mut m, (e, n)| {
-        *m.entry(e.counter_name()).or_default() += n;
-        m
-    });
-    stats.rows = summary.rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    stats.files = summary.files.iter().map(|p| p.display().to_string()).collect();
+    stats.flows = emit
+        .by_reason
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    stats.decode_errors = decode_errors
+        .into_iter()
+        .fold(Default::default(), |mut m, (e, n)| {
+            *m.entry(e.counter_name()).or_default() += n;
+            m
+        });
+    stats.rows = summary
+        .rows
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    stats.files = summary
+        .files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(stats)
 }

@@ -86,7 +86,13 @@ impl RunStats {
         ));
         for i in &self.inputs {
             if let Some(e) = &i.error {
-                let what = if i.skipped { "skipped" } else if i.unreadable { "error" } else { "warning" };
+                let what = if i.skipped {
+                    "skipped"
+                } else if i.unreadable {
+                    "error"
+                } else {
+                    "warning"
+                };
                 s.push_str(&format!("{what}: {e}\n"));
             }
         }

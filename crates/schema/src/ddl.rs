@@ -23,7 +23,11 @@ fn ch_type(kind: Kind, nullable: bool) -> String {
         Kind::Ip => "String",
         Kind::Map => "Map(String, String)",
     };
-    if nullable { format!("Nullable({t})") } else { t.to_string() }
+    if nullable {
+        format!("Nullable({t})")
+    } else {
+        t.to_string()
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -35,7 +39,14 @@ pub fn clickhouse_ddl(t: &TableDef, o: &ClickHouseOptions) -> String {
     let cols: Vec<String> = t
         .columns
         .iter()
-        .map(|c| format!("    `{}` {} COMMENT '{}'", c.name, ch_type(c.kind, c.nullable), quote(c.doc.trim())))
+        .map(|c| {
+            format!(
+                "    `{}` {} COMMENT '{}'",
+                c.name,
+                ch_type(c.kind, c.nullable),
+                quote(c.doc.trim())
+            )
+        })
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS `{db}`.`{name}`\n(\n{cols}\n)\nENGINE = MergeTree\nPARTITION BY toDate({time})\nORDER BY ({order})\nCOMMENT '{doc}';\n",

@@ -119,7 +119,8 @@ impl TableDef {
 
     /// Index of the partitioning time column.
     pub fn time_index(&self) -> usize {
-        self.column_index(self.time_column).expect("time_column is declared in the table")
+        self.column_index(self.time_column)
+            .expect("time_column is declared in the table")
     }
 }
 

@@ -192,7 +192,11 @@ mod tests {
         let batch = b.finish();
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.schema().as_ref(), &EveryRow::TABLE.arrow_schema());
-        let ips = batch.column(3).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let ips = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
         assert_eq!(ips.value(2), "2001:db8::1");
         assert_eq!(batch.column(4).null_count(), 1);
         assert!(b.is_empty());

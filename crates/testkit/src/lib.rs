@@ -11,7 +11,10 @@ use std::process::Command;
 
 /// The repository root (two levels above a crate's manifest directory).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 fn in_ci() -> bool {
@@ -34,14 +37,20 @@ pub fn corpus() -> Option<PathBuf> {
     if p.join("MANIFEST.tsv").is_file() {
         Some(p)
     } else {
-        missing(&format!("the corpus at {} (set WIREHOUSE_CORPUS)", p.display()));
+        missing(&format!(
+            "the corpus at {} (set WIREHOUSE_CORPUS)",
+            p.display()
+        ));
         None
     }
 }
 
 /// True when `tool` runs (`tool --version`); reports it missing otherwise.
 pub fn have_tool(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         missing(tool);
     }
@@ -77,7 +86,13 @@ pub fn manifest(corpus: &Path) -> Vec<ManifestRow> {
 
 /// Runs a command and returns its stdout; panics with stderr on failure.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -141,7 +141,9 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             match fam {
                 2 | 24 | 28 | 30 => ip_at(data, 4, &mut w),
                 // Some writers put an EtherType in the upper half instead (as tshark accepts).
-                _ if matches!(be16(&h, 2), ethertype::IPV4 | ethertype::IPV6) => ip_at(data, 4, &mut w),
+                _ if matches!(be16(&h, 2), ethertype::IPV4 | ethertype::IPV6) => {
+                    ip_at(data, 4, &mut w)
+                }
                 f => Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(f as u16))),
             }
         }
@@ -154,7 +156,11 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             ethertype_at(data, 20, s.protocol(), &mut w)
         }
         LinkType::Ppp | LinkType::PppHdlc => {
-            let off = if data.get(..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
+            let off = if data.get(..2) == Some(&[0xff, 0x03]) {
+                2
+            } else {
+                0
+            };
             ppp_at(data, off, &mut w)
         }
         LinkType::Ieee80211 => wlan_at(data, 0, &mut w),
@@ -180,7 +186,10 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             }
             Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(0)))
         }
-        LinkType::Unknown(n) => Err(DecodeError::new(Layer::Link, ErrorKind::UnsupportedLinkType(n))),
+        LinkType::Unknown(n) => Err(DecodeError::new(
+            Layer::Link,
+            ErrorKind::UnsupportedLinkType(n),
+        )),
     }
 }
 
@@ -191,7 +200,9 @@ pub fn decode_ip(data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
 
 /// Offset of `part` (a sub-slice of `whole`) within `whole`.
 fn offset_in(whole: &[u8], part: &[u8]) -> usize {
-    (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize).min(whole.len())
+    (part.as_ptr() as usize)
+        .wrapping_sub(whole.as_ptr() as usize)
+        .min(whole.len())
 }
 
 fn wlan_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, DecodeError> {
@@ -239,7 +250,9 @@ fn ethertype_at<'a>(
             ethertype::MPLS | ethertype::MPLS_MC => {
                 let mut i = 0;
                 loop {
-                    let l = rest.get(i..i + 4).ok_or(DecodeError::truncated(Layer::Shim))?;
+                    let l = rest
+                        .get(i..i + 4)
+                        .ok_or(DecodeError::truncated(Layer::Shim))?;
                     i += 4;
                     if l[2] & 1 == 1 {
                         break;
@@ -320,7 +333,11 @@ fn ip_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, De
                 wire_len: wire as u32,
                 ttl: p.hop_limit(),
             };
-            let frag = chain.fragment.map(|f| Fragment { ident: f.ident, offset: f.offset, more: f.more });
+            let frag = chain.fragment.map(|f| Fragment {
+                ident: f.ident,
+                offset: f.offset,
+                more: f.more,
+            });
             transport(data, off, off + 40 + chain.offset, end, info, frag, w)
         }
         Some(_) => Err(DecodeError::malformed(Layer::Ipv4)),
@@ -368,7 +385,10 @@ fn transport<'a>(
             t.header_len()
         }),
         ipproto::UDP => udp::Packet::new_checked(l4b).map(|u| {
-            d.l4 = L4::Udp { src_port: u.src_port(), dst_port: u.dst_port() };
+            d.l4 = L4::Udp {
+                src_port: u.src_port(),
+                dst_port: u.dst_port(),
+            };
             8
         }),
         ipproto::ICMP | ipproto::ICMPV6 => icmp::Packet::new_checked(l4b).map(|i| {
@@ -376,7 +396,11 @@ fn transport<'a>(
             d.l4 = L4::Icmp {
                 ty: i.msg_type(),
                 code: i.code(),
-                echo_id: if icmp::is_echo(v6, i.msg_type()) { i.echo_id() } else { None },
+                echo_id: if icmp::is_echo(v6, i.msg_type()) {
+                    i.echo_id()
+                } else {
+                    None
+                },
             };
             4
         }),
@@ -390,15 +414,28 @@ fn transport<'a>(
         // A tiny first fragment may not hold the whole transport header: keep it as a fragment.
         Err(_) if first_frag => return Ok(d),
         // Ports captured but the rest of the header cut off: the packet still belongs to its flow.
-        Err(e) if e.kind == ErrorKind::Truncated && l4b.len() >= 4 && matches!(ip.protocol, ipproto::TCP | ipproto::UDP) => {
+        Err(e)
+            if e.kind == ErrorKind::Truncated
+                && l4b.len() >= 4
+                && matches!(ip.protocol, ipproto::TCP | ipproto::UDP) =>
+        {
             let (src_port, dst_port) = (be16(l4b, 0), be16(l4b, 2));
             d.l4 = if ip.protocol == ipproto::TCP {
-                L4::Tcp(TcpInfo { src_port, dst_port, seq: 0, ack: 0, flags: 0, window: 0, options: tcp::Options::default() })
+                L4::Tcp(TcpInfo {
+                    src_port,
+                    dst_port,
+                    seq: 0,
+                    ack: 0,
+                    flags: 0,
+                    window: 0,
+                    options: tcp::Options::default(),
+                })
             } else {
                 L4::Udp { src_port, dst_port }
             };
             d.payload = &[];
-            d.payload_wire_len = l4_wire.saturating_sub(if ip.protocol == ipproto::TCP { 20 } else { 8 }) as u32;
+            d.payload_wire_len =
+                l4_wire.saturating_sub(if ip.protocol == ipproto::TCP { 20 } else { 8 }) as u32;
             d.l4_truncated = true;
             return Ok(d);
         }
@@ -432,12 +469,19 @@ fn transport<'a>(
         let start = offset_in(data, rest);
         // Never read past the outer datagram's end: the inner buffer is cut there.
         let inner_data = &data[..end.max(start)];
-        let mut iw = Walk { vlan_id: w.vlan_id, depth: w.depth + 1 };
+        let mut iw = Walk {
+            vlan_id: w.vlan_id,
+            depth: w.depth + 1,
+        };
         let r = match kind {
             tunnel::Inner::Ethernet => ethernet_at(inner_data, start, &mut iw),
             tunnel::Inner::Ip => ip_at(inner_data, start, &mut iw),
             tunnel::Inner::Ppp => {
-                let off = if inner_data.get(start..start + 2) == Some(&[0xff, 0x03]) { start + 2 } else { start };
+                let off = if inner_data.get(start..start + 2) == Some(&[0xff, 0x03]) {
+                    start + 2
+                } else {
+                    start
+                };
                 ppp_at(inner_data, off, &mut iw)
             }
             tunnel::Inner::Wlan => wlan_at(inner_data, start, &mut iw),
@@ -457,7 +501,20 @@ mod tests {
 
     fn ipv4_udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
         let total = 20 + 8 + payload.len();
-        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0];
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ];
         p.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
         p.extend_from_slice(&src_port.to_be_bytes());
         p.extend_from_slice(&dst_port.to_be_bytes());
@@ -476,7 +533,13 @@ mod tests {
         let d = decode(LinkType::Ethernet, &f).unwrap();
         assert_eq!(d.payload, b"hi");
         assert_eq!(d.ip.wire_len, 30);
-        assert_eq!(d.l4, L4::Udp { src_port: 1000, dst_port: 53 });
+        assert_eq!(
+            d.l4,
+            L4::Udp {
+                src_port: 1000,
+                dst_port: 53
+            }
+        );
     }
 
     #[test]
@@ -489,18 +552,36 @@ mod tests {
         let outer = ipv4_udp(40000, 4789, &vx);
         let d = decode(LinkType::Raw, &outer).unwrap();
         assert_eq!(d.tunnel_depth, 1);
-        assert_eq!(d.l4, L4::Udp { src_port: 5353, dst_port: 5353 });
+        assert_eq!(
+            d.l4,
+            L4::Udp {
+                src_port: 5353,
+                dst_port: 5353
+            }
+        );
         // Inner frame cut in the middle of its IP header: the outer flow is reported.
         let cut = ipv4_udp(40000, 4789, &vx[..8 + 14 + 10]);
         let d = decode(LinkType::Raw, &cut).unwrap();
-        assert_eq!((d.tunnel_depth, d.l4), (0, L4::Udp { src_port: 40000, dst_port: 4789 }));
+        assert_eq!(
+            (d.tunnel_depth, d.l4),
+            (
+                0,
+                L4::Udp {
+                    src_port: 40000,
+                    dst_port: 4789
+                }
+            )
+        );
     }
 
     #[test]
     fn non_ip_and_garbage() {
         let mut arp = vec![0u8; 12];
         arp.extend_from_slice(&[0x08, 0x06, 0, 1]);
-        assert_eq!(decode(LinkType::Ethernet, &arp).unwrap_err().kind, ErrorKind::NotIp(0x0806));
+        assert_eq!(
+            decode(LinkType::Ethernet, &arp).unwrap_err().kind,
+            ErrorKind::NotIp(0x0806)
+        );
         for n in 0..64 {
             let junk: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
             for lt in [0, 1, 101, 113, 276, 9, 228] {

@@ -26,11 +26,15 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
     /// Destination MAC.
     pub fn dst(&self) -> [u8; 6] {
-        self.buffer.as_ref()[field::DST].try_into().unwrap_or_default()
+        self.buffer.as_ref()[field::DST]
+            .try_into()
+            .unwrap_or_default()
     }
     /// Source MAC.
     pub fn src(&self) -> [u8; 6] {
-        self.buffer.as_ref()[field::SRC].try_into().unwrap_or_default()
+        self.buffer.as_ref()[field::SRC]
+            .try_into()
+            .unwrap_or_default()
     }
     /// EtherType (or 802.3 length when ≤ 1500).
     pub fn ethertype(&self) -> u16 {

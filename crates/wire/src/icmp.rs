@@ -37,5 +37,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 /// True for ICMPv4/v6 echo request or reply types.
 pub fn is_echo(v6: bool, ty: u8) -> bool {
-    if v6 { matches!(ty, 128 | 129) } else { matches!(ty, 0 | 8) }
+    if v6 {
+        matches!(ty, 128 | 129)
+    } else {
+        matches!(ty, 0 | 8)
+    }
 }

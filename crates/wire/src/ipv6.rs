@@ -145,10 +145,22 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                     fragment = Some(frag);
                 }
                 if frag.offset != 0 {
-                    return Ok(ExtChain { protocol: nh, offset: off, fragment, fragment_at });
+                    return Ok(ExtChain {
+                        protocol: nh,
+                        offset: off,
+                        fragment,
+                        fragment_at,
+                    });
                 }
             }
-            _ => return Ok(ExtChain { protocol: nh, offset: off, fragment, fragment_at }),
+            _ => {
+                return Ok(ExtChain {
+                    protocol: nh,
+                    offset: off,
+                    fragment,
+                    fragment_at,
+                });
+            }
         }
     }
     Err(DecodeError::new(Layer::Ipv6, ErrorKind::TooDeep))
@@ -162,14 +174,42 @@ mod tests {
     fn chain_with_hbh_and_fragment() {
         // hop-by-hop (8 bytes, next = fragment), fragment (offset 0, M, id 0x1234, next = UDP)
         let p = [
-            ipproto::FRAGMENT, 0, 1, 4, 0, 0, 0, 0, //
-            ipproto::UDP, 0, 0x00, 0x01, 0, 0, 0x12, 0x34, //
-            0, 53, 0, 53, 0, 8, 0, 0,
+            ipproto::FRAGMENT,
+            0,
+            1,
+            4,
+            0,
+            0,
+            0,
+            0, //
+            ipproto::UDP,
+            0,
+            0x00,
+            0x01,
+            0,
+            0,
+            0x12,
+            0x34, //
+            0,
+            53,
+            0,
+            53,
+            0,
+            8,
+            0,
+            0,
         ];
         let c = walk_ext(ipproto::HOPOPT, &p).unwrap();
         assert_eq!(c.protocol, ipproto::UDP);
         assert_eq!(c.offset, 16);
-        assert_eq!(c.fragment, Some(FragmentHeader { offset: 0, more: true, ident: 0x1234 }));
+        assert_eq!(
+            c.fragment,
+            Some(FragmentHeader {
+                offset: 0,
+                more: true,
+                ident: 0x1234
+            })
+        );
     }
 
     #[test]
@@ -178,7 +218,10 @@ mod tests {
         assert!(walk_ext(ipproto::HOPOPT, &[6, 255, 0, 0]).is_err());
         // A loop of destination options headers longer than the limit.
         let p = [ipproto::DSTOPTS, 0, 0, 0, 0, 0, 0, 0].repeat(20);
-        assert_eq!(walk_ext(ipproto::DSTOPTS, &p).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(
+            walk_ext(ipproto::DSTOPTS, &p).unwrap_err().kind,
+            ErrorKind::TooDeep
+        );
         assert!(walk_ext(ipproto::FRAGMENT, &[17, 0, 0]).is_err());
     }
 }

@@ -43,7 +43,11 @@ impl<T: AsRef<[u8]>> Sll<T> {
     }
     /// Interface index (SLL2 only; 0 for SLL).
     pub fn ifindex(&self) -> u32 {
-        if self.v2 { be32(self.buffer.as_ref(), 4) } else { 0 }
+        if self.v2 {
+            be32(self.buffer.as_ref(), 4)
+        } else {
+            0
+        }
     }
     /// Bytes after the header.
     pub fn payload(&self) -> &[u8] {

@@ -67,17 +67,23 @@ pub fn gre(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
             rest.get(8..).ok_or(DecodeError::truncated(Layer::Tunnel))?,
         )),
         ethertype::ERSPAN3 => {
-            let h = rest.get(..12).ok_or(DecodeError::truncated(Layer::Tunnel))?;
+            let h = rest
+                .get(..12)
+                .ok_or(DecodeError::truncated(Layer::Tunnel))?;
             let extra = if h[11] & 0x01 != 0 { 8 } else { 0 }; // O bit: platform sub-header
             Ok((
                 Inner::Ethernet,
-                rest.get(12 + extra..).ok_or(DecodeError::truncated(Layer::Tunnel))?,
+                rest.get(12 + extra..)
+                    .ok_or(DecodeError::truncated(Layer::Tunnel))?,
             ))
         }
         // WCCP redirect: a 4-byte header (or none, when the payload is IPv4 already).
         0x883e => match rest.first().map(|b| b >> 4) {
             Some(4) => Ok((Inner::Ip, rest)),
-            _ => Ok((Inner::Ip, rest.get(4..).ok_or(DecodeError::truncated(Layer::Tunnel))?)),
+            _ => Ok((
+                Inner::Ip,
+                rest.get(4..).ok_or(DecodeError::truncated(Layer::Tunnel))?,
+            )),
         },
         p => Ok((inner_of(p), rest)),
     }
@@ -113,7 +119,9 @@ pub fn wlan(b: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
     if fc0 & 0x40 != 0 {
         return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0))); // null data
     }
-    let llc = b.get(len..len + 8).ok_or(DecodeError::truncated(Layer::Link))?;
+    let llc = b
+        .get(len..len + 8)
+        .ok_or(DecodeError::truncated(Layer::Link))?;
     if llc[..3] != [0xaa, 0xaa, 0x03] {
         return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0)));
     }
@@ -167,7 +175,9 @@ pub fn geneve(b: &[u8]) -> Result<(Inner, &[u8]), DecodeError> {
         return Err(DecodeError::malformed(Layer::Tunnel));
     }
     let opt_len = usize::from(b[0] & 0x3f) * 4;
-    let rest = b.get(8 + opt_len..).ok_or(DecodeError::truncated(Layer::Tunnel))?;
+    let rest = b
+        .get(8 + opt_len..)
+        .ok_or(DecodeError::truncated(Layer::Tunnel))?;
     Ok((inner_of(be16(b, 2)), rest))
 }
 
@@ -193,7 +203,10 @@ mod tests {
 
     #[test]
     fn vxlan_and_geneve() {
-        assert_eq!(vxlan(&[8, 0, 0, 0, 0, 0, 1, 0, 7]).unwrap(), (Inner::Ethernet, &[7][..]));
+        assert_eq!(
+            vxlan(&[8, 0, 0, 0, 0, 0, 1, 0, 7]).unwrap(),
+            (Inner::Ethernet, &[7][..])
+        );
         assert!(vxlan(&[8, 0, 0]).is_err());
         // Geneve with 4 bytes of options claimed but only 2 present.
         assert!(geneve(&[1, 0, 0x65, 0x58, 0, 0, 0, 0, 1, 2]).is_err());

@@ -18,7 +18,11 @@ pub fn out_dir(name: &str) -> PathBuf {
 /// Runs `wirehouse convert INPUTS -o parquet:DIR` (plus extra args).
 pub fn convert(inputs: &[&Path], dir: &Path, extra: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wirehouse"));
-    c.arg("convert").args(inputs).arg("-o").arg(format!("parquet:{}", dir.display())).args(extra);
+    c.arg("convert")
+        .args(inputs)
+        .arg("-o")
+        .arg(format!("parquet:{}", dir.display()))
+        .args(extra);
     c.output().expect("run wirehouse")
 }
 
@@ -41,7 +45,10 @@ pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap()).unwrap().build().unwrap();
+        let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         for b in r {
             out.push(b.unwrap());
         }
@@ -50,7 +57,11 @@ pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
 }
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
-    b.column_by_name(name).unwrap_or_else(|| panic!("column {name}")).as_any().downcast_ref::<T>().unwrap()
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap()
 }
 
 /// An endpoint: (address text, port).
@@ -61,7 +72,11 @@ pub type Ep = (String, u16);
 pub type FlowFacts = BTreeMap<(u8, Ep, Ep), [u64; 4]>;
 
 fn add(m: &mut FlowFacts, proto: u8, src: Ep, dst: Ep, packets: u64, bytes: u64) {
-    let (k, fwd) = if src <= dst { ((proto, src, dst), true) } else { ((proto, dst, src), false) };
+    let (k, fwd) = if src <= dst {
+        ((proto, src, dst), true)
+    } else {
+        ((proto, dst, src), false)
+    };
     let e = m.entry(k).or_default();
     if fwd {
         e[0] += packets;
@@ -77,17 +92,36 @@ pub fn our_flows(dir: &Path, protos: &[u8]) -> FlowFacts {
     let mut m = FlowFacts::new();
     for b in read_table(dir, "flows") {
         let proto = col::<UInt8Array>(&b, "ip_proto");
-        let (cip, sip) = (col::<StringArray>(&b, "client_ip"), col::<StringArray>(&b, "server_ip"));
-        let (cp, sp) = (col::<UInt16Array>(&b, "client_port"), col::<UInt16Array>(&b, "server_port"));
-        let (cpk, spk) = (col::<UInt64Array>(&b, "client_packets"), col::<UInt64Array>(&b, "server_packets"));
-        let (cb, sb) = (col::<UInt64Array>(&b, "client_bytes"), col::<UInt64Array>(&b, "server_bytes"));
+        let (cip, sip) = (
+            col::<StringArray>(&b, "client_ip"),
+            col::<StringArray>(&b, "server_ip"),
+        );
+        let (cp, sp) = (
+            col::<UInt16Array>(&b, "client_port"),
+            col::<UInt16Array>(&b, "server_port"),
+        );
+        let (cpk, spk) = (
+            col::<UInt64Array>(&b, "client_packets"),
+            col::<UInt64Array>(&b, "server_packets"),
+        );
+        let (cb, sb) = (
+            col::<UInt64Array>(&b, "client_bytes"),
+            col::<UInt64Array>(&b, "server_bytes"),
+        );
         for i in 0..b.num_rows() {
             if !protos.contains(&proto.value(i)) {
                 continue;
             }
             let c = (cip.value(i).to_string(), cp.value(i));
             let s = (sip.value(i).to_string(), sp.value(i));
-            add(&mut m, proto.value(i), c.clone(), s.clone(), cpk.value(i), cb.value(i));
+            add(
+                &mut m,
+                proto.value(i),
+                c.clone(),
+                s.clone(),
+                cpk.value(i),
+                cb.value(i),
+            );
             add(&mut m, proto.value(i), s, c, spk.value(i), sb.value(i));
         }
     }
@@ -144,17 +178,39 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         if let Some(p) = layers.iter().position(|l| *l == "sflow") {
             layers.truncate(p);
         }
-        let last = |s: &str| if sflow { s.split(';').next().unwrap_or("").to_string() } else { last(s) };
+        let last = |s: &str| {
+            if sflow {
+                s.split(';').next().unwrap_or("").to_string()
+            } else {
+                last(s)
+            }
+        };
         let l4 = layers.iter().rposition(|l| *l == "tcp" || *l == "udp");
         let ip = layers.iter().rposition(|l| *l == "ip" || *l == "ipv6");
-        let (Some(l4), Some(ip)) = (l4, ip) else { continue };
+        let (Some(l4), Some(ip)) = (l4, ip) else {
+            continue;
+        };
         let proto = if layers[l4] == "tcp" { 6 } else { 17 };
-        let (sp, dp) = if proto == 6 { (last(f[7]), last(f[8])) } else { (last(f[9]), last(f[10])) };
-        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else { continue };
-        let (src, dst, bytes) = if layers[ip] == "ip" {
-            (last(f[1]), last(f[2]), last(f[3]).parse::<u64>().unwrap_or(0))
+        let (sp, dp) = if proto == 6 {
+            (last(f[7]), last(f[8]))
         } else {
-            (last(f[4]), last(f[5]), 40 + last(f[6]).parse::<u64>().unwrap_or(0))
+            (last(f[9]), last(f[10]))
+        };
+        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
+            continue;
+        };
+        let (src, dst, bytes) = if layers[ip] == "ip" {
+            (
+                last(f[1]),
+                last(f[2]),
+                last(f[3]).parse::<u64>().unwrap_or(0),
+            )
+        } else {
+            (
+                last(f[4]),
+                last(f[5]),
+                40 + last(f[6]).parse::<u64>().unwrap_or(0),
+            )
         };
         add(&mut m, proto, (src, sp), (dst, dp), 1, bytes);
     }

@@ -28,7 +28,12 @@ pub struct ParquetOptions {
 
 impl Default for ParquetOptions {
     fn default() -> Self {
-        Self { max_rows_per_file: 5_000_000, row_group_rows: 1 << 20, zstd_level: 3, max_open_files: 16 }
+        Self {
+            max_rows_per_file: 5_000_000,
+            row_group_rows: 1 << 20,
+            zstd_level: 3,
+            max_open_files: 16,
+        }
     }
 }
 
@@ -72,13 +77,24 @@ impl ParquetSink {
     /// A sink writing under `dir` (created if missing).
     pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> Result<Self, SinkError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or_default();
         let run = format!("{now}-{}", std::process::id());
-        Ok(Self { dir, opts, run, seq: 0, tick: 0, open: HashMap::new(), summary: SinkSummary::default() })
+        Ok(Self {
+            dir,
+            opts,
+            run,
+            seq: 0,
+            tick: 0,
+            open: HashMap::new(),
+            summary: SinkSummary::default(),
+        })
     }
 
     /// The output directory.
@@ -86,39 +102,81 @@ impl ParquetSink {
         &self.dir
     }
 
-    fn open_file(&mut self, table: &'static TableDef, day: i64, schema: Arc<arrow_schema::Schema>) -> Result<OpenFile, SinkError> {
-        let part_dir = self.dir.join(table.name).join(format!("date={}", civil_date(day)));
-        std::fs::create_dir_all(&part_dir).map_err(|source| SinkError::Io { path: part_dir.clone(), source })?;
+    fn open_file(
+        &mut self,
+        table: &'static TableDef,
+        day: i64,
+        schema: Arc<arrow_schema::Schema>,
+    ) -> Result<OpenFile, SinkError> {
+        let part_dir = self
+            .dir
+            .join(table.name)
+            .join(format!("date={}", civil_date(day)));
+        std::fs::create_dir_all(&part_dir).map_err(|source| SinkError::Io {
+            path: part_dir.clone(),
+            source,
+        })?;
         self.seq += 1;
         let name = format!("part-{}-{:05}.parquet", self.run, self.seq);
         let path = part_dir.join(&name);
         let tmp = part_dir.join(format!(".{name}.inprogress"));
-        let file = File::create(&tmp).map_err(|source| SinkError::Io { path: tmp.clone(), source })?;
+        let file = File::create(&tmp).map_err(|source| SinkError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
         let level = ZstdLevel::try_new(self.opts.zstd_level).unwrap_or_default();
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(self.opts.row_group_rows))
             .set_created_by(format!("wirehouse {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer = ArrowWriter::try_new(file, schema, Some(props))
-            .map_err(|source| SinkError::Parquet { path: tmp.clone(), source })?;
-        Ok(OpenFile { writer, tmp, path, rows: 0, last_use: 0 })
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| {
+            SinkError::Parquet {
+                path: tmp.clone(),
+                source,
+            }
+        })?;
+        Ok(OpenFile {
+            writer,
+            tmp,
+            path,
+            rows: 0,
+            last_use: 0,
+        })
     }
 
     fn finish_file(&mut self, f: OpenFile) -> Result<(), SinkError> {
-        let file = f.writer.into_inner().map_err(|source| SinkError::Parquet { path: f.tmp.clone(), source })?;
-        file.sync_all().map_err(|source| SinkError::Io { path: f.tmp.clone(), source })?;
+        let file = f.writer.into_inner().map_err(|source| SinkError::Parquet {
+            path: f.tmp.clone(),
+            source,
+        })?;
+        file.sync_all().map_err(|source| SinkError::Io {
+            path: f.tmp.clone(),
+            source,
+        })?;
         drop(file);
-        std::fs::rename(&f.tmp, &f.path).map_err(|source| SinkError::Io { path: f.path.clone(), source })?;
+        std::fs::rename(&f.tmp, &f.path).map_err(|source| SinkError::Io {
+            path: f.path.clone(),
+            source,
+        })?;
         self.summary.files.push(f.path);
         Ok(())
     }
 
-    fn write_day(&mut self, table: &'static TableDef, day: i64, batch: &RecordBatch) -> Result<(), SinkError> {
+    fn write_day(
+        &mut self,
+        table: &'static TableDef,
+        day: i64,
+        batch: &RecordBatch,
+    ) -> Result<(), SinkError> {
         let key = (table.name, day);
         if !self.open.contains_key(&key) {
             if self.open.len() >= self.opts.max_open_files.max(1) {
-                let oldest = self.open.iter().min_by_key(|(_, f)| f.last_use).map(|(k, _)| *k);
+                let oldest = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, f)| f.last_use)
+                    .map(|(k, _)| *k);
                 if let Some(f) = oldest.and_then(|k| self.open.remove(&k)) {
                     self.finish_file(f)?;
                 }
@@ -129,7 +187,10 @@ impl ParquetSink {
         self.tick += 1;
         let tick = self.tick;
         let f = self.open.get_mut(&key).expect("opened above");
-        f.writer.write(batch).map_err(|source| SinkError::Parquet { path: f.tmp.clone(), source })?;
+        f.writer.write(batch).map_err(|source| SinkError::Parquet {
+            path: f.tmp.clone(),
+            source,
+        })?;
         f.rows += batch.num_rows() as u64;
         f.last_use = tick;
         if f.rows >= self.opts.max_rows_per_file {
@@ -161,8 +222,13 @@ impl Sink for ParquetSink {
         distinct.dedup();
         for day in distinct {
             let mask = BooleanArray::from(days.iter().map(|&d| d == day).collect::<Vec<_>>());
-            let part = arrow_select::filter::filter_record_batch(&batch, &mask)
-                .map_err(|source| SinkError::Arrow { table: table.name, source })?;
+            let part =
+                arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|source| {
+                    SinkError::Arrow {
+                        table: table.name,
+                        source,
+                    }
+                })?;
             self.write_day(table, day, &part)?;
         }
         Ok(())
@@ -211,27 +277,54 @@ mod tests {
     fn batches_split_by_day_and_files_appear_only_when_complete() {
         let dir = std::env::temp_dir().join(format!("wh-sink-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut sink = ParquetSink::new(&dir, ParquetOptions { max_rows_per_file: 3, ..Default::default() }).unwrap();
+        let mut sink = ParquetSink::new(
+            &dir,
+            ParquetOptions {
+                max_rows_per_file: 3,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut b = EventBuilder::with_capacity(8);
         // 2024-01-01 23:59:59 and 2024-01-02 00:00:01 UTC.
-        for (i, t) in [1_704_153_599i64, 1_704_153_601, 1_704_153_599, 1_704_153_599].iter().enumerate() {
-            b.append(&EventRow { time: Timestamp(t * 1_000_000), what: format!("e{i}") });
+        for (i, t) in [
+            1_704_153_599i64,
+            1_704_153_601,
+            1_704_153_599,
+            1_704_153_599,
+        ]
+        .iter()
+        .enumerate()
+        {
+            b.append(&EventRow {
+                time: Timestamp(t * 1_000_000),
+                what: format!("e{i}"),
+            });
         }
         sink.write(&EventRow::TABLE, b.finish()).unwrap();
         // Three rows of day one reached max_rows_per_file: that file is complete.
         let day1 = dir.join("events/date=2024-01-01");
-        let names: Vec<String> = std::fs::read_dir(&day1).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let names: Vec<String> = std::fs::read_dir(&day1)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         assert!(names[0].ends_with(".parquet") && !names[0].starts_with('.'));
         let day2 = dir.join("events/date=2024-01-02");
-        let pending: Vec<String> = std::fs::read_dir(&day2).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let pending: Vec<String> = std::fs::read_dir(&day2)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert!(pending[0].starts_with('.') && pending[0].ends_with(".inprogress"));
         let s = sink.close().unwrap();
         assert_eq!(s.rows["events"], 4);
         assert_eq!(s.files.len(), 2);
         let mut total = 0;
         for f in &s.files {
-            let r = ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap();
+            let r = ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
             for b in r {
                 total += b.unwrap().num_rows();
             }

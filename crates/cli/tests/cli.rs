@@ -1,0 +1,233 @@
+//! The command line on real files: compressed and piped input, directories, several
+//! files as one trace, bad and damaged input, the stats file, `schema` and `protocols`.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use wirehouse_capture::{LinkType, PcapWriter};
+
+fn fixture() -> PathBuf {
+    wirehouse_testkit::repo_root().join("testdata/http-dns-icmp.pcap")
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Flows of a plain conversion of the fixture, the reference for the other tests.
+fn reference() -> FlowFacts {
+    let dir = out_dir("reference");
+    let o = convert(&[&fixture()], &dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = our_flows(&dir, &[1, 6, 17, 58]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(f.len() >= 12, "{f:#?}");
+    f
+}
+
+#[test]
+fn gzip_zstd_and_stdin_give_the_same_flows() {
+    let want = reference();
+    let raw = std::fs::read(fixture()).unwrap();
+    let tmp = out_dir("compressed-inputs");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let gz = tmp.join("f.pcap.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    e.write_all(&raw).unwrap();
+    e.finish().unwrap();
+    let zst = tmp.join("f.pcap.zst");
+    std::fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    for input in [&gz, &zst] {
+        let dir = out_dir(&format!(
+            "c-{}",
+            input.extension().unwrap().to_string_lossy()
+        ));
+        let o = convert(&[input], &dir, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            our_flows(&dir, &[1, 6, 17, 58]),
+            want,
+            "{}",
+            input.display()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    let dir = out_dir("stdin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirehouse"))
+        .args(["convert", "-", "-o"])
+        .arg(format!("parquet:{}", dir.display()))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&raw).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(our_flows(&dir, &[1, 6, 17, 58]), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// Writes the fixture's packets [from, to) to `path`.
+fn write_part(path: &Path, from: usize, to: usize) {
+    let mut src = wirehouse_capture::open(&fixture()).unwrap();
+    let mut w = PcapWriter::new(
+        std::fs::File::create(path).unwrap(),
+        LinkType::Ethernet,
+        262_144,
+        false,
+    )
+    .unwrap();
+    let mut i = 0;
+    while let Some(p) = src.next_packet().unwrap() {
+        if (from..to).contains(&i) {
+            w.write(&p).unwrap();
+        }
+        i += 1;
+    }
+    w.into_inner().unwrap();
+}
+
+#[test]
+fn files_of_a_directory_are_one_trace_and_non_captures_are_skipped() {
+    let want = reference();
+    let tmp = out_dir("split-input");
+    std::fs::create_dir_all(tmp.join("a/b")).unwrap();
+    // The later half sorts first by name: files must be ordered by their first packet.
+    write_part(&tmp.join("a/0-second-half.pcap"), 150, usize::MAX);
+    write_part(&tmp.join("a/b/1-first-half.pcap"), 0, 150);
+    std::fs::write(tmp.join("a/README.txt"), "not a capture\n").unwrap();
+    let dir = out_dir("split-output");
+    let o = convert(&[&tmp.join("a")], &dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("README.txt"),
+        "skipped file is reported: {}",
+        stderr(&o)
+    );
+    assert_eq!(our_flows(&dir, &[1, 6, 17, 58]), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_reported_and_the_rest_converted() {
+    let tmp = out_dir("bad-inputs");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let not_capture = tmp.join("notes.pcap");
+    std::fs::write(&not_capture, "this is a text file, not a capture\n").unwrap();
+    let empty = tmp.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    // Cut the fixture in the middle of a packet record.
+    let raw = std::fs::read(fixture()).unwrap();
+    let cut_at = raw.len() / 2;
+    let truncated = tmp.join("truncated.pcap");
+    std::fs::write(&truncated, &raw[..cut_at]).unwrap();
+    let stats = tmp.join("stats.json");
+    let dir = out_dir("bad-output");
+    let o = convert(
+        &[&not_capture, &empty, &truncated],
+        &dir,
+        &["--stats-json", stats.to_str().unwrap()],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("notes.pcap") && err.contains("not a pcap or pcapng capture"),
+        "{err}"
+    );
+    assert!(
+        err.contains("truncated.pcap") && err.contains("byte offset"),
+        "{err}"
+    );
+    // Every packet before the damage was kept: count them with our own reader.
+    let mut src = wirehouse_capture::open(&truncated).unwrap();
+    let mut before = 0u64;
+    while let Ok(Some(_)) = src.next_packet() {
+        before += 1;
+    }
+    assert!(before > 100);
+    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(js["packets"].as_u64(), Some(before));
+    let flows = our_flows(&dir, &[1, 6, 17, 58]);
+    let packets: u64 = flows.values().map(|v| v[0] + v[2]).sum();
+    let untracked =
+        js["non_ip_packets"].as_u64().unwrap() + js["fragments_not_reassembled"].as_u64().unwrap();
+    assert_eq!(packets + untracked, before);
+    let inputs = js["inputs"].as_array().unwrap();
+    let by_name = |n: &str| {
+        inputs
+            .iter()
+            .find(|i| i["file"].as_str().unwrap().ends_with(n))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("notes.pcap")["unreadable"], true);
+    assert_eq!(by_name("empty.pcap")["unreadable"], false);
+    assert_eq!(by_name("truncated.pcap")["unreadable"], false);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn corrupt_and_fuzzed_corpus_files_never_panic() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let rows: Vec<_> = wirehouse_testkit::manifest(&corpus)
+        .into_iter()
+        .filter(|r| {
+            r.coverage.contains("corrupt/fuzzed/malformed")
+                || r.coverage.contains("truncated/snaplen-cut")
+        })
+        .collect();
+    assert!(rows.len() > 50);
+    let files: Vec<PathBuf> = rows.iter().map(|r| corpus.join(&r.file)).collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let dir = out_dir("fuzzed");
+    let o = convert(&refs, &dir, &["--no-progress"]);
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "exit {:?}: {err}",
+        o.status
+    );
+    assert!(err.contains("read ") && err.contains("flows:"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn schema_and_protocols_commands() {
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wirehouse"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let md = run(&["schema"]);
+    for c in [
+        "flow_id",
+        "client_retransmits",
+        "ip_fragments",
+        "close_reason",
+        "handshake_rtt_us",
+    ] {
+        assert!(md.contains(&format!("| {c} |")), "{c} missing from {md}");
+    }
+    let ddl = run(&["schema", "--sink", "clickhouse", "--database", "netlog"]);
+    assert!(
+        ddl.contains("CREATE TABLE IF NOT EXISTS `netlog`.`flows`"),
+        "{ddl}"
+    );
+    assert!(ddl.contains("`start_time` DateTime64(6, 'UTC')"), "{ddl}");
+    run(&["protocols"]);
+}

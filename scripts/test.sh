@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh — installs what the tests need and runs every test: formatting and lints, the
+# unit, corpus and end-to-end tests (tshark comparisons included), and a check that the
+# Parquet output is read identically by pyarrow, DuckDB and ClickHouse (chDB).
+# The corpus is read from WIREHOUSE_CORPUS (default ../shared/corpus).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${WIREHOUSE_VENV:-$HOME/.cache/wirehouse-venv}
+bash scripts/setup.sh test
+# Prerequisites are installed above, so a test that finds one missing must fail, not skip.
+export CI=${CI:-true}
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== Parquet readers (pyarrow, DuckDB, chDB) on a conversion of the sample capture"
+OUT=$(mktemp -d /tmp/wirehouse-readers.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+./target/debug/wirehouse convert testdata/http-dns-icmp.pcap -o "parquet:$OUT" --no-progress -q
+"$VENV/bin/python" scripts/check-readers.py "$OUT"
