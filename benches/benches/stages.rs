@@ -1,0 +1,130 @@
+//! Throughput of the hot stages on a real capture held in memory.
+//!
+//! The capture is `WIREHOUSE_BENCH_PCAP` (any pcap/pcapng, e.g. one recorded by
+//! `../shared/tools/make-traffic.sh`), else `testdata/http-dns-icmp.pcap`. Throughput is
+//! reported in captured bytes.
+#![allow(missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::sync::Arc;
+use wirehouse_capture::LinkType;
+use wirehouse_flow::{CloseReason, FlowBuilder, FlowConfig, FlowRow, FlowTable};
+use wirehouse_sinks::Sink;
+use wirehouse_sinks::parquet::{ParquetOptions, ParquetSink};
+
+struct Loaded {
+    packets: Vec<(i64, LinkType, Vec<u8>)>,
+    bytes: u64,
+}
+
+fn bench_path() -> String {
+    std::env::var("WIREHOUSE_BENCH_PCAP").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/http-dns-icmp.pcap"
+        )
+        .into()
+    })
+}
+
+fn load() -> Loaded {
+    let path = bench_path();
+    let mut src = wirehouse_capture::open(std::path::Path::new(&path)).expect("open bench capture");
+    let mut packets = Vec::new();
+    let mut bytes = 0;
+    while let Ok(Some(p)) = src.next_packet() {
+        bytes += p.data.len() as u64;
+        packets.push((p.ts_ns, p.linktype, p.data.to_vec()));
+        if bytes > 512 << 20 {
+            break;
+        }
+    }
+    Loaded { packets, bytes }
+}
+
+fn read_file(c: &mut Criterion) {
+    let path = bench_path();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let mut g = c.benchmark_group("capture");
+    g.throughput(Throughput::Bytes(size));
+    g.bench_function("read_pcap", |b| {
+        b.iter(|| {
+            let mut src = wirehouse_capture::open(std::path::Path::new(&path)).unwrap();
+            let mut n = 0usize;
+            while let Ok(Some(p)) = src.next_packet() {
+                n += p.data.len();
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+fn stages(c: &mut Criterion) {
+    let l = load();
+    let mut g = c.benchmark_group("stages");
+    g.throughput(Throughput::Bytes(l.bytes));
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut ok = 0u32;
+            for (_, lt, data) in &l.packets {
+                ok += u32::from(wirehouse_wire::decode(*lt, data).is_ok());
+            }
+            black_box(ok)
+        })
+    });
+    let source: Arc<str> = "bench".into();
+    g.bench_function("decode+flow_table", |b| {
+        b.iter(|| {
+            let mut t = FlowTable::new(FlowConfig::default());
+            let mut rows = 0u32;
+            for (ts, lt, data) in &l.packets {
+                if let Ok(d) = wirehouse_wire::decode(*lt, data) {
+                    t.process(*ts, &d, &source, &mut |_| rows += 1);
+                }
+            }
+            t.drain(CloseReason::EndOfInput, &mut |_| rows += 1);
+            black_box(rows)
+        })
+    });
+    g.finish();
+
+    // Arrow append and Parquet encode of the rows this capture produces.
+    let mut rows: Vec<FlowRow> = Vec::new();
+    let mut t = FlowTable::new(FlowConfig::default());
+    for (ts, lt, data) in &l.packets {
+        if let Ok(d) = wirehouse_wire::decode(*lt, data) {
+            t.process(*ts, &d, &source, &mut |r| rows.push(r));
+        }
+    }
+    t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+    let mut g = c.benchmark_group("tables");
+    g.throughput(Throughput::Elements(rows.len() as u64));
+    g.bench_function("arrow_append_flows", |b| {
+        b.iter(|| {
+            let mut fb = FlowBuilder::with_capacity(rows.len());
+            for r in &rows {
+                fb.append(r);
+            }
+            black_box(fb.finish())
+        })
+    });
+    let dir = std::env::temp_dir().join(format!("wh-bench-{}", std::process::id()));
+    g.bench_function("parquet_encode_flows", |b| {
+        b.iter(|| {
+            let mut fb = FlowBuilder::with_capacity(rows.len());
+            for r in &rows {
+                fb.append(r);
+            }
+            let mut sink = ParquetSink::new(&dir, ParquetOptions::default()).unwrap();
+            sink.write(&FlowRow::TABLE, fb.finish()).unwrap();
+            black_box(sink.close().unwrap())
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, read_file, stages);
+criterion_main!(benches);

@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/stages.rs` and `scripts/bench.sh`.
