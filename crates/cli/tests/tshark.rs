@@ -39,3 +39,25 @@ fn fixture_flows_match_tshark_to_the_byte() {
     assert!(ours.len() >= 9, "{ours:#?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A large mixed capture (e.g. from `../shared/tools/make-traffic.sh`) named by
+/// `WIREHOUSE_MIXED_PCAP`: run with `cargo test --release -p wirehouse --test tshark -- --ignored`.
+#[test]
+#[ignore = "needs WIREHOUSE_MIXED_PCAP, a large capture not shipped with the repository"]
+fn mixed_capture_flows_match_tshark() {
+    let pcap =
+        PathBuf::from(std::env::var("WIREHOUSE_MIXED_PCAP").expect("set WIREHOUSE_MIXED_PCAP"));
+    let dir = out_dir("mixed");
+    let o = convert(&[&pcap], &dir, &["--no-progress"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ours = our_flows(&dir, &[6, 17]);
+    let theirs = tshark_flows(&pcap);
+    let d = diff(&ours, &theirs);
+    eprintln!(
+        "{} TCP/UDP flows compared, {} differ",
+        theirs.len(),
+        d.len()
+    );
+    assert!(d.is_empty(), "{:#?}", &d[..d.len().min(20)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

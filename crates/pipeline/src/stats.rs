@@ -84,16 +84,27 @@ impl RunStats {
             "not tracked: {} non-IP, {} decode errors {:?}, {} unsupported link type, {} fragments not reassembled\n",
             self.non_ip_packets, errs, self.decode_errors, self.unsupported_linktype_packets, self.fragments_not_reassembled
         ));
-        for i in &self.inputs {
-            if let Some(e) = &i.error {
-                let what = if i.skipped {
-                    "skipped"
-                } else if i.unreadable {
-                    "error"
+        let skipped: Vec<&InputReport> = self.inputs.iter().filter(|i| i.skipped).collect();
+        if !skipped.is_empty() {
+            let names: Vec<&str> = skipped.iter().take(5).map(|i| i.file.as_str()).collect();
+            let more = skipped.len().saturating_sub(names.len());
+            s.push_str(&format!(
+                "skipped {} file(s) in directories that are not captures: {}{}\n",
+                skipped.len(),
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
                 } else {
-                    "warning"
-                };
-                s.push_str(&format!("{what}: {e}\n"));
+                    String::new()
+                }
+            ));
+        }
+        for i in self.inputs.iter().filter(|i| !i.skipped) {
+            if let Some(e) = &i.error {
+                s.push_str(&format!(
+                    "{}: {e}\n",
+                    if i.unreadable { "error" } else { "warning" }
+                ));
             }
         }
         s.push_str(&format!("rows written: {:?}\n", self.rows));
