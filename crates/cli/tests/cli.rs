@@ -157,8 +157,9 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
     assert_eq!(js["packets"].as_u64(), Some(before));
     let flows = our_flows(&dir, &[1, 6, 17, 58]);
     let packets: u64 = flows.values().map(|v| v[0] + v[2]).sum();
-    let untracked =
-        js["non_ip_packets"].as_u64().unwrap() + js["fragments_not_reassembled"].as_u64().unwrap();
+    let untracked = js["non_ip_packets"].as_u64().unwrap()
+        + js["defrag"]["lost_fragments"].as_u64().unwrap()
+        + js["defrag"]["invalid_fragments"].as_u64().unwrap();
     assert_eq!(packets + untracked, before);
     let inputs = js["inputs"].as_array().unwrap();
     let by_name = |n: &str| {

@@ -7,10 +7,12 @@
 //! below 32768 facing a port at or above 32768) is the server; otherwise the first sender
 //! is the client.
 
+pub mod defrag;
 mod key;
 mod row;
 mod table;
 
+pub use defrag::{DefragConfig, DefragStats, Defragmenter, Reassembled};
 pub use key::{FlowKey, Side};
 pub use row::{FlowBuilder, FlowRow};
-pub use table::{CloseReason, Flow, FlowConfig, FlowStats, FlowTable};
+pub use table::{CloseReason, Flow, FlowConfig, FlowStats, FlowTable, PacketCount};

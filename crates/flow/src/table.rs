@@ -190,6 +190,17 @@ impl Flow {
     }
 }
 
+/// How much wire traffic one accounted packet stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketCount {
+    /// Packets captured (a reassembled datagram: its fragments).
+    pub packets: u32,
+    /// IP bytes on the wire.
+    pub ip_bytes: u64,
+    /// IP fragments among them.
+    pub fragments: u32,
+}
+
 /// Table-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlowStats {
@@ -261,6 +272,24 @@ impl FlowTable {
         source: &Arc<str>,
         out: &mut impl FnMut(FlowRow),
     ) {
+        let count = PacketCount {
+            packets: 1,
+            ip_bytes: u64::from(d.ip.wire_len),
+            fragments: u32::from(d.frag.is_some()),
+        };
+        self.process_counted(ts_ns, d, source, count, out);
+    }
+
+    /// Like [`process`](Self::process) for a datagram reassembled from IP fragments:
+    /// `count` says how many packets and IP bytes it was on the wire.
+    pub fn process_counted(
+        &mut self,
+        ts_ns: i64,
+        d: &Decoded<'_>,
+        source: &Arc<str>,
+        count: PacketCount,
+        out: &mut impl FnMut(FlowRow),
+    ) {
         self.advance(ts_ns, out);
         let (key, side) = FlowKey::of(d);
         let tcp = match d.l4 {
@@ -323,12 +352,10 @@ impl FlowTable {
         f.last_ns = f.last_ns.max(ts_ns);
         let di = usize::from(side != f.client);
         let ds = &mut f.dir[di];
-        ds.packets += 1;
-        ds.bytes += u64::from(d.ip.wire_len);
+        ds.packets += u64::from(count.packets);
+        ds.bytes += count.ip_bytes;
         ds.payload_bytes += u64::from(d.payload_wire_len);
-        if d.frag.is_some() {
-            f.ip_fragments += 1;
-        }
+        f.ip_fragments += u64::from(count.fragments);
         if let Some(t) = tcp {
             ds.tcp_flags |= t.flags;
             let syn = t.flags & flags::SYN != 0;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use wirehouse_flow::FlowConfig;
+use wirehouse_flow::{DefragConfig, FlowConfig};
 use wirehouse_sinks::parquet::ParquetOptions;
 
 /// Everything `wirehouse.toml` can set.
@@ -11,6 +11,8 @@ use wirehouse_sinks::parquet::ParquetOptions;
 pub struct Config {
     /// Flow tracking.
     pub flow: FlowConfig,
+    /// IP defragmentation.
+    pub defrag: DefragConfig,
     /// Batching and sinks.
     pub output: OutputConfig,
 }

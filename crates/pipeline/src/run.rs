@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wirehouse_capture::{CaptureError, PacketSource};
-use wirehouse_flow::{CloseReason, FlowBuilder, FlowRow, FlowTable};
+use wirehouse_flow::{CloseReason, Defragmenter, FlowBuilder, FlowRow, FlowTable, PacketCount};
 use wirehouse_sinks::{Sink, SinkError};
-use wirehouse_wire::{DecodeError, ErrorKind, decode};
+use wirehouse_wire::{DecodeError, ErrorKind, decode, decode_ip};
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.
 pub struct Progress {
@@ -140,6 +140,7 @@ pub fn convert(
     progress.total(total_bytes);
 
     let mut table = FlowTable::new(cfg.flow.clone());
+    let mut defrag = Defragmenter::new(cfg.defrag.clone());
     let mut emit = Emitter {
         builder: FlowBuilder::with_capacity(cfg.output.batch_rows.min(1 << 16)),
         batch_rows: cfg.output.batch_rows.max(1),
@@ -179,9 +180,29 @@ pub fn convert(
             stats.captured_bytes += p.data.len() as u64;
             stats.wire_bytes += u64::from(p.wire_len);
             match decode(p.linktype, p.data) {
-                Ok(d) if d.frag.is_some_and(|f| f.offset > 0) => {
-                    stats.fragments_not_reassembled += 1;
-                    table.advance(p.ts_ns, &mut |r| emit.push(r));
+                Ok(d) if d.frag.is_some() => {
+                    let f = d.frag.expect("checked");
+                    let ip = &p.data[d.ip_offset..];
+                    match defrag.push(p.ts_ns, ip, &f, d.ip.src, d.ip.dst, d.ip.wire_len) {
+                        Some(r) => match decode_ip(&r.datagram) {
+                            Ok(mut whole) => {
+                                whole.vlan_id = d.vlan_id;
+                                stats.flow_packets += u64::from(r.fragments);
+                                let count = PacketCount {
+                                    packets: r.fragments,
+                                    ip_bytes: r.wire_bytes,
+                                    fragments: r.fragments,
+                                };
+                                table.process_counted(p.ts_ns, &whole, &name, count, &mut |r| {
+                                    emit.push(r)
+                                });
+                            }
+                            Err(e) => {
+                                *decode_errors.entry(e).or_default() += u64::from(r.fragments)
+                            }
+                        },
+                        None => table.advance(p.ts_ns, &mut |r| emit.push(r)),
+                    }
                 }
                 Ok(d) => {
                     stats.flow_packets += 1;
@@ -209,6 +230,8 @@ pub fn convert(
         stats.packets += rep.packets;
         stats.inputs.push(rep);
     }
+    defrag.drain();
+    stats.defrag = defrag.stats();
     table.drain(CloseReason::EndOfInput, &mut |r| emit.push(r));
     emit.flush();
     if let Some(e) = emit.error.take() {

@@ -37,9 +37,9 @@ pub struct RunStats {
     pub non_ip_packets: u64,
     /// Packets of a link type wirehouse does not decode.
     pub unsupported_linktype_packets: u64,
-    /// Non-first IP fragments: counted here; they join their flows once IP
-    /// defragmentation is in place.
-    pub fragments_not_reassembled: u64,
+    /// IP defragmentation: fragments, datagrams reassembled, and every fragment that
+    /// could not be used (overlaps, timeouts, caps).
+    pub defrag: wirehouse_flow::DefragStats,
     /// Packets whose TCP/UDP header was cut by the snapshot length (kept: ports known).
     pub truncated_transport_headers: u64,
     /// Packets accounted to a flow.
@@ -82,8 +82,15 @@ impl RunStats {
         let errs: u64 = self.decode_errors.values().sum();
         s.push_str(&format!(
             "not tracked: {} non-IP, {} decode errors {:?}, {} unsupported link type, {} fragments not reassembled\n",
-            self.non_ip_packets, errs, self.decode_errors, self.unsupported_linktype_packets, self.fragments_not_reassembled
+            self.non_ip_packets,
+            errs,
+            self.decode_errors,
+            self.unsupported_linktype_packets,
+            self.defrag.lost_fragments + self.defrag.invalid_fragments
         ));
+        if self.defrag.fragments > 0 {
+            s.push_str(&format!("defrag: {:?}\n", self.defrag));
+        }
         let skipped: Vec<&InputReport> = self.inputs.iter().filter(|i| i.skipped).collect();
         if !skipped.is_empty() {
             let names: Vec<&str> = skipped.iter().take(5).map(|i| i.file.as_str()).collect();

@@ -46,6 +46,13 @@ pub struct Fragment {
     pub offset: u32,
     /// More fragments follow.
     pub more: bool,
+    /// Where this fragment's data starts, from the start of the IP header.
+    pub data_at: u16,
+    /// IPv6: offset from the IP header of the next-header byte that names the fragment
+    /// header; IPv4: 9 (the protocol field).
+    pub named_at: u16,
+    /// The protocol of the fragmented payload.
+    pub next_proto: u8,
 }
 
 /// TCP header fields the flow layer uses.
@@ -309,6 +316,9 @@ fn ip_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, De
                 ident: u32::from(p.ident()),
                 offset: p.frag_offset(),
                 more: p.more_frags(),
+                data_at: p.header_len() as u16,
+                named_at: 9,
+                next_proto: p.protocol(),
             });
             let info = IpInfo {
                 version: 4,
@@ -337,6 +347,9 @@ fn ip_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, De
                 ident: f.ident,
                 offset: f.offset,
                 more: f.more,
+                data_at: (40 + chain.fragment_at.unwrap_or(0) + 8) as u16,
+                named_at: chain.fragment_named_at.unwrap_or(6) as u16,
+                next_proto: f.next,
             });
             transport(data, off, off + 40 + chain.offset, end, info, frag, w)
         }

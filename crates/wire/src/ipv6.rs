@@ -74,6 +74,8 @@ pub struct FragmentHeader {
     pub more: bool,
     /// Identification.
     pub ident: u32,
+    /// The header that follows the fragment header.
+    pub next: u8,
 }
 
 /// The result of walking the extension-header chain.
@@ -85,8 +87,11 @@ pub struct ExtChain {
     pub offset: usize,
     /// The fragment header, if one was found.
     pub fragment: Option<FragmentHeader>,
-    /// Offset of the fragment header's *next header* byte from the start of the payload.
+    /// Offset of the fragment header from the start of the payload.
     pub fragment_at: Option<usize>,
+    /// Offset, from the start of the IPv6 header, of the next-header byte that names the
+    /// fragment header (6 when it follows the fixed header).
+    pub fragment_named_at: Option<usize>,
 }
 
 /// Walks hop-by-hop, routing, destination-options, fragment, AH and mobility headers.
@@ -98,6 +103,8 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
     let mut off = 0usize;
     let mut fragment = None;
     let mut fragment_at = None;
+    let mut fragment_named_at = None;
+    let mut named_at = 6usize;
     for _ in 0..MAX_EXT_HEADERS {
         match nh {
             ipproto::HOPOPT
@@ -114,6 +121,7 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                     return Err(DecodeError::truncated(Layer::Ipv6));
                 }
                 nh = h[0];
+                named_at = 40 + off;
                 off += len;
             }
             ipproto::AH => {
@@ -125,6 +133,7 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                     return Err(DecodeError::truncated(Layer::Ipv6));
                 }
                 nh = h[0];
+                named_at = 40 + off;
                 off += len;
             }
             ipproto::FRAGMENT => {
@@ -136,9 +145,12 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                     offset: u32::from(fo & 0xfff8),
                     more: fo & 1 != 0,
                     ident: be32(h, 4),
+                    next: h[0],
                 };
                 fragment_at = Some(off);
+                fragment_named_at = Some(named_at);
                 nh = h[0];
+                named_at = 40 + off;
                 off += 8;
                 // An "atomic" fragment (offset 0, no more) is a whole datagram.
                 if frag.offset != 0 || frag.more {
@@ -150,6 +162,7 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                         offset: off,
                         fragment,
                         fragment_at,
+                        fragment_named_at,
                     });
                 }
             }
@@ -159,6 +172,7 @@ pub fn walk_ext(first: u8, payload: &[u8]) -> Result<ExtChain, DecodeError> {
                     offset: off,
                     fragment,
                     fragment_at,
+                    fragment_named_at,
                 });
             }
         }
@@ -207,9 +221,11 @@ mod tests {
             Some(FragmentHeader {
                 offset: 0,
                 more: true,
-                ident: 0x1234
+                ident: 0x1234,
+                next: ipproto::UDP
             })
         );
+        assert_eq!((c.fragment_at, c.fragment_named_at), (Some(8), Some(40)));
     }
 
     #[test]
