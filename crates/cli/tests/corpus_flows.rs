@@ -1,5 +1,5 @@
-//! Flows against tshark on the whole real-capture corpus: for every capture without IP
-//! fragments, truncation or fuzzing, the TCP/UDP flows `wirehouse convert` writes — by
+//! Flows against tshark on the whole real-capture corpus: for every capture without
+//! truncation or fuzzing, the TCP/UDP flows `wirehouse convert` writes — by
 //! their innermost addresses and ports — and their per-direction packet counts and IP
 //! byte totals equal tshark's. This covers the link types (SLL, SLL2, NULL, raw IP, ...)
 //! and tunnels (VLAN/QinQ, GRE, ERSPAN, VXLAN, Geneve, ...) listed in WANTED, each of
@@ -26,8 +26,8 @@ const WANTED: &[&str] = &[
     "big-endian file",
     "nanosecond timestamps",
 ];
-/// Fragments are the reassembly issue's; truncated and fuzzed files are checked for
-/// robustness elsewhere; GTP and Teredo are not decapsulated (yet).
+/// Truncated and fuzzed files are checked for robustness elsewhere; GTP and Teredo are
+/// not decapsulated (yet).
 const AVOID: &[&str] = &[
     "corrupt/fuzzed/malformed",
     "IPv4 fragments",

@@ -11,9 +11,18 @@ fn reassemble(path: &Path) -> (Vec<Vec<u8>>, wirehouse_flow::DefragStats) {
     let mut d = Defragmenter::new(DefragConfig::default());
     let mut out = Vec::new();
     while let Some(p) = src.next_packet().unwrap() {
-        let Ok(dec) = wirehouse_wire::decode(p.linktype, p.data) else { continue };
+        let Ok(dec) = wirehouse_wire::decode(p.linktype, p.data) else {
+            continue;
+        };
         if let Some(f) = dec.frag
-            && let Some(r) = d.push(p.ts_ns, &p.data[dec.ip_offset..], &f, dec.ip.src, dec.ip.dst, dec.ip.wire_len)
+            && let Some(r) = d.push(
+                p.ts_ns,
+                &p.data[dec.ip_offset..],
+                &f,
+                dec.ip.src,
+                dec.ip.dst,
+                dec.ip.wire_len,
+            )
         {
             out.push(r.datagram);
         }
@@ -34,12 +43,26 @@ fn datagrams(path: &Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn reassembled_datagrams_equal_pcapplusplus_outputs() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     let base = corpus.join("PcapPlusPlus/ExamplesTest");
     for (input, expected, fragments) in [
-        ("pcap_examples/ip-frag.pcap", "expected_output/no-ip-frag.pcap", 1859),
-        ("pcap_examples/ipv6-frag.pcap", "expected_output/no-ipv6-frag.pcap", 4),
-        ("../Pcap++Test/PcapExamples/frag_http_req.pcap", "expected_output/http_req.pcap", 11),
+        (
+            "pcap_examples/ip-frag.pcap",
+            "expected_output/no-ip-frag.pcap",
+            1859,
+        ),
+        (
+            "pcap_examples/ipv6-frag.pcap",
+            "expected_output/no-ipv6-frag.pcap",
+            4,
+        ),
+        (
+            "../Pcap++Test/PcapExamples/frag_http_req.pcap",
+            "expected_output/http_req.pcap",
+            11,
+        ),
     ] {
         let (ours, stats) = reassemble(&base.join(input));
         let theirs = datagrams(&base.join(expected));
@@ -47,24 +70,41 @@ fn reassembled_datagrams_equal_pcapplusplus_outputs() {
         assert_eq!(ours.len(), theirs.len(), "{input}: datagrams reassembled");
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
             assert_eq!(o.len(), t.len(), "{input} datagram {i}: length");
-            assert!(o == t, "{input} datagram {i} differs at byte {:?}", o.iter().zip(t).position(|(a, b)| a != b));
+            assert!(
+                o == t,
+                "{input} datagram {i} differs at byte {:?}",
+                o.iter().zip(t).position(|(a, b)| a != b)
+            );
         }
     }
 }
 
 #[test]
 fn fragment_edge_case_captures_never_panic_and_account_for_every_fragment() {
-    let Some(corpus) = wirehouse_testkit::corpus() else { return };
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
     let rows = wirehouse_testkit::manifest(&corpus);
     let mut files = 0;
     for r in rows.iter().filter(|r| r.coverage.contains("fragments")) {
-        let Ok(mut src) = wirehouse_capture::open(&corpus.join(&r.file)) else { continue };
+        let Ok(mut src) = wirehouse_capture::open(&corpus.join(&r.file)) else {
+            continue;
+        };
         let mut d = Defragmenter::new(DefragConfig::default());
         let mut in_datagrams = 0u64;
         while let Ok(Some(p)) = src.next_packet() {
-            let Ok(dec) = wirehouse_wire::decode(p.linktype, p.data) else { continue };
+            let Ok(dec) = wirehouse_wire::decode(p.linktype, p.data) else {
+                continue;
+            };
             if let Some(f) = dec.frag
-                && let Some(r) = d.push(p.ts_ns, &p.data[dec.ip_offset..], &f, dec.ip.src, dec.ip.dst, dec.ip.wire_len)
+                && let Some(r) = d.push(
+                    p.ts_ns,
+                    &p.data[dec.ip_offset..],
+                    &f,
+                    dec.ip.src,
+                    dec.ip.dst,
+                    dec.ip.wire_len,
+                )
             {
                 in_datagrams += u64::from(r.fragments);
                 assert!(r.datagram.len() <= 65_535 + 40);
@@ -74,7 +114,12 @@ fn fragment_edge_case_captures_never_panic_and_account_for_every_fragment() {
         d.drain();
         let s = d.stats();
         // Every fragment is in a reassembled datagram, or counted as lost or invalid.
-        assert_eq!(s.fragments, in_datagrams + s.lost_fragments + s.invalid_fragments, "{}: {s:?}", r.file);
+        assert_eq!(
+            s.fragments,
+            in_datagrams + s.lost_fragments + s.invalid_fragments,
+            "{}: {s:?}",
+            r.file
+        );
         assert_eq!(d.memory(), 0);
         files += 1;
     }

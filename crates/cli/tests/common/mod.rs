@@ -130,45 +130,52 @@ pub fn our_flows(dir: &Path, protos: &[u8]) -> FlowFacts {
 
 /// tshark's view of the TCP and UDP flows: innermost IP header of every frame that
 /// carries TCP or UDP (ICMP errors quoting a header excluded), IP bytes from ip.len
-/// or 40 + ipv6.plen.
+/// or 40 + ipv6.plen. IP fragments are counted one by one (tshark's defragmentation is
+/// off; a non-first fragment belongs to the flow of the first fragment with the same
+/// addresses and IP id).
 pub fn tshark_flows(pcap: &Path) -> FlowFacts {
-    let out = wirehouse_testkit::run(Command::new("tshark").args(["-n", "-r"]).arg(pcap).args([
+    let fields = [
+        "frame.protocols",
+        "ip.src",
+        "ip.dst",
+        "ip.len",
+        "ipv6.src",
+        "ipv6.dst",
+        "ipv6.plen",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+        "ip.id",
+        "ip.frag_offset",
+        "ip.flags.mf",
+        "ipv6.fraghdr.ident",
+        "ipv6.fraghdr.offset",
+        "ipv6.fraghdr.more",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-r"]).arg(pcap).args([
         "-Y",
-        "(tcp or udp) and not icmp and not icmpv6",
+        "((tcp or udp) and not icmp and not icmpv6) or ip.flags.mf==1 or ip.frag_offset>0 or ipv6.fraghdr",
         "-T",
         "fields",
         "-E",
         "occurrence=a",
         "-E",
         "aggregator=;",
-        "-e",
-        "frame.protocols",
-        "-e",
-        "ip.src",
-        "-e",
-        "ip.dst",
-        "-e",
-        "ip.len",
-        "-e",
-        "ipv6.src",
-        "-e",
-        "ipv6.dst",
-        "-e",
-        "ipv6.plen",
-        "-e",
-        "tcp.srcport",
-        "-e",
-        "tcp.dstport",
-        "-e",
-        "udp.srcport",
-        "-e",
-        "udp.dstport",
-    ]));
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = wirehouse_testkit::run(&mut cmd);
     let last = |s: &str| s.rsplit(';').next().unwrap_or("").to_string();
     let mut m = FlowFacts::new();
+    // (src, dst, id) of first fragments -> (proto, src endpoint, dst endpoint).
+    let mut firsts: BTreeMap<(String, String, String), Option<(u8, Ep, Ep)>> = BTreeMap::new();
+    let mut later: Vec<((String, String, String), u64)> = Vec::new();
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 11 {
+        if f.len() < fields.len() {
             continue;
         }
         let mut layers: Vec<&str> = f[0].split(':').collect();
@@ -185,21 +192,11 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
                 last(s)
             }
         };
-        let l4 = layers.iter().rposition(|l| *l == "tcp" || *l == "udp");
-        let ip = layers.iter().rposition(|l| *l == "ip" || *l == "ipv6");
-        let (Some(l4), Some(ip)) = (l4, ip) else {
+        let Some(ip) = layers.iter().rposition(|l| *l == "ip" || *l == "ipv6") else {
             continue;
         };
-        let proto = if layers[l4] == "tcp" { 6 } else { 17 };
-        let (sp, dp) = if proto == 6 {
-            (last(f[7]), last(f[8]))
-        } else {
-            (last(f[9]), last(f[10]))
-        };
-        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
-            continue;
-        };
-        let (src, dst, bytes) = if layers[ip] == "ip" {
+        let v4 = layers[ip] == "ip";
+        let (src, dst, bytes) = if v4 {
             (
                 last(f[1]),
                 last(f[2]),
@@ -212,7 +209,53 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
                 40 + last(f[6]).parse::<u64>().unwrap_or(0),
             )
         };
+        let (id, offset, more) = if v4 {
+            (last(f[11]), last(f[12]), last(f[13]))
+        } else {
+            (last(f[14]), last(f[15]), last(f[16]))
+        };
+        let is_frag = (!offset.is_empty() && offset != "0") || more == "1" || more == "True";
+        let first = offset.is_empty() || offset == "0";
+        let fkey = (src.clone(), dst.clone(), id);
+        if is_frag && !first {
+            // IP ids get reused: a fragment belongs to the latest first fragment before it
+            // (or, when it arrived ahead of its first fragment, the one found at the end).
+            match firsts.get(&fkey) {
+                Some(Some((proto, s, d))) => add(&mut m, *proto, s.clone(), d.clone(), 1, bytes),
+                Some(None) => {}
+                None => later.push((fkey, bytes)),
+            }
+            continue;
+        }
+        let l4 = layers
+            .iter()
+            .rposition(|l| *l == "tcp" || *l == "udp")
+            .filter(|&l| l > ip);
+        let Some(l4) = l4 else {
+            // The first fragment of something else (ICMP, ...): its later fragments are not ours.
+            if is_frag {
+                firsts.insert(fkey, None);
+            }
+            continue;
+        };
+        let proto = if layers[l4] == "tcp" { 6 } else { 17 };
+        let (sp, dp) = if proto == 6 {
+            (last(f[7]), last(f[8]))
+        } else {
+            (last(f[9]), last(f[10]))
+        };
+        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
+            continue;
+        };
+        if is_frag {
+            firsts.insert(fkey, Some((proto, (src.clone(), sp), (dst.clone(), dp))));
+        }
         add(&mut m, proto, (src, sp), (dst, dp), 1, bytes);
+    }
+    for (k, bytes) in later {
+        if let Some(Some((proto, s, d))) = firsts.get(&k) {
+            add(&mut m, *proto, s.clone(), d.clone(), 1, bytes);
+        }
     }
     m
 }
