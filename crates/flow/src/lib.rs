@@ -8,11 +8,17 @@
 //! is the client.
 
 pub mod defrag;
+pub mod harness;
 mod key;
+pub mod reassembly;
 mod row;
 mod table;
 
 pub use defrag::{DefragConfig, DefragStats, Defragmenter, Reassembled};
 pub use key::{FlowKey, Side};
+pub use reassembly::{HalfStats, HalfStream, ReassemblyConfig, StreamEvent};
 pub use row::{FlowBuilder, FlowRow};
-pub use table::{CloseReason, Flow, FlowConfig, FlowStats, FlowTable, PacketCount};
+pub use table::{
+    CloseReason, Flow, FlowConfig, FlowStats, FlowTable, NoStreams, PacketCount, ReassemblyTotals,
+    StreamHandler,
+};

@@ -1,6 +1,7 @@
 //! The flow table: lookup by [`FlowKey`], per-direction counters, TCP state for closing
 //! and port reuse, and expiry by packet time through a deadline heap.
 
+use crate::reassembly::{HalfStats, HalfStream, ReassemblyConfig, StreamEvent};
 use crate::{FlowKey, FlowRow, Side};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -27,6 +28,8 @@ pub struct FlowConfig {
     pub other_timeout_s: u64,
     /// Most flows tracked at once; beyond it the flow closest to expiry is evicted.
     pub max_flows: usize,
+    /// TCP stream reassembly.
+    pub reassembly: ReassemblyConfig,
 }
 
 impl Default for FlowConfig {
@@ -38,6 +41,7 @@ impl Default for FlowConfig {
             icmp_timeout_s: 30,
             other_timeout_s: 60,
             max_flows: 1_000_000,
+            reassembly: ReassemblyConfig::default(),
         }
     }
 }
@@ -216,23 +220,84 @@ pub struct FlowStats {
     pub port_reuse: u64,
 }
 
+/// The application layer's view of the flows: reassembled TCP streams, UDP datagrams,
+/// and the end of each flow. One `State` lives in each flow (shared nothing).
+pub trait StreamHandler {
+    /// Per-flow state.
+    type State: Default;
+    /// An in-order event of one direction of a TCP flow.
+    fn stream(
+        &mut self,
+        flow: &Flow,
+        state: &mut Self::State,
+        from_client: bool,
+        ev: StreamEvent<'_>,
+    );
+    /// The payload of a UDP datagram.
+    fn datagram(
+        &mut self,
+        _flow: &Flow,
+        _state: &mut Self::State,
+        _from_client: bool,
+        _ts_ns: i64,
+        _payload: &[u8],
+    ) {
+    }
+    /// The flow ends (its streams have ended); may set `flow.l7_protocol` for its row.
+    fn close(&mut self, _flow: &mut Flow, _state: Self::State) {}
+}
+
+/// A handler that ignores streams (flows only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoStreams;
+
+impl StreamHandler for NoStreams {
+    type State = ();
+    fn stream(&mut self, _: &Flow, _: &mut (), _: bool, _: StreamEvent<'_>) {}
+}
+
+struct Entry<S> {
+    flow: Flow,
+    streams: Option<Box<[HalfStream; 2]>>,
+    state: S,
+}
+
+/// Reassembly counters summed over ended flows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReassemblyTotals {
+    /// Sum of both directions' counters.
+    pub streams: HalfStats,
+    /// Times the global memory cap forced a flow's holes to be given up.
+    pub memcap_flushes: u64,
+}
+
 /// Tracks flows; emits a [`FlowRow`] for each flow that ends.
-pub struct FlowTable {
+pub struct FlowTable<H: StreamHandler = NoStreams> {
     cfg: FlowConfig,
-    flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    flows: HashMap<FlowKey, Entry<H::State>, foldhash::fast::RandomState>,
     deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     next_gen: u64,
     now_ns: i64,
     stats: FlowStats,
+    handler: H,
+    reasm_mem: usize,
+    totals: ReassemblyTotals,
 }
 
 fn is_service_port(p: u16, other: u16) -> bool {
     (p < 1024 && other >= 1024) || (p < 32768 && other >= 32768)
 }
 
-impl FlowTable {
-    /// An empty table.
+impl FlowTable<NoStreams> {
+    /// An empty table that tracks flows only.
     pub fn new(cfg: FlowConfig) -> Self {
+        Self::with_handler(cfg, NoStreams)
+    }
+}
+
+impl<H: StreamHandler> FlowTable<H> {
+    /// An empty table whose streams go to `handler`.
+    pub fn with_handler(cfg: FlowConfig, handler: H) -> Self {
         Self {
             cfg,
             flows: HashMap::default(),
@@ -240,7 +305,65 @@ impl FlowTable {
             next_gen: 0,
             now_ns: i64::MIN,
             stats: FlowStats::default(),
+            handler,
+            reasm_mem: 0,
+            totals: ReassemblyTotals::default(),
         }
+    }
+
+    /// Consumes the table, returning the stream handler (end every flow first).
+    pub fn into_handler(self) -> H {
+        self.handler
+    }
+
+    /// The stream handler.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Reassembly counters of the flows ended so far.
+    pub fn reassembly_totals(&self) -> ReassemblyTotals {
+        self.totals
+    }
+
+    /// Bytes buffered out of order over all flows.
+    pub fn reassembly_memory(&self) -> usize {
+        self.reasm_mem
+    }
+
+    /// Ends a flow: its streams are finished, the handler told, its row written.
+    fn finish_entry(
+        &mut self,
+        mut e: Entry<H::State>,
+        reason: CloseReason,
+        out: &mut impl FnMut(FlowRow),
+    ) {
+        if let Some(st) = e.streams.as_mut() {
+            let ts = e.flow.last_ns;
+            let handler = &mut self.handler;
+            let (flow, state) = (&e.flow, &mut e.state);
+            for (i, half) in st.iter_mut().enumerate() {
+                let delta = half.finish(ts, &mut |ev| handler.stream(flow, state, i == 0, ev));
+                self.reasm_mem = self.reasm_mem.saturating_add_signed(delta);
+            }
+            for (i, half) in st.iter().enumerate() {
+                let h = half.stats;
+                let d = &mut e.flow.dir[i];
+                d.retransmits = h.retransmits;
+                d.out_of_order = h.out_of_order;
+                d.missing_bytes = h.missing_bytes;
+                let t = &mut self.totals.streams;
+                t.retransmits += h.retransmits;
+                t.out_of_order += h.out_of_order;
+                t.missing_bytes += h.missing_bytes;
+                t.gaps += h.gaps;
+                t.overlap_conflicts += h.overlap_conflicts;
+                t.keepalives += h.keepalives;
+                t.delivered_bytes += h.delivered_bytes;
+            }
+        }
+        self.handler.close(&mut e.flow, e.state);
+        out(e.flow.to_row(reason));
     }
 
     /// Flows currently tracked.
@@ -299,13 +422,14 @@ impl FlowTable {
         let syn_only = tcp.is_some_and(|t| t.flags & (flags::SYN | flags::ACK) == flags::SYN);
         // A new SYN on a closed connection: the old one is over (port reuse).
         if syn_only
-            && let Some(f) = self.flows.get(&key)
-            && (f.closed.is_some() || f.fin.iter().any(|&x| x))
+            && let Some(e) = self.flows.get(&key)
+            && (e.flow.closed.is_some() || e.flow.fin.iter().any(|&x| x))
         {
-            let f = self.flows.remove(&key).expect("present");
+            let e = self.flows.remove(&key).expect("present");
             self.stats.port_reuse += 1;
             self.stats.closed += 1;
-            out(f.to_row(f.closed.unwrap_or(CloseReason::Fin)));
+            let reason = e.flow.closed.unwrap_or(CloseReason::Fin);
+            self.finish_entry(e, reason, out);
         }
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= self.cfg.max_flows {
@@ -345,10 +469,18 @@ impl FlowTable {
             };
             self.deadlines
                 .push(Reverse((f.deadline(&self.cfg), generation, key)));
-            self.flows.insert(key, f);
+            self.flows.insert(
+                key,
+                Entry {
+                    flow: f,
+                    streams: None,
+                    state: H::State::default(),
+                },
+            );
             self.stats.created += 1;
         }
-        let f = self.flows.get_mut(&key).expect("inserted above");
+        let e = self.flows.get_mut(&key).expect("inserted above");
+        let f = &mut e.flow;
         f.last_ns = f.last_ns.max(ts_ns);
         let di = usize::from(side != f.client);
         let ds = &mut f.dir[di];
@@ -384,6 +516,61 @@ impl FlowTable {
                 }
             }
         }
+        // Reassembly and the application layer.
+        let from_client = di == 0;
+        let Entry {
+            flow,
+            streams,
+            state,
+        } = e;
+        let handler = &mut self.handler;
+        let cfg = &self.cfg.reassembly;
+        match (tcp, d.l4_truncated) {
+            (Some(t), false) => {
+                let st = streams.get_or_insert_with(|| {
+                    Box::new([HalfStream::default(), HalfStream::default()])
+                });
+                if let Some(rtt) = flow.rtt_ns {
+                    st[0].reorder_ns = rtt;
+                    st[1].reorder_ns = rtt;
+                }
+                let [c, s] = &mut **st;
+                let (mine, other) = if from_client { (c, s) } else { (s, c) };
+                let mut delta = mine.expire_holes(cfg, ts_ns, &mut |ev| {
+                    handler.stream(flow, state, from_client, ev)
+                });
+                delta += mine.segment(cfg, ts_ns, t.seq, t.flags, d.payload, &mut |ev| {
+                    handler.stream(flow, state, from_client, ev)
+                });
+                if t.flags & flags::ACK != 0 {
+                    delta += other.peer_ack(t.ack, ts_ns, &mut |ev| {
+                        handler.stream(flow, state, !from_client, ev)
+                    });
+                }
+                if t.flags & flags::RST != 0 {
+                    delta += mine.finish(ts_ns, &mut |ev| {
+                        handler.stream(flow, state, from_client, ev)
+                    });
+                    delta += other.finish(ts_ns, &mut |ev| {
+                        handler.stream(flow, state, !from_client, ev)
+                    });
+                }
+                self.reasm_mem = self.reasm_mem.saturating_add_signed(delta);
+                if self.reasm_mem > cfg.memcap_bytes {
+                    // Deliver what this flow holds, with gaps, to stay under the cap.
+                    self.totals.memcap_flushes += 1;
+                    let d0 =
+                        st[0].flush_holes(ts_ns, &mut |ev| handler.stream(flow, state, true, ev));
+                    let d1 =
+                        st[1].flush_holes(ts_ns, &mut |ev| handler.stream(flow, state, false, ev));
+                    self.reasm_mem = self.reasm_mem.saturating_add_signed(d0 + d1);
+                }
+            }
+            (None, _) if matches!(d.l4, L4::Udp { .. }) => {
+                handler.datagram(flow, state, from_client, ts_ns, d.payload);
+            }
+            _ => {}
+        }
     }
 
     /// Moves the packet clock to `ts_ns` (never backwards) and expires idle flows.
@@ -397,67 +584,69 @@ impl FlowTable {
                 break;
             }
             self.deadlines.pop();
-            let Some(f) = self.flows.get(&key) else {
+            let Some(e) = self.flows.get(&key) else {
                 continue;
             };
-            if f.generation != generation {
+            if e.flow.generation != generation {
                 continue;
             }
-            let real = f.deadline(&self.cfg);
+            let real = e.flow.deadline(&self.cfg);
             if real > self.now_ns {
                 if real != deadline {
                     self.deadlines.push(Reverse((real, generation, key)));
                 }
                 continue;
             }
-            let f = self.flows.remove(&key).expect("present");
-            if f.closed.is_some() {
+            let e = self.flows.remove(&key).expect("present");
+            if e.flow.closed.is_some() {
                 self.stats.closed += 1;
             } else {
                 self.stats.timed_out += 1;
             }
-            out(f.to_row(CloseReason::Timeout));
+            self.finish_entry(e, CloseReason::Timeout, out);
         }
     }
 
     fn evict_one(&mut self, out: &mut impl FnMut(FlowRow)) {
         while let Some(Reverse((deadline, generation, key))) = self.deadlines.pop() {
-            let Some(f) = self.flows.get(&key) else {
+            let Some(e) = self.flows.get(&key) else {
                 continue;
             };
-            if f.generation != generation {
+            if e.flow.generation != generation {
                 continue;
             }
-            let real = f.deadline(&self.cfg);
+            let real = e.flow.deadline(&self.cfg);
             if real > deadline {
                 self.deadlines.push(Reverse((real, generation, key)));
                 continue;
             }
-            let f = self.flows.remove(&key).expect("present");
+            let e = self.flows.remove(&key).expect("present");
             self.stats.evicted += 1;
-            out(f.to_row(CloseReason::Evicted));
+            self.finish_entry(e, CloseReason::Evicted, out);
             return;
         }
     }
 
     /// Ends every open flow with `reason` (end of input, shutdown).
     pub fn drain(&mut self, reason: CloseReason, out: &mut impl FnMut(FlowRow)) {
-        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
-        flows.sort_by_key(|f| (f.start_ns, f.key));
+        let mut flows: Vec<Entry<H::State>> = self.flows.drain().map(|(_, e)| e).collect();
+        flows.sort_by_key(|e| (e.flow.start_ns, e.flow.key));
         self.deadlines.clear();
-        for f in flows {
-            out(f.to_row(reason));
+        for e in flows {
+            self.finish_entry(e, reason, out);
         }
     }
 
     /// Mutable access to a tracked flow (e.g. to set its application protocol).
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
-        self.flows.get_mut(key)
+        self.flows.get_mut(key).map(|e| &mut e.flow)
     }
 
     /// The client address of a tracked flow.
     pub fn client_of(&self, key: &FlowKey) -> Option<IpAddr> {
-        self.flows.get(key).map(|f| f.key.endpoint(f.client).0)
+        self.flows
+            .get(key)
+            .map(|e| e.flow.key.endpoint(e.flow.client).0)
     }
 }
 

@@ -233,6 +233,8 @@ pub fn convert(
     defrag.drain();
     stats.defrag = defrag.stats();
     table.drain(CloseReason::EndOfInput, &mut |r| emit.push(r));
+    stats.reassembly = table.reassembly_totals();
+    stats.gaps = stats.reassembly.streams.gaps;
     emit.flush();
     if let Some(e) = emit.error.take() {
         return Err(e);

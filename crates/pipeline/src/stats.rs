@@ -48,8 +48,10 @@ pub struct RunStats {
     pub flows: BTreeMap<String, u64>,
     /// Sessions written, by protocol.
     pub sessions: BTreeMap<String, u64>,
-    /// Stream gaps.
+    /// Stream gaps (TCP bytes never captured, given up on).
     pub gaps: u64,
+    /// TCP reassembly counters summed over all flows.
+    pub reassembly: wirehouse_flow::ReassemblyTotals,
     /// Rows written per table.
     pub rows: BTreeMap<String, u64>,
     /// Files written.
@@ -87,6 +89,11 @@ impl RunStats {
             self.decode_errors,
             self.unsupported_linktype_packets,
             self.defrag.lost_fragments + self.defrag.invalid_fragments
+        ));
+        let r = &self.reassembly.streams;
+        s.push_str(&format!(
+            "tcp reassembly: {} bytes delivered, {} retransmissions, {} out of order, {} gaps ({} bytes missing), {} overlap conflicts\n",
+            r.delivered_bytes, r.retransmits, r.out_of_order, r.gaps, r.missing_bytes, r.overlap_conflicts
         ));
         if self.defrag.fragments > 0 {
             s.push_str(&format!("defrag: {:?}\n", self.defrag));

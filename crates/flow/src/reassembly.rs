@@ -1,0 +1,566 @@
+//! TCP stream reassembly, one [`HalfStream`] per direction.
+//!
+//! Delivers each direction's bytes in order as [`StreamEvent`]s: data chunks (with the
+//! time of the packet that carried them), explicit gaps with their length, and the end
+//! of the stream. Sequence numbers are unwrapped to 64-bit stream offsets, so
+//! wrap-around is invisible to consumers.
+//!
+//! Policies:
+//! - **Retransmissions**: a segment whose data was all delivered already (or is already
+//!   buffered) is counted and dropped; a segment that partly repeats delivered data is
+//!   counted and only its new bytes are used. Retransmitted SYNs and FINs count too.
+//!   Keep-alives (one byte, or none, just before the next expected byte) are not
+//!   retransmissions.
+//! - **Overlaps**: first wins. Bytes already buffered are kept; where a later segment
+//!   carries different bytes for them, `overlap_conflicts` counts it.
+//! - **Out of order**: a segment beyond the next expected byte is buffered and counted.
+//! - **Gaps**: missing bytes are given up on — reported as a gap and counted in
+//!   `missing_bytes` — as soon as the other side acknowledges past them (the data was
+//!   sent but not captured), after `gap_timeout_s` of packet time, when the direction's
+//!   buffer reaches `max_buffer_bytes`, when the global memory cap is hit, or when the
+//!   flow ends.
+//! - **Mid-stream pickup**: without a SYN, the first segment seen starts the stream.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use wirehouse_wire::tcp::flags;
+
+const SEC: i64 = 1_000_000_000;
+
+/// Reassembly limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReassemblyConfig {
+    /// Out-of-order bytes buffered per direction at most; beyond it the hole is a gap.
+    pub max_buffer_bytes: usize,
+    /// Out-of-order bytes buffered over all flows at most (of one flow table).
+    pub memcap_bytes: usize,
+    /// Seconds of packet time to wait for missing bytes before reporting a gap.
+    pub gap_timeout_s: u64,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        Self {
+            max_buffer_bytes: 1 << 20,
+            memcap_bytes: 256 << 20,
+            gap_timeout_s: 10,
+        }
+    }
+}
+
+/// What the reassembler hands to the application layer, per direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEvent<'a> {
+    /// The next bytes of the stream.
+    Data {
+        /// The bytes.
+        bytes: &'a [u8],
+        /// Time of the first packet that contributed them, ns.
+        first_ts_ns: i64,
+        /// Time of the last packet that contributed them, ns.
+        last_ts_ns: i64,
+    },
+    /// Bytes that will never come: the stream continues after `len` missing bytes.
+    Gap {
+        /// Missing bytes.
+        len: u64,
+        /// When the gap was declared, ns.
+        ts_ns: i64,
+    },
+    /// No more bytes in this direction.
+    End {
+        /// When, ns.
+        ts_ns: i64,
+    },
+}
+
+/// Counters of one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HalfStats {
+    /// Segments (and SYN/FIN) that repeated what was already seen.
+    pub retransmits: u64,
+    /// Segments that arrived ahead of missing bytes.
+    pub out_of_order: u64,
+    /// Bytes given up on (sum of gaps).
+    pub missing_bytes: u64,
+    /// Gaps reported.
+    pub gaps: u64,
+    /// Overlapping segments whose bytes differed from those buffered (first kept).
+    pub overlap_conflicts: u64,
+    /// Keep-alive probes.
+    pub keepalives: u64,
+    /// Bytes delivered in order.
+    pub delivered_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Seg {
+    data: Vec<u8>,
+    ts: i64,
+}
+
+/// One direction of a TCP connection.
+#[derive(Debug, Clone, Default)]
+pub struct HalfStream {
+    /// Sequence number of stream offset 0.
+    base: Option<u32>,
+    syn_seen: bool,
+    next: u64,
+    fin: Option<u64>,
+    ended: bool,
+    ooo: BTreeMap<u64, Seg>,
+    ooo_bytes: usize,
+    hole_since: Option<i64>,
+    /// A segment filling a hole this long (ns) after the hole appeared is a
+    /// retransmission, sooner it was merely reordered; 0 means the 3 ms default. The
+    /// flow table sets it to the handshake RTT when that is known (as tshark does).
+    pub reorder_ns: i64,
+    /// Counters.
+    pub stats: HalfStats,
+}
+
+impl HalfStream {
+    /// Bytes held in the out-of-order buffer.
+    pub fn buffered(&self) -> usize {
+        self.ooo_bytes
+    }
+
+    /// True once the stream has ended (FIN delivered, RST or flush).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The next in-order stream offset.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// Stream offset of `seq`, relative to the next expected byte (handles wrap-around).
+    fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base?;
+        let next_seq = base.wrapping_add(self.next as u32);
+        Some(self.next as i64 + i64::from(seq.wrapping_sub(next_seq) as i32))
+    }
+
+    /// Accounts one segment of this direction. Returns the change in buffered bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        cfg: &ReassemblyConfig,
+        ts: i64,
+        seq: u32,
+        tcp_flags: u8,
+        payload: &[u8],
+        emit: &mut dyn FnMut(StreamEvent<'_>),
+    ) -> isize {
+        let before = self.ooo_bytes as isize;
+        let syn = tcp_flags & flags::SYN != 0;
+        let fin = tcp_flags & flags::FIN != 0;
+        let data_seq = if syn {
+            match self.base {
+                Some(b) if b == seq.wrapping_add(1) => {
+                    if payload.is_empty() {
+                        self.stats.retransmits += 1;
+                        return 0;
+                    }
+                }
+                Some(_) if self.syn_seen || self.next > 0 => {
+                    // A SYN with another ISN on a live stream: ignore it (counted as a retransmission).
+                    self.stats.retransmits += 1;
+                    return 0;
+                }
+                _ => {
+                    self.base = Some(seq.wrapping_add(1));
+                    self.syn_seen = true;
+                }
+            }
+            seq.wrapping_add(1)
+        } else {
+            if self.base.is_none() {
+                self.base = Some(seq);
+            }
+            seq
+        };
+        if self.ended {
+            if !payload.is_empty() || fin {
+                self.stats.retransmits += 1;
+            }
+            return 0;
+        }
+        let Some(mut off) = self.offset_of(data_seq) else {
+            return 0;
+        };
+        let next = self.next as i64;
+        let len = payload.len() as i64;
+        let mut data = payload;
+        if len == 0 {
+            if fin {
+                if self.fin.is_some() && off < next {
+                    self.stats.retransmits += 1;
+                } else if off >= next {
+                    self.fin = Some(off as u64);
+                }
+            } else if off == next - 1 {
+                self.stats.keepalives += 1;
+            }
+            self.try_end(ts, emit);
+            return self.ooo_bytes as isize - before;
+        }
+        let end = off + len;
+        if end <= next {
+            if len == 1 && off == next - 1 && !fin {
+                self.stats.keepalives += 1;
+            } else {
+                self.stats.retransmits += 1;
+            }
+            return 0;
+        }
+        let mut counted = false;
+        if off < next {
+            self.stats.retransmits += 1;
+            counted = true;
+            data = &data[(next - off) as usize..];
+            off = next;
+        }
+        if fin {
+            self.fin = Some(end as u64);
+        }
+        let off = off as u64;
+        if off == self.next {
+            let threshold = if self.reorder_ns > 0 {
+                self.reorder_ns
+            } else {
+                3_000_000
+            };
+            if !counted
+                && self
+                    .hole_since
+                    .is_some_and(|h| ts.saturating_sub(h) > threshold)
+            {
+                // It fills a hole long after later bytes arrived: sent again, not reordered.
+                self.stats.retransmits += 1;
+            }
+            self.deliver(off, data, ts, emit);
+            self.drain(emit);
+        } else {
+            self.buffer(off, data, ts);
+            self.hole_since.get_or_insert(ts);
+            if self.ooo_bytes > cfg.max_buffer_bytes {
+                self.give_up_first_hole(ts, emit);
+            }
+        }
+        self.try_end(ts, emit);
+        self.ooo_bytes as isize - before
+    }
+
+    /// Delivers `data` at offset `off` (== next), dropping buffered bytes it covers
+    /// (first wins: buffered bytes that differ are counted as conflicts).
+    fn deliver(&mut self, off: u64, data: &[u8], ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
+        let end = off + data.len() as u64;
+        // Buffered segments overlapping [off, end): buffered bytes win where they exist.
+        let overlapping: Vec<u64> = self.ooo.range(..end).map(|(k, _)| *k).collect();
+        let mut cut = data.len();
+        for k in overlapping {
+            let seg_end = k + self.ooo[&k].data.len() as u64;
+            if seg_end <= off {
+                continue;
+            }
+            // Deliver new data only up to the first buffered segment; the buffer supplies the rest.
+            if k >= off {
+                let a = (k - off) as usize;
+                let b = (seg_end.min(end) - off) as usize;
+                let seg = &self.ooo[&k].data[..b - a];
+                if seg != &data[a..b] {
+                    self.stats.overlap_conflicts += 1;
+                }
+                cut = cut.min(a);
+            }
+        }
+        let part = &data[..cut];
+        if !part.is_empty() {
+            emit(StreamEvent::Data {
+                bytes: part,
+                first_ts_ns: ts,
+                last_ts_ns: ts,
+            });
+            self.stats.delivered_bytes += part.len() as u64;
+        }
+        self.next = off + cut as u64;
+        if cut < data.len() {
+            // The rest of this segment beyond the buffered bytes is kept in the buffer.
+            let mut pos = off + cut as u64;
+            while pos < end {
+                if let Some((&k, s)) = self.ooo.range(..=pos).next_back()
+                    && k + s.data.len() as u64 > pos
+                {
+                    pos = k + s.data.len() as u64;
+                    continue;
+                }
+                let stop = self
+                    .ooo
+                    .range(pos..)
+                    .next()
+                    .map(|(k, _)| *k)
+                    .unwrap_or(end)
+                    .min(end);
+                let piece = data[(pos - off) as usize..(stop - off) as usize].to_vec();
+                self.ooo_bytes += piece.len();
+                self.ooo.insert(pos, Seg { data: piece, ts });
+                pos = stop;
+            }
+        }
+    }
+
+    /// Buffers an out-of-order segment, first wins against what is buffered.
+    fn buffer(&mut self, off: u64, data: &[u8], ts: i64) {
+        let end = off + data.len() as u64;
+        let mut pos = off;
+        let mut covered = 0u64;
+        let mut conflict = false;
+        while pos < end {
+            if let Some((&k, s)) = self.ooo.range(..=pos).next_back()
+                && k + s.data.len() as u64 > pos
+            {
+                let held_end = (k + s.data.len() as u64).min(end);
+                let held = &s.data[(pos - k) as usize..(held_end - k) as usize];
+                if held != &data[(pos - off) as usize..(held_end - off) as usize] {
+                    conflict = true;
+                }
+                covered += held_end - pos;
+                pos = held_end;
+                continue;
+            }
+            let stop = self
+                .ooo
+                .range(pos..)
+                .next()
+                .map(|(k, _)| *k)
+                .unwrap_or(end)
+                .min(end);
+            let piece = data[(pos - off) as usize..(stop - off) as usize].to_vec();
+            self.ooo_bytes += piece.len();
+            self.ooo.insert(pos, Seg { data: piece, ts });
+            pos = stop;
+        }
+        if conflict {
+            self.stats.overlap_conflicts += 1;
+        }
+        if covered == end - off {
+            self.stats.retransmits += 1;
+        } else {
+            self.stats.out_of_order += 1;
+        }
+    }
+
+    /// Delivers buffered segments that are now in order.
+    fn drain(&mut self, emit: &mut dyn FnMut(StreamEvent<'_>)) {
+        while let Some(entry) = self.ooo.first_entry() {
+            let k = *entry.key();
+            if k > self.next {
+                break;
+            }
+            let s = entry.remove();
+            self.ooo_bytes -= s.data.len();
+            let end = k + s.data.len() as u64;
+            if end <= self.next {
+                continue;
+            }
+            let bytes = &s.data[(self.next - k) as usize..];
+            emit(StreamEvent::Data {
+                bytes,
+                first_ts_ns: s.ts,
+                last_ts_ns: s.ts,
+            });
+            self.stats.delivered_bytes += bytes.len() as u64;
+            self.next = end;
+        }
+        self.hole_since = if self.ooo.is_empty() {
+            None
+        } else {
+            self.hole_since
+        };
+    }
+
+    fn gap(&mut self, len: u64, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
+        if len == 0 {
+            return;
+        }
+        emit(StreamEvent::Gap { len, ts_ns: ts });
+        self.stats.gaps += 1;
+        self.stats.missing_bytes += len;
+        self.next += len;
+    }
+
+    /// Gives up on the first hole: a gap up to the first buffered byte, then delivery.
+    fn give_up_first_hole(&mut self, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
+        if let Some((&k, _)) = self.ooo.first_key_value() {
+            self.gap(k.saturating_sub(self.next), ts, emit);
+            self.drain(emit);
+            self.hole_since = if self.ooo.is_empty() { None } else { Some(ts) };
+        }
+    }
+
+    fn try_end(&mut self, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
+        if !self.ended && self.ooo.is_empty() && self.fin.is_some_and(|f| f <= self.next) {
+            self.ended = true;
+            emit(StreamEvent::End { ts_ns: ts });
+        }
+    }
+
+    /// The other side acknowledged up to `ack`: bytes before it that were never seen
+    /// are lost to the capture and become a gap. Returns the change in buffered bytes.
+    pub fn peer_ack(&mut self, ack: u32, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) -> isize {
+        let before = self.ooo_bytes as isize;
+        if self.ended {
+            return 0;
+        }
+        let Some(a) = self.offset_of(ack) else {
+            return 0;
+        };
+        let next = self.next as i64;
+        // A FIN takes one sequence number: its ACK is not missing data.
+        let a = if self.fin.is_some_and(|f| a as u64 == f + 1) {
+            a - 1
+        } else {
+            a
+        };
+        // Only plausible ACKs (within 1 GiB ahead) say anything about lost data.
+        if a <= next || a - next > (1 << 30) {
+            return 0;
+        }
+        while let Some((&k, _)) = self.ooo.first_key_value() {
+            if (k as i64) >= a {
+                break;
+            }
+            self.give_up_first_hole(ts, emit);
+        }
+        let next = self.next as i64;
+        if a > next && self.ooo.is_empty() {
+            self.gap((a - next) as u64, ts, emit);
+        }
+        self.try_end(ts, emit);
+        self.ooo_bytes as isize - before
+    }
+
+    /// Gives up on holes older than the gap timeout at `now`.
+    pub fn expire_holes(
+        &mut self,
+        cfg: &ReassemblyConfig,
+        now: i64,
+        emit: &mut dyn FnMut(StreamEvent<'_>),
+    ) -> isize {
+        let before = self.ooo_bytes as isize;
+        let limit = (cfg.gap_timeout_s as i64).saturating_mul(SEC);
+        while self
+            .hole_since
+            .is_some_and(|t| now.saturating_sub(t) >= limit)
+        {
+            self.give_up_first_hole(now, emit);
+        }
+        self.try_end(now, emit);
+        self.ooo_bytes as isize - before
+    }
+
+    /// Gives up on every hole now (memory pressure): buffered bytes are delivered after
+    /// gaps; the stream goes on.
+    pub fn flush_holes(&mut self, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) -> isize {
+        let before = self.ooo_bytes as isize;
+        while !self.ooo.is_empty() {
+            self.give_up_first_hole(ts, emit);
+        }
+        self.try_end(ts, emit);
+        self.ooo_bytes as isize - before
+    }
+
+    /// Ends the stream now: buffered bytes are delivered after gaps, then End.
+    pub fn finish(&mut self, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) -> isize {
+        let before = self.ooo_bytes as isize;
+        while !self.ooo.is_empty() {
+            self.give_up_first_hole(ts, emit);
+        }
+        if !self.ended && self.base.is_some() {
+            self.ended = true;
+            emit(StreamEvent::End { ts_ns: ts });
+        }
+        self.ooo_bytes as isize - before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, Debug, PartialEq)]
+    struct Out {
+        bytes: Vec<u8>,
+        gaps: Vec<u64>,
+        ended: bool,
+    }
+
+    fn feed(h: &mut HalfStream, out: &mut Out, seq: u32, fl: u8, data: &[u8]) {
+        let cfg = ReassemblyConfig::default();
+        h.segment(&cfg, 0, seq, fl, data, &mut |e| match e {
+            StreamEvent::Data { bytes, .. } => out.bytes.extend_from_slice(bytes),
+            StreamEvent::Gap { len, .. } => out.gaps.push(len),
+            StreamEvent::End { .. } => out.ended = true,
+        });
+    }
+
+    #[test]
+    fn wraparound_out_of_order_retransmission_and_fin() {
+        let isn = u32::MAX - 5; // data starts 6 bytes before the wrap
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed(&mut h, &mut o, isn, flags::SYN, b"");
+        feed(
+            &mut h,
+            &mut o,
+            isn.wrapping_add(1 + 8),
+            flags::ACK,
+            b"IJKLMNOP",
+        ); // ahead
+        feed(&mut h, &mut o, isn.wrapping_add(1), flags::ACK, b"ABCDEFGH");
+        feed(&mut h, &mut o, isn.wrapping_add(1), flags::ACK, b"ABCD"); // retransmission
+        feed(
+            &mut h,
+            &mut o,
+            isn.wrapping_add(1 + 16),
+            flags::ACK | flags::FIN,
+            b"Q",
+        );
+        assert_eq!(o.bytes, b"ABCDEFGHIJKLMNOPQ");
+        assert!(o.ended && o.gaps.is_empty());
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (1, 1));
+    }
+
+    #[test]
+    fn ack_past_a_hole_makes_a_gap() {
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed(&mut h, &mut o, 1000, flags::ACK, b"0123");
+        feed(&mut h, &mut o, 1010, flags::ACK, b"abcd"); // 1004..1010 never captured
+        h.peer_ack(1014, 1, &mut |e| match e {
+            StreamEvent::Data { bytes, .. } => o.bytes.extend_from_slice(bytes),
+            StreamEvent::Gap { len, .. } => o.gaps.push(len),
+            StreamEvent::End { .. } => o.ended = true,
+        });
+        assert_eq!(o.bytes, b"0123abcd");
+        assert_eq!(o.gaps, vec![6]);
+        assert_eq!(h.stats.missing_bytes, 6);
+    }
+
+    #[test]
+    fn overlap_conflict_first_wins_and_keepalive() {
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed(&mut h, &mut o, 100, flags::ACK, b"aa");
+        feed(&mut h, &mut o, 104, flags::ACK, b"XXXX"); // buffered first
+        feed(&mut h, &mut o, 102, flags::ACK, b"bbYYYYcc"); // overlaps with different bytes
+        assert_eq!(o.bytes, b"aabbXXXXcc");
+        assert_eq!(h.stats.overlap_conflicts, 1);
+        feed(&mut h, &mut o, 109, flags::ACK, b"c"); // keep-alive: the last byte again
+        assert_eq!(h.stats.keepalives, 1);
+        assert_eq!(h.stats.retransmits, 0);
+    }
+}
