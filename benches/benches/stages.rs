@@ -126,5 +126,81 @@ fn stages(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, read_file, stages);
+/// Reassembly of one 4 MiB conversation cut into random segments (reordered and
+/// duplicated), and defragmentation of 200 UDP datagrams of 30 kB in 1480-byte fragments.
+fn reassembly_and_defrag(c: &mut Criterion) {
+    use wirehouse_flow::harness::{Split, decoded, segments};
+    let body: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let conv: Vec<(bool, &[u8])> = vec![(true, b"GET /big HTTP/1.1\r\n\r\n"), (false, &body)];
+    let source: Arc<str> = "bench".into();
+    let mut g = c.benchmark_group("reassembly");
+    for (name, split) in [
+        ("in_order_64B_avg", Split::Random(1)),
+        ("reordered_dups", Split::Duplicated(2)),
+    ] {
+        let segs = segments(&conv, split);
+        let bytes: u64 = segs.iter().map(|s| s.payload.len() as u64).sum();
+        g.throughput(Throughput::Bytes(bytes));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut t = FlowTable::new(FlowConfig::default());
+                for (i, s) in segs.iter().enumerate() {
+                    t.process(i as i64 * 1000, &decoded(s), &source, &mut |_| {});
+                }
+                let mut n = 0;
+                t.drain(CloseReason::EndOfInput, &mut |r| {
+                    n += r.server_payload_bytes
+                });
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
+
+    // Fragments of 200 datagrams, 30 kB of UDP payload each.
+    let mut frags: Vec<Vec<u8>> = Vec::new();
+    for id in 0..200u16 {
+        let payload = 30_000usize;
+        let data: Vec<u8> = (0..8 + payload).map(|i| (i % 253) as u8).collect();
+        for (k, chunk) in data.chunks(1480).enumerate() {
+            let more = (k + 1) * 1480 < data.len();
+            let tl = (20 + chunk.len()) as u16;
+            let fo = ((k * 1480 / 8) as u16) | if more { 0x2000 } else { 0 };
+            let mut f = vec![
+                0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+            ];
+            f[2..4].copy_from_slice(&tl.to_be_bytes());
+            f[4..6].copy_from_slice(&id.to_be_bytes());
+            f[6..8].copy_from_slice(&fo.to_be_bytes());
+            f.extend_from_slice(chunk);
+            frags.push(f);
+        }
+    }
+    let total: u64 = frags.iter().map(|f| f.len() as u64).sum();
+    let mut g = c.benchmark_group("defrag");
+    g.throughput(Throughput::Bytes(total));
+    g.bench_function("ipv4_30kB_datagrams", |b| {
+        b.iter(|| {
+            let mut d = wirehouse_flow::Defragmenter::new(wirehouse_flow::DefragConfig::default());
+            let mut done = 0;
+            for f in &frags {
+                let dec = wirehouse_wire::decode_ip(f).unwrap();
+                if let Some(r) = d.push(
+                    0,
+                    f,
+                    &dec.frag.unwrap(),
+                    dec.ip.src,
+                    dec.ip.dst,
+                    dec.ip.wire_len,
+                ) {
+                    done += r.datagram.len();
+                }
+            }
+            black_box(done)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, read_file, stages, reassembly_and_defrag);
 criterion_main!(benches);

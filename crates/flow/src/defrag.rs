@@ -229,7 +229,7 @@ impl Defragmenter {
             return None;
         };
         let len = payload.len() as u32;
-        if frag.more && len % 8 != 0 {
+        if frag.more && !len.is_multiple_of(8) {
             self.stats.invalid_fragments += 1;
             return None;
         }

@@ -67,6 +67,11 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 /// An endpoint: (address text, port).
 pub type Ep = (String, u16);
 
+/// (source, destination, IP id) of a fragmented datagram.
+type FragId = (String, String, String);
+/// (protocol, source endpoint, destination endpoint).
+type FlowId = (u8, Ep, Ep);
+
 /// Per-flow facts keyed by (proto, lower endpoint, higher endpoint):
 /// (packets lo→hi, bytes lo→hi, packets hi→lo, bytes hi→lo).
 pub type FlowFacts = BTreeMap<(u8, Ep, Ep), [u64; 4]>;
@@ -171,7 +176,7 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
     let last = |s: &str| s.rsplit(';').next().unwrap_or("").to_string();
     let mut m = FlowFacts::new();
     // (src, dst, id) of first fragments -> (proto, src endpoint, dst endpoint).
-    let mut firsts: BTreeMap<(String, String, String), Option<(u8, Ep, Ep)>> = BTreeMap::new();
+    let mut firsts: BTreeMap<FragId, Option<FlowId>> = BTreeMap::new();
     let mut later: Vec<((String, String, String), u64)> = Vec::new();
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
@@ -276,4 +281,38 @@ pub fn diff(ours: &FlowFacts, theirs: &FlowFacts) -> Vec<String> {
         }
     }
     d
+}
+
+/// Our retransmission counters per (src endpoint, dst endpoint), non-zero only.
+pub fn our_retransmits(dir: &Path) -> BTreeMap<(Ep, Ep), u64> {
+    let mut m = BTreeMap::new();
+    for b in read_table(dir, "flows") {
+        let (cip, sip) = (
+            col::<StringArray>(&b, "client_ip"),
+            col::<StringArray>(&b, "server_ip"),
+        );
+        let (cp, sp) = (
+            col::<UInt16Array>(&b, "client_port"),
+            col::<UInt16Array>(&b, "server_port"),
+        );
+        let (cr, sr) = (
+            col::<UInt64Array>(&b, "client_retransmits"),
+            col::<UInt64Array>(&b, "server_retransmits"),
+        );
+        let proto = col::<UInt8Array>(&b, "ip_proto");
+        for i in 0..b.num_rows() {
+            if proto.value(i) != 6 {
+                continue;
+            }
+            let c = (cip.value(i).to_string(), cp.value(i));
+            let s = (sip.value(i).to_string(), sp.value(i));
+            if cr.value(i) > 0 {
+                *m.entry((c.clone(), s.clone())).or_default() += cr.value(i);
+            }
+            if sr.value(i) > 0 {
+                *m.entry((s, c)).or_default() += sr.value(i);
+            }
+        }
+    }
+    m
 }
