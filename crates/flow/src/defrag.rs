@@ -10,11 +10,12 @@
 //! seconds of packet time from its first fragment, or when the memory cap or the pending
 //! limit forces the oldest datagrams out.
 
+use crate::PacketCount;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
-use wirehouse_wire::Fragment;
+use wirehouse_wire::{DecodeError, Decoded, Fragment, decode_ip};
 
 const SEC: i64 = 1_000_000_000;
 
@@ -199,6 +200,40 @@ impl Defragmenter {
             self.drop_pending(&k, |s| s.incomplete_datagrams += 1);
         }
         self.deadlines.clear();
+    }
+
+    /// Passes a packet on whole: an unfragmented packet at once (counted as itself), a
+    /// fragment once its datagram is complete (counted as all its fragments). A
+    /// reassembled datagram that does not decode is returned as the error, with the
+    /// number of fragments it used.
+    pub fn feed(
+        &mut self,
+        ts_ns: i64,
+        frame: &[u8],
+        d: &Decoded<'_>,
+        then: impl FnOnce(&Decoded<'_>, PacketCount),
+    ) -> Result<(), (DecodeError, u32)> {
+        let Some(f) = d.frag else {
+            let count = PacketCount {
+                packets: 1,
+                ip_bytes: u64::from(d.ip.wire_len),
+                fragments: 0,
+            };
+            then(d, count);
+            return Ok(());
+        };
+        let ip = frame.get(d.ip_offset..).unwrap_or(&[]);
+        if let Some(r) = self.push(ts_ns, ip, &f, d.ip.src, d.ip.dst, d.ip.wire_len) {
+            let mut whole = decode_ip(&r.datagram).map_err(|e| (e, r.fragments))?;
+            whole.vlan_id = d.vlan_id;
+            let count = PacketCount {
+                packets: r.fragments,
+                ip_bytes: r.wire_bytes,
+                fragments: r.fragments,
+            };
+            then(&whole, count);
+        }
+        Ok(())
     }
 
     /// Adds one fragment. `ip` holds the captured bytes from the fragment's IP header on;

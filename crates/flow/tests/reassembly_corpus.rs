@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use wirehouse_flow::harness::Collector;
-use wirehouse_flow::{CloseReason, DefragConfig, Defragmenter, FlowConfig, FlowTable, PacketCount};
+use wirehouse_flow::{CloseReason, DefragConfig, Defragmenter, FlowConfig, FlowTable};
 
 /// Runs a capture through defrag + a flow table with a collecting handler.
 fn collect(path: &Path) -> (Collector, wirehouse_flow::ReassemblyTotals) {
@@ -18,27 +18,9 @@ fn collect(path: &Path) -> (Collector, wirehouse_flow::ReassemblyTotals) {
         let Ok(d) = wirehouse_wire::decode(p.linktype, p.data) else {
             continue;
         };
-        match d.frag {
-            None => t.process(p.ts_ns, &d, &name, &mut |_| {}),
-            Some(f) => {
-                if let Some(r) = defrag.push(
-                    p.ts_ns,
-                    &p.data[d.ip_offset..],
-                    &f,
-                    d.ip.src,
-                    d.ip.dst,
-                    d.ip.wire_len,
-                ) && let Ok(whole) = wirehouse_wire::decode_ip(&r.datagram)
-                {
-                    let c = PacketCount {
-                        packets: r.fragments,
-                        ip_bytes: r.wire_bytes,
-                        fragments: r.fragments,
-                    };
-                    t.process_counted(p.ts_ns, &whole, &name, c, &mut |_| {});
-                }
-            }
-        }
+        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c| {
+            t.process_counted(p.ts_ns, whole, &name, c, &mut |_| {})
+        });
     }
     t.drain(CloseReason::EndOfInput, &mut |_| {});
     let totals = t.reassembly_totals();
@@ -174,27 +156,9 @@ fn a_fragmented_dns_answer_is_delivered_whole() {
     let name: Arc<str> = "dns".into();
     while let Some(p) = src.next_packet().unwrap() {
         let d = wirehouse_wire::decode(p.linktype, p.data).unwrap();
-        match d.frag {
-            None => t.process(p.ts_ns, &d, &name, &mut |_| {}),
-            Some(f) => {
-                if let Some(r) = defrag.push(
-                    p.ts_ns,
-                    &p.data[d.ip_offset..],
-                    &f,
-                    d.ip.src,
-                    d.ip.dst,
-                    d.ip.wire_len,
-                ) {
-                    let whole = wirehouse_wire::decode_ip(&r.datagram).unwrap();
-                    let c = PacketCount {
-                        packets: r.fragments,
-                        ip_bytes: r.wire_bytes,
-                        fragments: r.fragments,
-                    };
-                    t.process_counted(p.ts_ns, &whole, &name, c, &mut |_| {});
-                }
-            }
-        }
+        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c| {
+            t.process_counted(p.ts_ns, whole, &name, c, &mut |_| {})
+        });
     }
     assert!(defrag.stats().reassembled >= 1);
     assert_eq!(defrag.stats().lost_fragments, 0);

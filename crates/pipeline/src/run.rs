@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wirehouse_capture::{CaptureError, PacketSource};
-use wirehouse_flow::{CloseReason, Defragmenter, FlowBuilder, FlowRow, FlowTable, PacketCount};
+use wirehouse_flow::{CloseReason, Defragmenter, FlowBuilder, FlowRow, FlowTable};
 use wirehouse_sinks::{Sink, SinkError};
-use wirehouse_wire::{DecodeError, ErrorKind, decode, decode_ip};
+use wirehouse_wire::{DecodeError, ErrorKind, decode};
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.
 pub struct Progress {
@@ -180,34 +180,16 @@ pub fn convert(
             stats.captured_bytes += p.data.len() as u64;
             stats.wire_bytes += u64::from(p.wire_len);
             match decode(p.linktype, p.data) {
-                Ok(d) if d.frag.is_some() => {
-                    let f = d.frag.expect("checked");
-                    let ip = &p.data[d.ip_offset..];
-                    match defrag.push(p.ts_ns, ip, &f, d.ip.src, d.ip.dst, d.ip.wire_len) {
-                        Some(r) => match decode_ip(&r.datagram) {
-                            Ok(mut whole) => {
-                                whole.vlan_id = d.vlan_id;
-                                stats.flow_packets += u64::from(r.fragments);
-                                let count = PacketCount {
-                                    packets: r.fragments,
-                                    ip_bytes: r.wire_bytes,
-                                    fragments: r.fragments,
-                                };
-                                table.process_counted(p.ts_ns, &whole, &name, count, &mut |r| {
-                                    emit.push(r)
-                                });
-                            }
-                            Err(e) => {
-                                *decode_errors.entry(e).or_default() += u64::from(r.fragments)
-                            }
-                        },
-                        None => table.advance(p.ts_ns, &mut |r| emit.push(r)),
-                    }
-                }
                 Ok(d) => {
-                    stats.flow_packets += 1;
                     stats.truncated_transport_headers += u64::from(d.l4_truncated);
-                    table.process(p.ts_ns, &d, &name, &mut |r| emit.push(r));
+                    let fed = defrag.feed(p.ts_ns, p.data, &d, |whole, count| {
+                        stats.flow_packets += u64::from(count.packets);
+                        table.process_counted(p.ts_ns, whole, &name, count, &mut |r| emit.push(r));
+                    });
+                    match fed {
+                        Ok(()) => table.advance(p.ts_ns, &mut |r| emit.push(r)),
+                        Err((e, n)) => *decode_errors.entry(e).or_default() += u64::from(n),
+                    }
                 }
                 Err(e) => match e.kind {
                     ErrorKind::NotIp(_) => stats.non_ip_packets += 1,
