@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
 use wirehouse_schema::{ClickHouseOptions, clickhouse_ddl};
 use wirehouse_sinks::Sink;
@@ -40,6 +41,9 @@ enum Cmd {
         /// Configuration file (see config/wirehouse.toml).
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Shard workers (default: one per CPU core, or [pipeline] workers).
+        #[arg(short, long)]
+        workers: Option<usize>,
         /// Write the run summary as JSON to this file.
         #[arg(long)]
         stats_json: Option<PathBuf>,
@@ -80,23 +84,37 @@ fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
     }
 }
 
+static STOP: AtomicBool = AtomicBool::new(false);
+
 fn run_convert(
     inputs: Vec<String>,
     output: String,
     config: Option<PathBuf>,
+    workers: Option<usize>,
     stats_json: Option<PathBuf>,
     progress: bool,
 ) -> Result<ExitCode> {
-    let cfg = match &config {
+    let mut cfg = match &config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    if let Some(w) = workers {
+        cfg.pipeline.workers = w;
+    }
+    // SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("second interrupt: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: finishing open flows and files (interrupt again to exit at once)");
+    });
     let (specs, arg_errors) = expand_inputs(&inputs);
     for e in &arg_errors {
         tracing::error!("{e}");
     }
     let (mut sink, dir) = open_sink(&output, &cfg)?;
-    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress))?;
+    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
     eprint!("{}", stats.summary());
     eprintln!("output: {dir}");
     if let Some(p) = stats_json {
@@ -159,12 +177,14 @@ fn main() -> ExitCode {
             inputs,
             output,
             config,
+            workers,
             stats_json,
             no_progress,
         } => run_convert(
             inputs,
             output,
             config,
+            workers,
             stats_json,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
         ),

@@ -203,7 +203,8 @@ impl Defragmenter {
     }
 
     /// Passes a packet on whole: an unfragmented packet at once (counted as itself), a
-    /// fragment once its datagram is complete (counted as all its fragments). A
+    /// fragment once its datagram is complete (counted as all its fragments, with the
+    /// reassembled datagram's bytes as the third argument). A
     /// reassembled datagram that does not decode is returned as the error, with the
     /// number of fragments it used.
     pub fn feed(
@@ -211,7 +212,7 @@ impl Defragmenter {
         ts_ns: i64,
         frame: &[u8],
         d: &Decoded<'_>,
-        then: impl FnOnce(&Decoded<'_>, PacketCount),
+        then: impl FnOnce(&Decoded<'_>, PacketCount, Option<&[u8]>),
     ) -> Result<(), (DecodeError, u32)> {
         let Some(f) = d.frag else {
             let count = PacketCount {
@@ -219,7 +220,7 @@ impl Defragmenter {
                 ip_bytes: u64::from(d.ip.wire_len),
                 fragments: 0,
             };
-            then(d, count);
+            then(d, count, None);
             return Ok(());
         };
         let ip = frame.get(d.ip_offset..).unwrap_or(&[]);
@@ -231,7 +232,7 @@ impl Defragmenter {
                 ip_bytes: r.wire_bytes,
                 fragments: r.fragments,
             };
-            then(&whole, count);
+            then(&whole, count, Some(&r.datagram));
         }
         Ok(())
     }

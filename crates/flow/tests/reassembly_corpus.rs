@@ -18,7 +18,7 @@ fn collect(path: &Path) -> (Collector, wirehouse_flow::ReassemblyTotals) {
         let Ok(d) = wirehouse_wire::decode(p.linktype, p.data) else {
             continue;
         };
-        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c| {
+        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c, _| {
             t.process_counted(p.ts_ns, whole, &name, c, &mut |_| {})
         });
     }
@@ -156,7 +156,7 @@ fn a_fragmented_dns_answer_is_delivered_whole() {
     let name: Arc<str> = "dns".into();
     while let Some(p) = src.next_packet().unwrap() {
         let d = wirehouse_wire::decode(p.linktype, p.data).unwrap();
-        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c| {
+        let _ = defrag.feed(p.ts_ns, p.data, &d, |whole, c, _| {
             t.process_counted(p.ts_ns, whole, &name, c, &mut |_| {})
         });
     }

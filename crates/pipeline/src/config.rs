@@ -13,8 +13,32 @@ pub struct Config {
     pub flow: FlowConfig,
     /// IP defragmentation.
     pub defrag: DefragConfig,
+    /// Threads and queues.
+    pub pipeline: PipelineConfig,
     /// Batching and sinks.
     pub output: OutputConfig,
+}
+
+/// Threads and queues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Shard workers (0 = one per CPU core); `-w` overrides it.
+    pub workers: usize,
+    /// Packets per batch handed from the dispatcher to a worker.
+    pub batch_packets: usize,
+    /// Batches queued per worker at most (backpressure beyond it).
+    pub queue_batches: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            batch_packets: 512,
+            queue_batches: 8,
+        }
+    }
 }
 
 /// Output settings.

@@ -1,17 +1,24 @@
 //! The conversion pipeline: inputs → decode → flow table → record batches → sink, the
 //! configuration file, and the run statistics (`--stats-json`).
 //!
-//! This version runs the whole path on one thread; the sharded multi-worker version
-//! keeps the same [`convert`] entry point and statistics.
+//! Threads: the caller's thread reads and dispatches (inputs merged by time, minimal
+//! decode, IP defragmentation, symmetric flow hash), N shard workers each own a flow
+//! table with TCP reassembly and Arrow builders, and one sink thread writes the files.
+//! All channels are bounded (backpressure), packets travel in batches, and the output
+//! is the same set of rows whatever the number of workers.
 
 mod config;
 mod inputs;
+mod merge;
+mod progress;
 mod run;
 mod stats;
+mod worker;
 
-pub use config::{Config, ConfigError, OutputConfig};
+pub use config::{Config, ConfigError, OutputConfig, PipelineConfig};
 pub use inputs::{InputSpec, expand_inputs};
-pub use run::{Progress, convert};
+pub use progress::Progress;
+pub use run::convert;
 pub use stats::{InputReport, RunStats};
 
 /// Every table the pipeline writes, in order.

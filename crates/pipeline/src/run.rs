@@ -1,194 +1,158 @@
-//! `convert`: read every input as one trace (files ordered by their first packet's time,
-//! one flow table across them, so a flow spanning files stays one flow), track flows,
-//! and write the tables to a sink.
+//! `convert`: the reader/dispatcher on the calling thread — inputs merged by time,
+//! minimal decode, IP defragmentation, symmetric flow hash — hands packets in batches to
+//! N shard workers over bounded channels; workers send record batches to one sink
+//! thread. Every channel is bounded, so a slow sink slows the reader.
 
-use crate::{Config, InputReport, InputSpec, RunStats};
-use std::collections::HashMap;
+use crate::merge::{self, Planned};
+use crate::worker::{self, Batch, Item, ToSink, ToWorker, WorkerReport};
+use crate::{Config, Progress, RunStats};
+use crossbeam_channel::{Sender, bounded};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wirehouse_capture::{CaptureError, PacketSource};
-use wirehouse_flow::{CloseReason, Defragmenter, FlowBuilder, FlowRow, FlowTable};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use wirehouse_flow::{CloseReason, Defragmenter, FlowKey};
 use wirehouse_sinks::{Sink, SinkError};
-use wirehouse_wire::{DecodeError, ErrorKind, decode};
+use wirehouse_wire::{DecodeError, ErrorKind, LinkType, decode};
 
-/// A progress bar on stderr when it is a terminal; nothing otherwise.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+/// How often (in packets read) every worker hears the clock and partial batches go out.
+const TICK_PACKETS: u64 = 65_536;
+
+struct Dispatch {
+    txs: Vec<Sender<ToWorker>>,
+    batches: Vec<Batch>,
+    recycle: crossbeam_channel::Receiver<Batch>,
+    max_items: usize,
+    clock: i64,
 }
 
-impl Progress {
-    /// Shows a bar when `enabled`.
-    pub fn new(enabled: bool) -> Self {
-        let bar = enabled.then(|| {
-            let b = indicatif::ProgressBar::with_draw_target(
-                None,
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-            ) {
-                b.set_style(style.progress_chars("=> "));
+impl Dispatch {
+    /// Appends a packet for worker `w`; `item.start`/`item.len` are filled in here.
+    fn push(&mut self, w: usize, mut item: Item, bytes: &[u8]) {
+        let b = &mut self.batches[w];
+        item.start = b.data.len() as u32;
+        item.len = bytes.len() as u32;
+        b.data.extend_from_slice(bytes);
+        b.items.push(item);
+        if b.items.len() >= self.max_items || b.data.len() >= 4 << 20 {
+            self.send(w);
+        }
+    }
+
+    fn send(&mut self, w: usize) {
+        let fresh = self.recycle.try_recv().unwrap_or_default();
+        let mut b = std::mem::replace(&mut self.batches[w], fresh);
+        b.clock = self.clock;
+        // A worker only stops receiving when the run is over.
+        let _ = self.txs[w].send(ToWorker::Packets(b));
+    }
+
+    /// Sends every partial batch, and the clock to workers with nothing pending.
+    fn tick(&mut self) {
+        for w in 0..self.txs.len() {
+            if self.batches[w].items.is_empty() {
+                let _ = self.txs[w].send(ToWorker::Tick(self.clock));
+            } else {
+                self.send(w);
             }
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
-        });
-        Self { bar }
-    }
-    fn total(&self, n: u64) {
-        if let Some(b) = &self.bar {
-            b.set_length(n);
-        }
-    }
-    fn update(&self, pos: u64, packets: u64, elapsed: f64) {
-        if let Some(b) = &self.bar {
-            b.set_position(pos);
-            b.set_message(format!(
-                "{packets} packets, {:.0} packets/s",
-                packets as f64 / elapsed.max(1e-9)
-            ));
-        }
-    }
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
         }
     }
 }
 
-struct Emitter<'a> {
-    builder: FlowBuilder,
-    batch_rows: usize,
-    sink: &'a mut dyn Sink,
-    error: Option<SinkError>,
-    by_reason: HashMap<&'static str, u64>,
-}
-
-impl Emitter<'_> {
-    fn push(&mut self, r: FlowRow) {
-        *self.by_reason.entry(r.close_reason).or_default() += 1;
-        self.builder.append(&r);
-        if self.builder.len() >= self.batch_rows {
-            self.flush();
-        }
-    }
-    fn flush(&mut self) {
-        if self.builder.is_empty() || self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.sink.write(&FlowRow::TABLE, self.builder.finish()) {
-            self.error = Some(e);
-        }
-    }
-}
-
-fn open(spec: &InputSpec) -> Result<Box<dyn PacketSource>, CaptureError> {
-    match spec {
-        InputSpec::File { path, .. } => wirehouse_capture::open(path),
-        InputSpec::Stdin => wirehouse_capture::open_stdin(),
-    }
-}
-
-fn report_open_error(spec: &InputSpec, e: CaptureError) -> InputReport {
-    let explicit = !matches!(
-        spec,
-        InputSpec::File {
-            explicit: false,
-            ..
-        }
-    );
-    let empty = matches!(e, CaptureError::Empty { .. });
-    let not_capture = matches!(e, CaptureError::NotACapture { .. });
-    InputReport {
-        file: spec.name(),
-        error: Some(e.to_string()),
-        // A zero-length file is fine; a non-capture inside a directory is skipped.
-        unreadable: !empty && (explicit || !not_capture),
-        skipped: !explicit && not_capture,
-        ..Default::default()
-    }
-}
-
-/// Converts `inputs` into tables written to `sink`. Input damage is reported in the
-/// returned statistics; only a sink failure aborts the run.
+/// Converts `inputs` into tables written to `sink`, with `cfg.pipeline.workers` shard
+/// workers. Input damage is reported in the statistics; only a sink failure makes it an
+/// error. When `stop` is set, reading stops and every open flow is written with
+/// `close_reason = shutdown`.
 pub fn convert(
-    inputs: &[InputSpec],
+    inputs: &[crate::InputSpec],
     sink: &mut dyn Sink,
     cfg: &Config,
     progress: &Progress,
+    stop: &AtomicBool,
 ) -> Result<RunStats, SinkError> {
     let started = Instant::now();
     let mut stats = RunStats::default();
-
-    // Order files by their first packet's time so the inputs form one trace.
-    let mut ordered: Vec<(Option<i64>, &InputSpec)> = Vec::new();
-    let mut total_bytes = 0u64;
-    for spec in inputs {
-        if let InputSpec::File { path, .. } = spec {
-            match wirehouse_capture::open(path) {
-                Ok(mut src) => {
-                    let first = src.next_packet().ok().flatten().map(|p| p.ts_ns);
-                    total_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                    ordered.push((first, spec));
-                }
-                Err(e) => stats.inputs.push(report_open_error(spec, e)),
-            }
-        } else {
-            ordered.push((Some(i64::MIN), spec));
-        }
-    }
-    ordered.sort_by_key(|(ts, _)| ts.unwrap_or(i64::MAX));
-    progress.total(total_bytes);
-
-    let mut table = FlowTable::new(cfg.flow.clone());
-    let mut defrag = Defragmenter::new(cfg.defrag.clone());
-    let mut emit = Emitter {
-        builder: FlowBuilder::with_capacity(cfg.output.batch_rows.min(1 << 16)),
-        batch_rows: cfg.output.batch_rows.max(1),
-        sink,
-        error: None,
-        by_reason: HashMap::new(),
+    let planned: Vec<Planned<'_>> = merge::plan(inputs, &mut stats.inputs);
+    progress.total(planned.iter().map(|p| p.size).sum());
+    let sources: Arc<Vec<Arc<str>>> =
+        Arc::new(planned.iter().map(|p| Arc::from(p.spec.name())).collect());
+    let n = match cfg.pipeline.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        w => w,
     };
-    let mut decode_errors: HashMap<DecodeError, u64> = HashMap::new();
-    let mut done_bytes = 0u64;
+    stats.workers = n;
 
-    for (_, spec) in ordered {
-        let name: Arc<str> = spec.name().into();
-        let mut src = match open(spec) {
-            Ok(s) => s,
-            Err(e) => {
-                stats.inputs.push(report_open_error(spec, e));
-                continue;
+    let mut defrag = Defragmenter::new(cfg.defrag.clone());
+    let mut decode_errors: BTreeMap<DecodeError, u64> = BTreeMap::new();
+    let (reports, worker_reports, sink_result) = std::thread::scope(|s| {
+        let (sink_tx, sink_rx) = bounded::<ToSink>(2 * n + 2);
+        let sink_thread = s.spawn(move || {
+            for ToSink::Rows(table, batch) in sink_rx.iter() {
+                sink.write(table, batch)?;
             }
+            sink.close()
+        });
+        let (recycle_tx, recycle_rx) = bounded::<Batch>(4 * n);
+        let mut txs = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..n {
+            let (tx, rx) = bounded::<ToWorker>(cfg.pipeline.queue_batches.max(1));
+            txs.push(tx);
+            let (cfg, sources, sink_tx, recycle_tx) = (
+                cfg.clone(),
+                sources.clone(),
+                sink_tx.clone(),
+                recycle_tx.clone(),
+            );
+            handles.push(s.spawn(move || worker::run(cfg, sources, rx, sink_tx, recycle_tx)));
+        }
+        drop(sink_tx);
+        drop(recycle_tx);
+        let mut d = Dispatch {
+            txs,
+            batches: (0..n).map(|_| Batch::default()).collect(),
+            recycle: recycle_rx,
+            max_items: cfg.pipeline.batch_packets.max(1),
+            clock: i64::MIN,
         };
-        let mut rep = InputReport {
-            file: name.to_string(),
-            format: src.format().into(),
-            ..Default::default()
-        };
-        loop {
-            let p = match src.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(input = %name, error = %e, "input damaged; packets before the damage are kept");
-                    rep.unreadable = rep.packets == 0;
-                    rep.error = Some(e.to_string());
-                    break;
-                }
-            };
-            rep.packets += 1;
+        let mut seen = 0u64;
+        let reports = merge::for_each_packet(&planned, stop, |src, p, pos| {
+            seen += 1;
             stats.captured_bytes += p.data.len() as u64;
             stats.wire_bytes += u64::from(p.wire_len);
+            d.clock = d.clock.max(p.ts_ns);
             match decode(p.linktype, p.data) {
-                Ok(d) => {
-                    stats.truncated_transport_headers += u64::from(d.l4_truncated);
-                    let fed = defrag.feed(p.ts_ns, p.data, &d, |whole, count| {
+                Ok(dec) => {
+                    stats.truncated_transport_headers += u64::from(dec.l4_truncated);
+                    let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
+                        let w = (FlowKey::of(whole).0.symmetric_hash() % n as u64) as usize;
                         stats.flow_packets += u64::from(count.packets);
-                        table.process_counted(p.ts_ns, whole, &name, count, &mut |r| emit.push(r));
+                        let item = Item {
+                            ts: p.ts_ns,
+                            linktype: p.linktype,
+                            start: 0,
+                            len: 0,
+                            source: src as u32,
+                            count,
+                            vlan: dec.vlan_id,
+                        };
+                        match datagram {
+                            None => d.push(w, item, p.data),
+                            // A reassembled datagram travels as raw IP with its fragments' count.
+                            Some(ip) => d.push(
+                                w,
+                                Item {
+                                    linktype: LinkType::Raw,
+                                    ..item
+                                },
+                                ip,
+                            ),
+                        }
                     });
-                    match fed {
-                        Ok(()) => table.advance(p.ts_ns, &mut |r| emit.push(r)),
-                        Err((e, n)) => *decode_errors.entry(e).or_default() += u64::from(n),
+                    if let Err((e, frags)) = fed {
+                        *decode_errors.entry(e).or_default() += u64::from(frags);
                     }
                 }
                 Err(e) => match e.kind {
@@ -197,43 +161,74 @@ pub fn convert(
                     _ => *decode_errors.entry(e).or_default() += 1,
                 },
             }
-            if rep.packets.is_multiple_of(65_536) {
-                if let Some(e) = emit.error.take() {
-                    return Err(e);
-                }
-                progress.update(
-                    done_bytes + src.position(),
-                    stats.packets + rep.packets,
-                    started.elapsed().as_secs_f64(),
-                );
+            if seen.is_multiple_of(TICK_PACKETS) {
+                d.tick();
+                progress.update(pos, seen, started.elapsed().as_secs_f64());
             }
+        });
+        d.tick();
+        let reason = if stop.load(Ordering::Relaxed) {
+            CloseReason::Shutdown
+        } else {
+            CloseReason::EndOfInput
+        };
+        for tx in &d.txs {
+            let _ = tx.send(ToWorker::Finish(reason));
         }
-        done_bytes += src.position();
-        stats.packets += rep.packets;
-        stats.inputs.push(rep);
-    }
+        drop(d);
+        let worker_reports: Vec<WorkerReport> = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect();
+        let sink_result = sink_thread.join().expect("sink thread panicked");
+        (reports, worker_reports, sink_result)
+    });
+    progress.finish();
     defrag.drain();
     stats.defrag = defrag.stats();
-    table.drain(CloseReason::EndOfInput, &mut |r| emit.push(r));
-    stats.reassembly = table.reassembly_totals();
-    stats.gaps = stats.reassembly.streams.gaps;
-    emit.flush();
-    if let Some(e) = emit.error.take() {
-        return Err(e);
+    stats.inputs.extend(reports);
+    stats.packets = stats.inputs.iter().map(|i| i.packets).sum();
+    let mut latency: Option<hdrhistogram::Histogram<u64>> = None;
+    for r in worker_reports {
+        for (k, v) in r.flows_by_reason {
+            *stats.flows.entry(k.to_string()).or_default() += v;
+        }
+        for (k, v) in r.decode_errors {
+            *decode_errors.entry(k).or_default() += v;
+        }
+        let t = &mut stats.reassembly;
+        let s = r.reassembly.streams;
+        t.streams.retransmits += s.retransmits;
+        t.streams.out_of_order += s.out_of_order;
+        t.streams.missing_bytes += s.missing_bytes;
+        t.streams.gaps += s.gaps;
+        t.streams.overlap_conflicts += s.overlap_conflicts;
+        t.streams.keepalives += s.keepalives;
+        t.streams.delivered_bytes += s.delivered_bytes;
+        t.memcap_flushes += r.reassembly.memcap_flushes;
+        if let Some(h) = r.batch_latency_us {
+            match latency.as_mut() {
+                Some(l) => {
+                    let _ = l.add(&h);
+                }
+                None => latency = Some(h),
+            }
+        }
     }
-    progress.finish();
-    let summary = emit.sink.close()?;
-    stats.flows = emit
-        .by_reason
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    stats.decode_errors = decode_errors
-        .into_iter()
-        .fold(Default::default(), |mut m, (e, n)| {
-            *m.entry(e.counter_name()).or_default() += n;
-            m
+    if let Some(h) = latency.filter(|h| !h.is_empty()) {
+        stats.batch_latency_us = Some(crate::stats::Latency {
+            batches: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
         });
+    }
+    stats.gaps = stats.reassembly.streams.gaps;
+    for (e, n) in decode_errors {
+        *stats.decode_errors.entry(e.counter_name()).or_default() += n;
+    }
+    let summary = sink_result?;
     stats.rows = summary
         .rows
         .into_iter()
@@ -244,6 +239,7 @@ pub fn convert(
         .iter()
         .map(|p| p.display().to_string())
         .collect();
+    stats.interrupted = stop.load(Ordering::Relaxed);
     stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(stats)
 }

@@ -20,6 +20,21 @@ pub struct InputReport {
     pub skipped: bool,
 }
 
+/// Distribution of the time a worker spent on one batch, microseconds (hdrhistogram).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    /// Batches measured.
+    pub batches: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
 /// The run summary.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunStats {
@@ -58,6 +73,12 @@ pub struct RunStats {
     pub files: Vec<String>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
+    /// Shard workers used.
+    pub workers: usize,
+    /// Per-batch processing time in the workers.
+    pub batch_latency_us: Option<Latency>,
+    /// True when the run was stopped by a signal (open flows written as `shutdown`).
+    pub interrupted: bool,
 }
 
 impl RunStats {
@@ -120,6 +141,17 @@ impl RunStats {
                     if i.unreadable { "error" } else { "warning" }
                 ));
             }
+        }
+        if let Some(l) = self.batch_latency_us {
+            s.push_str(&format!(
+                "{} worker(s); batch latency us: p50 {} p90 {} p99 {} max {} over {} batches\n",
+                self.workers, l.p50, l.p90, l.p99, l.max, l.batches
+            ));
+        }
+        if self.interrupted {
+            s.push_str(
+                "interrupted: reading stopped, open flows written with close_reason = shutdown\n",
+            );
         }
         s.push_str(&format!("rows written: {:?}\n", self.rows));
         s

@@ -24,7 +24,7 @@ pub enum Layer {
 }
 
 /// Why decoding stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     /// Fewer bytes were captured than the header needs.
     Truncated,
@@ -39,7 +39,7 @@ pub enum ErrorKind {
 }
 
 /// A decoding failure: never a panic, always this value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
 pub struct DecodeError {
     /// Layer at which decoding stopped.
     pub layer: Layer,

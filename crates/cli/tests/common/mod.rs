@@ -316,3 +316,20 @@ pub fn our_retransmits(dir: &Path) -> BTreeMap<(Ep, Ep), u64> {
     }
     m
 }
+
+/// Every row of `table` under `dir`, each as text (all columns), sorted.
+pub fn rows_as_text(dir: &Path, table: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    for b in read_table(dir, table) {
+        for i in 0..b.num_rows() {
+            let cols: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| format!("{:?}", c.slice(i, 1)))
+                .collect();
+            rows.push(cols.join("|").replace('\n', ""));
+        }
+    }
+    rows.sort();
+    rows
+}

@@ -1,0 +1,92 @@
+//! The pipeline's contract: the same rows whatever the number of workers, one trace
+//! across files, and a graceful shutdown on SIGINT that leaves only complete files.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn fixture() -> PathBuf {
+    wirehouse_testkit::repo_root().join("testdata/http-dns-icmp.pcap")
+}
+
+#[test]
+fn one_two_and_eight_workers_write_the_same_rows() {
+    let mut inputs = vec![fixture()];
+    if let Some(corpus) = wirehouse_testkit::corpus() {
+        for f in [
+            "PcapPlusPlus/ExamplesTest/pcap_examples/tcp-reassembly.pcap",
+            "PcapPlusPlus/ExamplesTest/pcap_examples/ip-frag.pcap",
+            "suricata-verify/tests/bug-5633-gre-02/gre-sample.pcap",
+            "nDPI/pcap/dns_fragmented.pcap",
+        ] {
+            inputs.push(corpus.join(f));
+        }
+    }
+    for input in &inputs {
+        let mut outputs = Vec::new();
+        for w in ["1", "2", "8"] {
+            let dir = out_dir(&format!("w{w}"));
+            let o = convert(&[input], &dir, &["-w", w, "--no-progress"]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            outputs.push(rows_as_text(&dir, "flows"));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(!outputs[0].is_empty());
+        assert_eq!(outputs[0], outputs[1], "{}: -w 1 vs -w 2", input.display());
+        assert_eq!(outputs[0], outputs[2], "{}: -w 1 vs -w 8", input.display());
+    }
+}
+
+#[test]
+fn sigint_writes_open_flows_as_shutdown_and_leaves_complete_files() {
+    let raw = std::fs::read(fixture()).unwrap();
+    let dir = out_dir("sigint");
+    let stats = dir.with_extension("json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirehouse"))
+        .args(["convert", "-", "--no-progress", "-o"])
+        .arg(format!("parquet:{}", dir.display()))
+        .arg("--stats-json")
+        .arg(&stats)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Half the capture, then an interrupt while the pipe stays open, then the rest.
+    stdin.write_all(&raw[..raw.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let _ = stdin.write_all(&raw[raw.len() / 2..]);
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(js["interrupted"], true);
+    assert!(js["flows"]["shutdown"].as_u64().unwrap_or(0) > 0, "{js}");
+    // Every file is complete (renamed, readable), none left in progress.
+    let rows = rows_as_text(&dir, "flows");
+    assert!(rows.iter().any(|r| r.contains("\"shutdown\"")));
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let n = e.file_name().into_string().unwrap();
+            assert!(!n.ends_with(".inprogress"), "left behind: {n}");
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(&stats);
+}

@@ -1,0 +1,130 @@
+//! Shard workers: each owns a flow table (with its reassembly) and its Arrow builders,
+//! shares nothing, and receives packets in batches from the dispatcher.
+
+use crate::Config;
+use crossbeam_channel::{Receiver, Sender};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wirehouse_flow::{CloseReason, FlowBuilder, FlowRow, FlowTable, PacketCount, ReassemblyTotals};
+use wirehouse_schema::TableDef;
+use wirehouse_wire::{DecodeError, LinkType, decode};
+
+/// One packet in a batch: where its bytes are and what it stands for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item {
+    pub ts: i64,
+    pub linktype: LinkType,
+    pub start: u32,
+    pub len: u32,
+    pub source: u32,
+    /// Reassembled datagrams (linktype Raw) carry their fragments' count and VLAN.
+    pub count: PacketCount,
+    pub vlan: u16,
+}
+
+/// Packets for one worker, with the dispatcher's clock when the batch was sent: every
+/// packet of this worker's flows up to that time is in this batch or an earlier one.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub data: Vec<u8>,
+    pub items: Vec<Item>,
+    pub clock: i64,
+}
+
+/// Messages to a worker.
+pub(crate) enum ToWorker {
+    Packets(Batch),
+    /// Only the clock moved.
+    Tick(i64),
+    /// End every flow with this reason, flush, and report.
+    Finish(CloseReason),
+}
+
+/// Messages to the sink thread.
+pub(crate) enum ToSink {
+    Rows(&'static TableDef, arrow_array::RecordBatch),
+}
+
+/// What a worker did.
+#[derive(Default)]
+pub(crate) struct WorkerReport {
+    pub flows_by_reason: BTreeMap<&'static str, u64>,
+    pub reassembly: ReassemblyTotals,
+    pub decode_errors: BTreeMap<DecodeError, u64>,
+    pub batch_latency_us: Option<Histogram<u64>>,
+}
+
+pub(crate) fn run(
+    cfg: Config,
+    sources: Arc<Vec<Arc<str>>>,
+    rx: Receiver<ToWorker>,
+    sink: Sender<ToSink>,
+    recycle: Sender<Batch>,
+) -> WorkerReport {
+    let mut table = FlowTable::new(cfg.flow.clone());
+    let batch_rows = cfg.output.batch_rows.max(1);
+    let mut builder = FlowBuilder::with_capacity(batch_rows.min(1 << 16));
+    let mut report = WorkerReport::default();
+    let mut hist = Histogram::<u64>::new(3).ok();
+    let mut rows: Vec<FlowRow> = Vec::new();
+    let flush = |builder: &mut FlowBuilder,
+                 rows: &mut Vec<FlowRow>,
+                 report: &mut WorkerReport,
+                 force: bool| {
+        for r in rows.drain(..) {
+            *report.flows_by_reason.entry(r.close_reason).or_default() += 1;
+            builder.append(&r);
+        }
+        if builder.len() >= batch_rows || (force && !builder.is_empty()) {
+            // A closed sink channel means the sink failed; the run reports that error.
+            let _ = sink.send(ToSink::Rows(&FlowRow::TABLE, builder.finish()));
+        }
+    };
+    for msg in rx {
+        match msg {
+            ToWorker::Packets(mut b) => {
+                let t0 = Instant::now();
+                for it in &b.items {
+                    let bytes = &b.data[it.start as usize..(it.start + it.len) as usize];
+                    match decode(it.linktype, bytes) {
+                        Ok(mut d) => {
+                            if it.count.fragments > 0 {
+                                d.vlan_id = it.vlan;
+                            }
+                            table.process_counted(
+                                it.ts,
+                                &d,
+                                &sources[it.source as usize],
+                                it.count,
+                                &mut |r| rows.push(r),
+                            );
+                        }
+                        Err(e) => *report.decode_errors.entry(e).or_default() += 1,
+                    }
+                }
+                table.advance(b.clock, &mut |r| rows.push(r));
+                flush(&mut builder, &mut rows, &mut report, false);
+                if let Some(h) = hist.as_mut() {
+                    let _ = h.record(t0.elapsed().as_micros() as u64);
+                }
+                b.data.clear();
+                b.items.clear();
+                let _ = recycle.try_send(b);
+            }
+            ToWorker::Tick(clock) => {
+                table.advance(clock, &mut |r| rows.push(r));
+                flush(&mut builder, &mut rows, &mut report, false);
+            }
+            ToWorker::Finish(reason) => {
+                table.drain(reason, &mut |r| rows.push(r));
+                flush(&mut builder, &mut rows, &mut report, true);
+                break;
+            }
+        }
+    }
+    report.reassembly = table.reassembly_totals();
+    report.batch_latency_us = hist;
+    report
+}
