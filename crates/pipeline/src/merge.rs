@@ -169,15 +169,41 @@ pub(crate) fn for_each_packet(
         let o = open[i].as_mut().expect("open");
         // While this input stays first (the usual case: no overlap), read straight on.
         let limit = heap.peek().map(|Reverse((t, _))| *t).unwrap_or(i64::MAX);
+        let p = Packet {
+            ts_ns: o.ts,
+            linktype: o.linktype,
+            wire_len: o.wire_len,
+            interface: o.interface,
+            data: &o.data,
+        };
+        f(o.index, &p, done_bytes + o.src.position());
+        if heap.is_empty() {
+            // No other input competes: hand packets over straight from the reader's
+            // buffer, without copying them.
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let pos = done_bytes + o.src.position();
+                match o.src.next_packet() {
+                    Ok(Some(p)) => {
+                        o.report.packets += 1;
+                        f(o.index, &p, pos);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(input = %o.report.file, error = %e, "input damaged; packets before the damage are kept");
+                        o.report.unreadable = o.report.packets == 0;
+                        o.report.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            done_bytes += o.src.position();
+            reports.push(open[i].take().expect("open").report);
+            continue;
+        }
         loop {
-            let p = Packet {
-                ts_ns: o.ts,
-                linktype: o.linktype,
-                wire_len: o.wire_len,
-                interface: o.interface,
-                data: &o.data,
-            };
-            f(o.index, &p, done_bytes + o.src.position());
             if !o.advance() {
                 done_bytes += o.src.position();
                 let o = open[i].take().expect("open");
@@ -188,6 +214,14 @@ pub(crate) fn for_each_packet(
                 heap.push(Reverse((o.ts, i)));
                 break;
             }
+            let p = Packet {
+                ts_ns: o.ts,
+                linktype: o.linktype,
+                wire_len: o.wire_len,
+                interface: o.interface,
+                data: &o.data,
+            };
+            f(o.index, &p, done_bytes + o.src.position());
         }
     }
     for o in open.into_iter().flatten() {

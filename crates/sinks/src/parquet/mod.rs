@@ -30,7 +30,7 @@ impl Default for ParquetOptions {
     fn default() -> Self {
         Self {
             max_rows_per_file: 5_000_000,
-            row_group_rows: 1 << 20,
+            row_group_rows: 1 << 18,
             zstd_level: 3,
             max_open_files: 16,
         }

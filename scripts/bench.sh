@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench.sh CAPTURE — wirehouse against its peers on the same capture, in the same run.
+#
+# Builds wirehouse (release), then runs on CAPTURE (cold-cache effects removed by a
+# warm-up `cat`): `wirehouse convert` with 1 and 2 workers; `suricata -r` (runmode single,
+# no rules, eve logging of flow/http/dns/tls); `tshark -T fields` with a few L7 fields;
+# `ndpiReader -i`; and `cat CAPTURE > /dev/null`. For each: wall seconds, CPU seconds,
+# peak RSS, packets/s, Gbit/s, and packets per CPU-second relative to wirehouse -w 1.
+# Prints a Markdown table; with -o FILE also appends it (with machine and date) to FILE.
+#
+# Installs the peers it needs (Debian 12: suricata from bookworm-backports, tshark,
+# libndpi-bin for ndpiReader). A large realistic capture: ../shared/tools/make-traffic.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUTFILE=""
+if [[ ${1:-} == -o ]]; then OUTFILE=$2; shift 2; fi
+CAP=$(realpath "${1:?usage: scripts/bench.sh [-o benches/RESULTS.md] CAPTURE}")
+W=$(mktemp -d /tmp/wh-bench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+command -v ndpiReader >/dev/null || need+=(libndpi-bin)
+command -v capinfos >/dev/null || need+=(tshark)
+if ((${#need[@]})); then $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null; fi
+if ! command -v suricata >/dev/null; then
+  if ! apt-cache policy suricata | grep -q 'Candidate: [0-9]'; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/wirehouse-backports.list >/dev/null
+    $SUDO apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports suricata >/dev/null 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq suricata >/dev/null
+fi
+cargo build --release --quiet -p wirehouse
+BIN=$PWD/target/release/wirehouse
+
+PKTS=$(capinfos -c -M "$CAP" | awk '/Number of packets/{print $4}')
+BYTES=$(stat -c %s "$CAP")
+cat "$CAP" > /dev/null   # warm the page cache so every tool reads from memory
+
+# Minimal suricata config: no rules, eve.json with flow/http/dns/tls only.
+cat > "$W/suricata.yaml" <<YAML
+%YAML 1.1
+---
+default-log-dir: $W/suri
+outputs:
+  - eve-log:
+      enabled: yes
+      filetype: regular
+      filename: eve.json
+      types: [flow, http, dns, tls]
+logging:
+  outputs:
+    - console:
+        enabled: no
+app-layer:
+  protocols:
+    http: {enabled: yes}
+    dns: {tcp: {enabled: yes}, udp: {enabled: yes}}
+    tls: {enabled: yes}
+YAML
+mkdir -p "$W/suri"
+
+# run NAME CMD... : /usr/bin/time -v, records wall, cpu, rss
+declare -A WALL CPU RSS
+RUNS=0
+run() {
+  local name=$1; shift
+  RUNS=$((RUNS + 1))
+  local t="$W/time.$RUNS" o="$W/out.$RUNS"
+  /usr/bin/time -v -o "$t" "$@" >"$o" 2>&1 || { echo "$name failed:"; tail -5 "$o"; }
+  WALL[$name]=$(awk -F': ' '/Elapsed/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
+  CPU[$name]=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$t")
+  RSS[$name]=$(awk -F': ' '/Maximum resident/{print int($2/1024)}' "$t")
+}
+run "wirehouse -w 1" "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q
+run "wirehouse -w 2" "$BIN" convert "$CAP" -w 2 -o "parquet:$W/wh2" --no-progress -q
+run "suricata --runmode single" suricata -r "$CAP" --runmode single -c "$W/suricata.yaml" -S /dev/null -l "$W/suri" -k none
+run "tshark -T fields" tshark -n -r "$CAP" -T fields -e frame.number -e ip.src -e tcp.stream -e http.request.method -e dns.qry.name -e tls.handshake.extensions_server_name
+run "ndpiReader -i" ndpiReader -i "$CAP" -q
+run "cat > /dev/null" sh -c 'cat "$0" > /dev/null' "$CAP"
+
+base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]}" 'BEGIN{print p/(c>0?c:1e-9)}')
+table=$(
+  echo "| tool | wall s | CPU s | peak RSS MiB | packets/s (wall) | Gbit/s (wall) | packets per CPU-s | wirehouse -w 1 is × faster per CPU-s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for n in "wirehouse -w 1" "wirehouse -w 2" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
+    awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
+      w = (w > 0 ? w : 1e-9); cc = (c > 0 ? c : 1e-9);
+      printf "| %s | %.2f | %.2f | %d | %.0f | %.2f | %.0f | %.1f |\n", n, w, c, r, p/w, b*8/w/1e9, p/cc, base/(p/cc)}'
+  done
+)
+header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
+echo "$header"
+echo
+echo "$table"
+if [[ -n $OUTFILE ]]; then
+  { echo; echo "## $(date -u +%Y-%m-%d) — $(basename "$CAP")"; echo; echo "$header"; echo; echo "$table"; } >> "$OUTFILE"
+fi
