@@ -58,7 +58,7 @@ fn sigint_writes_open_flows_as_shutdown_and_leaves_complete_files() {
     // Half the capture, then an interrupt while the pipe stays open, then the rest.
     stdin.write_all(&raw[..raw.len() / 2]).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
