@@ -288,34 +288,18 @@ impl HalfStream {
         }
         self.next = off + cut as u64;
         if cut < data.len() {
-            // The rest of this segment beyond the buffered bytes is kept in the buffer.
-            let mut pos = off + cut as u64;
-            while pos < end {
-                if let Some((&k, s)) = self.ooo.range(..=pos).next_back()
-                    && k + s.data.len() as u64 > pos
-                {
-                    pos = k + s.data.len() as u64;
-                    continue;
-                }
-                let stop = self
-                    .ooo
-                    .range(pos..)
-                    .next()
-                    .map(|(k, _)| *k)
-                    .unwrap_or(end)
-                    .min(end);
-                let piece = data[(pos - off) as usize..(stop - off) as usize].to_vec();
-                self.ooo_bytes += piece.len();
-                self.ooo.insert(pos, Seg { data: piece, ts });
-                pos = stop;
-            }
+            // The rest of this segment beyond the buffered bytes is kept in the buffer
+            // (its overlaps were compared above).
+            self.fill_holes(off + cut as u64, off, data, ts);
         }
     }
 
-    /// Buffers an out-of-order segment, first wins against what is buffered.
-    fn buffer(&mut self, off: u64, data: &[u8], ts: i64) {
+    /// Walks `data` (which starts at stream offset `off`) from offset `from` to its end:
+    /// bytes already buffered are kept and compared, the others are buffered. Returns
+    /// how many bytes were already held and whether any of them differed.
+    fn fill_holes(&mut self, from: u64, off: u64, data: &[u8], ts: i64) -> (u64, bool) {
         let end = off + data.len() as u64;
-        let mut pos = off;
+        let mut pos = from;
         let mut covered = 0u64;
         let mut conflict = false;
         while pos < end {
@@ -343,6 +327,13 @@ impl HalfStream {
             self.ooo.insert(pos, Seg { data: piece, ts });
             pos = stop;
         }
+        (covered, conflict)
+    }
+
+    /// Buffers an out-of-order segment, first wins against what is buffered.
+    fn buffer(&mut self, off: u64, data: &[u8], ts: i64) {
+        let end = off + data.len() as u64;
+        let (covered, conflict) = self.fill_holes(off, off, data, ts);
         if conflict {
             self.stats.overlap_conflicts += 1;
         }

@@ -103,13 +103,18 @@ impl Open {
             }
             Ok(None) => false,
             Err(e) => {
-                tracing::warn!(input = %self.report.file, error = %e, "input damaged; packets before the damage are kept");
-                self.report.unreadable = self.report.packets == 0;
-                self.report.error = Some(e.to_string());
+                damaged(&mut self.report, e);
                 false
             }
         }
     }
+}
+
+/// Records damage found after the input's start: the packets before it are kept.
+fn damaged(report: &mut InputReport, e: CaptureError) {
+    tracing::warn!(input = %report.file, error = %e, "input damaged; packets before the damage are kept");
+    report.unreadable = report.packets == 0;
+    report.error = Some(e.to_string());
 }
 
 /// Calls `f(input index, packet, bytes read so far)` for every packet of every input
@@ -192,9 +197,7 @@ pub(crate) fn for_each_packet(
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!(input = %o.report.file, error = %e, "input damaged; packets before the damage are kept");
-                        o.report.unreadable = o.report.packets == 0;
-                        o.report.error = Some(e.to_string());
+                        damaged(&mut o.report, e);
                         break;
                     }
                 }
