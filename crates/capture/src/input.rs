@@ -89,6 +89,20 @@ impl Input {
         })
     }
 
+    /// The bytes buffered now (reading more only when none are), without consuming them.
+    pub(crate) fn buffered(&mut self) -> Result<&[u8], CaptureError> {
+        let pos = self.pos;
+        self.r
+            .fill_buf()
+            .map_err(|e| CaptureError::io(&self.name, pos, e))
+    }
+
+    /// Consumes `n` bytes of what [`buffered`](Self::buffered) returned.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.r.consume(n);
+        self.pos += n as u64;
+    }
+
     /// Skips `n` bytes; returns how many were actually skipped.
     pub(crate) fn skip(&mut self, n: u64) -> Result<u64, CaptureError> {
         let pos = self.pos;

@@ -44,6 +44,8 @@ pub(crate) struct Meta {
     pub interface: u32,
     pub start: usize,
     pub len: usize,
+    /// The bytes are in the input's buffer (zero-copy), not the reader's own.
+    pub in_input: bool,
 }
 
 impl Meta {

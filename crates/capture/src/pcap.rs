@@ -37,6 +37,8 @@ pub struct Reader {
     linktype: LinkType,
     snaplen: u32,
     buf: Vec<u8>,
+    /// Bytes of the input buffer handed out with the last packet, consumed on the next call.
+    pending: usize,
     done: bool,
 }
 
@@ -108,6 +110,7 @@ impl Reader {
             linktype: LinkType::from_u32(lt),
             snaplen,
             buf: Vec::with_capacity(65536),
+            pending: 0,
             done: false,
         })
     }
@@ -123,8 +126,43 @@ impl Reader {
     }
 
     fn read_record(&mut self) -> Result<Option<Meta>, CaptureError> {
-        let offset = self.input.pos();
+        if self.pending > 0 {
+            self.input.consume(self.pending);
+            self.pending = 0;
+        }
         let hlen = if self.modified { 24 } else { 16 };
+        // Fast path: the whole record is in the input's buffer — hand out a slice of it.
+        let (swapped, snaplen, max) = (
+            self.swapped,
+            self.snaplen,
+            max_snaplen_for(self.linktype.to_u32()),
+        );
+        let avail = self.input.buffered()?;
+        if avail.len() >= hlen {
+            let u32at = |o: usize| {
+                let v = u32::from_le_bytes([avail[o], avail[o + 1], avail[o + 2], avail[o + 3]]);
+                if swapped { v.swap_bytes() } else { v }
+            };
+            let (sec, frac, caplen, wire_len) = (u32at(0), u32at(4), u32at(8), u32at(12));
+            if caplen <= max && caplen <= snaplen && avail.len() >= hlen + caplen as usize {
+                self.pending = hlen + caplen as usize;
+                let ns = if self.nanos {
+                    i64::from(frac)
+                } else {
+                    i64::from(frac) * 1000
+                };
+                return Ok(Some(Meta {
+                    ts_ns: i64::from(sec) * 1_000_000_000 + ns,
+                    linktype: self.linktype,
+                    wire_len,
+                    interface: 0,
+                    start: hlen,
+                    len: caplen as usize,
+                    in_input: true,
+                }));
+            }
+        }
+        let offset = self.input.pos();
         let mut h = [0u8; 24];
         match self.input.fill(&mut h[..hlen])? {
             Fill::Full => {}
@@ -151,7 +189,10 @@ impl Reader {
         // Like libpcap: a record longer than the snapshot length is cut to it.
         let discard = caplen.saturating_sub(self.snaplen);
         caplen -= discard;
-        self.buf.resize(caplen as usize, 0);
+        if self.buf.len() < caplen as usize {
+            self.buf.resize(caplen as usize, 0);
+        }
+        self.buf.truncate(caplen as usize);
         match self.input.fill(&mut self.buf)? {
             Fill::Full => {}
             Fill::Eof if caplen == 0 => {}
@@ -178,6 +219,7 @@ impl Reader {
             interface: 0,
             start: 0,
             len: caplen as usize,
+            in_input: false,
         }))
     }
 
@@ -198,6 +240,7 @@ impl PacketSource for Reader {
             return Ok(None);
         }
         match self.read_record() {
+            Ok(Some(m)) if m.in_input => Ok(Some(m.packet(self.input.buffered()?))),
             Ok(Some(m)) => Ok(Some(m.packet(&self.buf))),
             other => {
                 self.done = true;
@@ -206,7 +249,7 @@ impl PacketSource for Reader {
         }
     }
     fn position(&self) -> u64 {
-        self.input.pos()
+        self.input.pos() + self.pending as u64
     }
     fn name(&self) -> &str {
         self.input.name()

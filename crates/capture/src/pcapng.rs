@@ -306,6 +306,7 @@ impl Reader {
                 interface: iface_id,
                 start,
                 len: caplen as usize,
+                in_input: false,
             }));
         }
     }
