@@ -70,8 +70,12 @@ pub struct DefragStats {
     pub incomplete_datagrams: u64,
     /// Datagrams forced out by the memory cap or the pending limit.
     pub evicted_datagrams: u64,
-    /// Fragments of dropped, incomplete or evicted datagrams (not part of any flow).
+    /// Fragments of dropped, incomplete or evicted datagrams whose first fragment was
+    /// never seen (so their flow is unknown).
     pub lost_fragments: u64,
+    /// Incomplete datagrams whose leading part (with the first fragment) was handed on,
+    /// so their fragments count toward their flow.
+    pub partial_datagrams: u64,
 }
 
 /// A datagram put back together.
@@ -83,6 +87,10 @@ pub struct Reassembled {
     pub fragments: u32,
     /// Sum of the fragments' IP lengths on the wire.
     pub wire_bytes: u64,
+    /// False for the leading part of a datagram that never completed (its first
+    /// fragment and whatever followed it without a hole), handed on so that its
+    /// fragments still count toward their flow.
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,6 +133,20 @@ pub struct Defragmenter {
     next_gen: u64,
     mem: usize,
     stats: DefragStats,
+    partial: Vec<Reassembled>,
+    /// Datagrams completed within the timeout, to recognise fragments repeated after
+    /// completion: key → (data of the datagram, its header + transport header).
+    recent: HashMap<Key, Recent, foldhash::fast::RandomState>,
+    recent_order: std::collections::VecDeque<(i64, u64, Key)>,
+    recent_mem: usize,
+}
+
+struct Recent {
+    generation: u64,
+    /// The fragmentable part of the datagram (what fragments carry).
+    data: Vec<u8>,
+    /// Header and transport header: a repeated fragment is handed on as this, no payload.
+    echo: Vec<u8>,
 }
 
 impl Defragmenter {
@@ -137,6 +159,59 @@ impl Defragmenter {
             next_gen: 0,
             mem: 0,
             stats: DefragStats::default(),
+            partial: Vec::new(),
+            recent: HashMap::default(),
+            recent_order: std::collections::VecDeque::new(),
+            recent_mem: 0,
+        }
+    }
+
+    /// Remembers a completed datagram for the timeout (bounded to a quarter of the memcap).
+    fn remember(&mut self, ts_ns: i64, key: Key, r: &Reassembled, data_at: usize) {
+        let Ok(d) = decode_ip(&r.datagram) else {
+            return;
+        };
+        let l4_end = (d.payload.as_ptr() as usize).saturating_sub(r.datagram.as_ptr() as usize);
+        let mut echo =
+            r.datagram[..l4_end.clamp(data_at.min(r.datagram.len()), r.datagram.len())].to_vec();
+        let n = echo.len() as u16;
+        if matches!(key.src, IpAddr::V4(_)) {
+            echo[2..4].copy_from_slice(&n.to_be_bytes());
+        } else if echo.len() >= 40 {
+            echo[4..6].copy_from_slice(&(n - 40).to_be_bytes());
+        }
+        let generation = self.next_gen;
+        self.next_gen += 1;
+        let rec = Recent {
+            generation,
+            data: r.datagram[data_at.min(r.datagram.len())..].to_vec(),
+            echo,
+        };
+        self.recent_mem += rec.data.len() + rec.echo.len() + 64;
+        let deadline = ts_ns.saturating_add((self.cfg.timeout_s as i64).saturating_mul(SEC));
+        if let Some(old) = self.recent.insert(key, rec) {
+            self.recent_mem -= old.data.len() + old.echo.len() + 64;
+        }
+        self.recent_order.push_back((deadline, generation, key));
+        self.forget(ts_ns);
+    }
+
+    /// Forgets completed datagrams past their timeout or beyond the memory bound.
+    fn forget(&mut self, now_ns: i64) {
+        while let Some(&(deadline, generation, key)) = self.recent_order.front() {
+            if deadline > now_ns && self.recent_mem <= self.cfg.memcap_bytes / 4 {
+                break;
+            }
+            self.recent_order.pop_front();
+            // The same key may have been remembered again later; only a stale entry goes.
+            if self
+                .recent
+                .get(&key)
+                .is_some_and(|r| r.generation == generation)
+                && let Some(old) = self.recent.remove(&key)
+            {
+                self.recent_mem -= old.data.len() + old.echo.len() + 64;
+            }
         }
     }
 
@@ -145,7 +220,7 @@ impl Defragmenter {
         self.stats
     }
 
-    /// Bytes held now.
+    /// Bytes held now (pending datagrams).
     pub fn memory(&self) -> usize {
         self.mem
     }
@@ -156,10 +231,20 @@ impl Defragmenter {
     }
 
     fn drop_pending(&mut self, key: &Key, why: fn(&mut DefragStats)) {
-        if let Some(p) = self.pending.remove(key) {
+        if let Some(mut p) = self.pending.remove(key) {
             self.mem -= p.mem();
-            self.stats.lost_fragments += u64::from(p.fragments);
             why(&mut self.stats);
+            // With its first fragment, the datagram's flow is known: hand on what there is.
+            match p.have.first() {
+                Some(&(0, prefix)) if !p.header.is_empty() => {
+                    p.total = Some(prefix);
+                    let mut r = build(p, matches!(key.src, IpAddr::V4(_)));
+                    r.complete = false;
+                    self.stats.partial_datagrams += 1;
+                    self.partial.push(r);
+                }
+                _ => self.stats.lost_fragments += u64::from(p.fragments),
+            }
         }
     }
 
@@ -212,29 +297,62 @@ impl Defragmenter {
         ts_ns: i64,
         frame: &[u8],
         d: &Decoded<'_>,
-        then: impl FnOnce(&Decoded<'_>, PacketCount, Option<&[u8]>),
+        mut then: impl FnMut(&Decoded<'_>, PacketCount, Option<&[u8]>),
     ) -> Result<(), (DecodeError, u32)> {
-        let Some(f) = d.frag else {
-            let count = PacketCount {
-                packets: 1,
-                ip_bytes: u64::from(d.ip.wire_len),
-                fragments: 0,
-            };
-            then(d, count, None);
-            return Ok(());
+        let result = match d.frag {
+            None => {
+                let count = PacketCount {
+                    packets: 1,
+                    ip_bytes: u64::from(d.ip.wire_len),
+                    fragments: 0,
+                };
+                then(d, count, None);
+                Ok(())
+            }
+            Some(f) => {
+                let ip = frame.get(d.ip_offset..).unwrap_or(&[]);
+                match self.push(ts_ns, ip, &f, d.ip.src, d.ip.dst, d.ip.wire_len) {
+                    Some(r) => hand_on(&r, d.vlan_id, &mut then),
+                    None => Ok(()),
+                }
+            }
         };
-        let ip = frame.get(d.ip_offset..).unwrap_or(&[]);
-        if let Some(r) = self.push(ts_ns, ip, &f, d.ip.src, d.ip.dst, d.ip.wire_len) {
-            let mut whole = decode_ip(&r.datagram).map_err(|e| (e, r.fragments))?;
-            whole.vlan_id = d.vlan_id;
-            let count = PacketCount {
-                packets: r.fragments,
-                ip_bytes: r.wire_bytes,
-                fragments: r.fragments,
-            };
-            then(&whole, count, Some(&r.datagram));
+        // Leading parts of datagrams that expired meanwhile.
+        self.hand_on_partial(d.vlan_id, &mut then).and(result)
+    }
+
+    /// Expires what is due at `now_ns` and hands on the leading parts of the datagrams
+    /// that expired (see [`Reassembled::complete`]).
+    pub fn advance_with(
+        &mut self,
+        now_ns: i64,
+        mut then: impl FnMut(&Decoded<'_>, PacketCount, Option<&[u8]>),
+    ) -> Result<(), (DecodeError, u32)> {
+        self.advance(now_ns);
+        self.hand_on_partial(0, &mut then)
+    }
+
+    /// Ends every pending datagram (end of input) and hands on their leading parts.
+    pub fn finish(
+        &mut self,
+        mut then: impl FnMut(&Decoded<'_>, PacketCount, Option<&[u8]>),
+    ) -> Result<(), (DecodeError, u32)> {
+        self.drain();
+        self.hand_on_partial(0, &mut then)
+    }
+
+    fn hand_on_partial(
+        &mut self,
+        vlan: u16,
+        then: &mut impl FnMut(&Decoded<'_>, PacketCount, Option<&[u8]>),
+    ) -> Result<(), (DecodeError, u32)> {
+        let mut result = Ok(());
+        for r in std::mem::take(&mut self.partial) {
+            if let Err(e) = hand_on(&r, vlan, then) {
+                result = Err(e);
+            }
         }
-        Ok(())
+        result
     }
 
     /// Adds one fragment. `ip` holds the captured bytes from the fragment's IP header on;
@@ -268,6 +386,24 @@ impl Defragmenter {
         if frag.more && !len.is_multiple_of(8) {
             self.stats.invalid_fragments += 1;
             return None;
+        }
+        self.forget(ts_ns);
+        // A fragment repeated after its datagram completed (same bytes): it belongs to
+        // that datagram's flow; hand it on as the bare headers, counted as a duplicate.
+        if !self.pending.contains_key(&key)
+            && let Some(rec) = self.recent.get(&key)
+            && rec
+                .data
+                .get(frag.offset as usize..(frag.offset + len) as usize)
+                == Some(payload)
+        {
+            self.stats.duplicates += 1;
+            return Some(Reassembled {
+                datagram: rec.echo.clone(),
+                fragments: 1,
+                wire_bytes: u64::from(wire_len),
+                complete: false,
+            });
         }
         if !self.pending.contains_key(&key) {
             while self.pending.len() >= self.cfg.max_pending.max(1) {
@@ -320,7 +456,10 @@ impl Defragmenter {
             let p = self.pending.remove(&key).expect("present");
             self.mem -= p.mem();
             self.stats.reassembled += 1;
-            return Some(build(p, v4));
+            let data_at = p.header.len() - if v4 { 0 } else { 8 };
+            let r = build(p, v4);
+            self.remember(ts_ns, key, &r, data_at);
+            return Some(r);
         }
         while self.mem > self.cfg.memcap_bytes && !self.pending.is_empty() {
             self.evict_oldest();
@@ -435,6 +574,22 @@ fn insert(
     Insert::Ok
 }
 
+fn hand_on(
+    r: &Reassembled,
+    vlan: u16,
+    then: &mut impl FnMut(&Decoded<'_>, PacketCount, Option<&[u8]>),
+) -> Result<(), (DecodeError, u32)> {
+    let mut whole = decode_ip(&r.datagram).map_err(|e| (e, r.fragments))?;
+    whole.vlan_id = vlan;
+    let count = PacketCount {
+        packets: r.fragments,
+        ip_bytes: r.wire_bytes,
+        fragments: r.fragments,
+    };
+    then(&whole, count, Some(&r.datagram));
+    Ok(())
+}
+
 fn build(p: Pending, v4: bool) -> Reassembled {
     let total = p.total.unwrap_or(0) as usize;
     let mut d = Vec::with_capacity(p.header.len() + total);
@@ -471,6 +626,7 @@ fn build(p: Pending, v4: bool) -> Reassembled {
         datagram: d,
         fragments: p.fragments,
         wire_bytes: p.wire_bytes,
+        complete: true,
     }
 }
 
@@ -582,8 +738,19 @@ mod tests {
             ..Default::default()
         });
         push(&mut d, 0, &frags[0]);
-        d.advance(31 * SEC);
+        push(&mut d, 0, &frags[2]);
+        // Expired with its first fragment: the leading part goes on to its flow.
+        let mut handed = Vec::new();
+        d.advance_with(31 * SEC, |w, c, _| {
+            handed.push((w.payload.len(), c.packets))
+        })
+        .unwrap();
         assert_eq!(d.stats().incomplete_datagrams, 1);
+        assert_eq!(d.stats().partial_datagrams, 1);
+        assert_eq!(handed, vec![(1480 - 8, 2)]);
+        // Without its first fragment, the flow is unknown: the fragment is lost (counted).
+        push(&mut d, 32 * SEC, &frags[1]);
+        d.advance(63 * SEC);
         assert_eq!(d.stats().lost_fragments, 1);
         // A fragment claiming an offset past 65535.
         let mut big = frags[1].clone();

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use wirehouse_flow::{CloseReason, Defragmenter, FlowKey};
+use wirehouse_flow::{CloseReason, Defragmenter, FlowKey, PacketCount};
 use wirehouse_sinks::{Sink, SinkError};
 use wirehouse_wire::{DecodeError, ErrorKind, LinkType, decode};
 
@@ -45,6 +45,20 @@ impl Dispatch {
         b.clock = self.clock;
         // A worker only stops receiving when the run is over.
         let _ = self.txs[w].send(ToWorker::Packets(b));
+    }
+
+    /// Sends a whole packet to the worker that owns its flow. `bytes` is the frame, or
+    /// for a reassembled datagram (`raw_ip`) the datagram itself, which travels as raw IP.
+    fn route(
+        &mut self,
+        whole: &wirehouse_wire::Decoded<'_>,
+        item: Item,
+        bytes: &[u8],
+        raw_ip: bool,
+    ) {
+        let w = (FlowKey::of(whole).0.symmetric_hash() % self.txs.len() as u64) as usize;
+        let linktype = if raw_ip { LinkType::Raw } else { item.linktype };
+        self.push(w, Item { linktype, ..item }, bytes);
     }
 
     /// Sends every partial batch, and the clock to workers with nothing pending.
@@ -126,30 +140,27 @@ pub fn convert(
             match decode(p.linktype, p.data) {
                 Ok(dec) => {
                     stats.truncated_transport_headers += u64::from(dec.l4_truncated);
+                    let item = Item {
+                        ts: p.ts_ns,
+                        linktype: p.linktype,
+                        start: 0,
+                        len: 0,
+                        source: src as u32,
+                        count: PacketCount {
+                            packets: 1,
+                            ip_bytes: 0,
+                            fragments: 0,
+                        },
+                        vlan: dec.vlan_id,
+                    };
                     let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
-                        let w = (FlowKey::of(whole).0.symmetric_hash() % n as u64) as usize;
                         stats.flow_packets += u64::from(count.packets);
-                        let item = Item {
-                            ts: p.ts_ns,
-                            linktype: p.linktype,
-                            start: 0,
-                            len: 0,
-                            source: src as u32,
-                            count,
-                            vlan: dec.vlan_id,
-                        };
-                        match datagram {
-                            None => d.push(w, item, p.data),
-                            // A reassembled datagram travels as raw IP with its fragments' count.
-                            Some(ip) => d.push(
-                                w,
-                                Item {
-                                    linktype: LinkType::Raw,
-                                    ..item
-                                },
-                                ip,
-                            ),
-                        }
+                        d.route(
+                            whole,
+                            Item { count, ..item },
+                            datagram.unwrap_or(p.data),
+                            datagram.is_some(),
+                        );
                     });
                     if let Err((e, frags)) = fed {
                         *decode_errors.entry(e).or_default() += u64::from(frags);
@@ -166,6 +177,32 @@ pub fn convert(
                 progress.update(pos, seen, started.elapsed().as_secs_f64());
             }
         });
+        // Datagrams still waiting for fragments: their leading parts go to their flows.
+        let last = Item {
+            ts: d.clock,
+            linktype: LinkType::Raw,
+            start: 0,
+            len: 0,
+            source: planned.len().saturating_sub(1) as u32,
+            count: PacketCount {
+                packets: 1,
+                ip_bytes: 0,
+                fragments: 0,
+            },
+            vlan: 0,
+        };
+        let finished = defrag.finish(|whole, count, datagram| {
+            stats.flow_packets += u64::from(count.packets);
+            d.route(
+                whole,
+                Item { count, ..last },
+                datagram.unwrap_or_default(),
+                true,
+            );
+        });
+        if let Err((e, frags)) = finished {
+            *decode_errors.entry(e).or_default() += u64::from(frags);
+        }
         d.tick();
         let reason = if stop.load(Ordering::Relaxed) {
             CloseReason::Shutdown
@@ -184,7 +221,6 @@ pub fn convert(
         (reports, worker_reports, sink_result)
     });
     progress.finish();
-    defrag.drain();
     stats.defrag = defrag.stats();
     stats.inputs.extend(reports);
     stats.packets = stats.inputs.iter().map(|i| i.packets).sum();
