@@ -23,10 +23,9 @@ fn reassemble(path: &Path) -> (Vec<Vec<u8>>, wirehouse_flow::DefragStats) {
                 dec.ip.dst,
                 dec.ip.wire_len,
             )
+            && r.complete
         {
-            if r.complete {
-                out.push(r.datagram);
-            }
+            out.push(r.datagram);
         }
     }
     (out, d.stats())
