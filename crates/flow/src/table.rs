@@ -148,11 +148,14 @@ impl Flow {
         self.last_ns.saturating_add(self.timeout_ns(c))
     }
 
-    /// The row for this flow, closed for `reason` (a FIN/RST close wins over a timeout).
+    /// The row for this flow, closed for `reason` (a FIN/RST close wins).
     pub fn to_row(&self, reason: CloseReason) -> FlowRow {
+        // A connection that closed (FIN both ways, or RST) says so, whenever its row is
+        // written (linger timeout, end of input, shutdown); periodic rows stay 'active'.
         let reason = match (reason, self.closed) {
-            (CloseReason::Timeout, Some(r)) => r,
-            (r, _) => r,
+            (CloseReason::Active, _) => CloseReason::Active,
+            (_, Some(r)) => r,
+            (r, None) => r,
         };
         let (c, s) = (
             self.key.endpoint(self.client),
