@@ -88,6 +88,17 @@ struct Open {
 }
 
 impl Open {
+    /// The current packet.
+    fn packet(&self) -> Packet<'_> {
+        Packet {
+            ts_ns: self.ts,
+            linktype: self.linktype,
+            wire_len: self.wire_len,
+            interface: self.interface,
+            data: &self.data,
+        }
+    }
+
     /// Reads the next packet into the buffer; false at the end (or damage, reported).
     fn advance(&mut self) -> bool {
         match self.src.next_packet() {
@@ -174,14 +185,7 @@ pub(crate) fn for_each_packet(
         let o = open[i].as_mut().expect("open");
         // While this input stays first (the usual case: no overlap), read straight on.
         let limit = heap.peek().map(|Reverse((t, _))| *t).unwrap_or(i64::MAX);
-        let p = Packet {
-            ts_ns: o.ts,
-            linktype: o.linktype,
-            wire_len: o.wire_len,
-            interface: o.interface,
-            data: &o.data,
-        };
-        f(o.index, &p, done_bytes + o.src.position());
+        f(o.index, &o.packet(), done_bytes + o.src.position());
         if heap.is_empty() {
             // No other input competes: hand packets over straight from the reader's
             // buffer, without copying them.
@@ -217,14 +221,7 @@ pub(crate) fn for_each_packet(
                 heap.push(Reverse((o.ts, i)));
                 break;
             }
-            let p = Packet {
-                ts_ns: o.ts,
-                linktype: o.linktype,
-                wire_len: o.wire_len,
-                interface: o.interface,
-                data: &o.data,
-            };
-            f(o.index, &p, done_bytes + o.src.position());
+            f(o.index, &o.packet(), done_bytes + o.src.position());
         }
     }
     for o in open.into_iter().flatten() {

@@ -67,6 +67,32 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 /// An endpoint: (address text, port).
 pub type Ep = (String, u16);
 
+/// The client and server endpoint columns of a flows batch.
+struct Ends<'a> {
+    cip: &'a StringArray,
+    sip: &'a StringArray,
+    cp: &'a UInt16Array,
+    sp: &'a UInt16Array,
+}
+
+impl<'a> Ends<'a> {
+    fn new(b: &'a RecordBatch) -> Self {
+        Ends {
+            cip: col(b, "client_ip"),
+            sip: col(b, "server_ip"),
+            cp: col(b, "client_port"),
+            sp: col(b, "server_port"),
+        }
+    }
+    /// (client, server) of row `i`.
+    fn get(&self, i: usize) -> (Ep, Ep) {
+        (
+            (self.cip.value(i).to_string(), self.cp.value(i)),
+            (self.sip.value(i).to_string(), self.sp.value(i)),
+        )
+    }
+}
+
 /// (source, destination, IP id) of a fragmented datagram.
 type FragId = (String, String, String);
 /// (protocol, source endpoint, destination endpoint).
@@ -97,14 +123,7 @@ pub fn our_flows(dir: &Path, protos: &[u8]) -> FlowFacts {
     let mut m = FlowFacts::new();
     for b in read_table(dir, "flows") {
         let proto = col::<UInt8Array>(&b, "ip_proto");
-        let (cip, sip) = (
-            col::<StringArray>(&b, "client_ip"),
-            col::<StringArray>(&b, "server_ip"),
-        );
-        let (cp, sp) = (
-            col::<UInt16Array>(&b, "client_port"),
-            col::<UInt16Array>(&b, "server_port"),
-        );
+        let ends = Ends::new(&b);
         let (cpk, spk) = (
             col::<UInt64Array>(&b, "client_packets"),
             col::<UInt64Array>(&b, "server_packets"),
@@ -117,8 +136,7 @@ pub fn our_flows(dir: &Path, protos: &[u8]) -> FlowFacts {
             if !protos.contains(&proto.value(i)) {
                 continue;
             }
-            let c = (cip.value(i).to_string(), cp.value(i));
-            let s = (sip.value(i).to_string(), sp.value(i));
+            let (c, s) = ends.get(i);
             add(
                 &mut m,
                 proto.value(i),
@@ -287,14 +305,7 @@ pub fn diff(ours: &FlowFacts, theirs: &FlowFacts) -> Vec<String> {
 pub fn our_retransmits(dir: &Path) -> BTreeMap<(Ep, Ep), u64> {
     let mut m = BTreeMap::new();
     for b in read_table(dir, "flows") {
-        let (cip, sip) = (
-            col::<StringArray>(&b, "client_ip"),
-            col::<StringArray>(&b, "server_ip"),
-        );
-        let (cp, sp) = (
-            col::<UInt16Array>(&b, "client_port"),
-            col::<UInt16Array>(&b, "server_port"),
-        );
+        let ends = Ends::new(&b);
         let (cr, sr) = (
             col::<UInt64Array>(&b, "client_retransmits"),
             col::<UInt64Array>(&b, "server_retransmits"),
@@ -304,8 +315,7 @@ pub fn our_retransmits(dir: &Path) -> BTreeMap<(Ep, Ep), u64> {
             if proto.value(i) != 6 {
                 continue;
             }
-            let c = (cip.value(i).to_string(), cp.value(i));
-            let s = (sip.value(i).to_string(), sp.value(i));
+            let (c, s) = ends.get(i);
             if cr.value(i) > 0 {
                 *m.entry((c.clone(), s.clone())).or_default() += cr.value(i);
             }
