@@ -44,6 +44,73 @@ impl FlowKey {
         Self::new((d.ip.src, sp), (d.ip.dst, dp), d.ip.protocol)
     }
 
+    /// The key of the common, simple packet — Ethernet (up to two VLAN tags) or raw IP,
+    /// IPv4 or IPv6 without extension headers, unfragmented TCP or UDP that is not a
+    /// tunnel — read straight from the frame; `None` for anything else, which needs the
+    /// full [`decode`](wirehouse_wire::decode). When it answers, it equals the key of
+    /// the full decode (the dispatcher relies on that to shard without decoding twice).
+    pub fn hint(linktype: wirehouse_wire::LinkType, b: &[u8]) -> Option<Self> {
+        use wirehouse_wire::LinkType;
+        let mut off = match linktype {
+            LinkType::Ethernet => {
+                let mut off = 12;
+                let mut et = u16::from_be_bytes([*b.get(12)?, *b.get(13)?]);
+                for _ in 0..2 {
+                    if matches!(et, 0x8100 | 0x88a8 | 0x9100) {
+                        off += 4;
+                        et = u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]);
+                    }
+                }
+                if !matches!(et, 0x0800 | 0x86dd) {
+                    return None;
+                }
+                off + 2
+            }
+            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => 0,
+            _ => return None,
+        };
+        let ip = b.get(off..)?;
+        let (src, dst, proto, l4) = match ip.first()? >> 4 {
+            4 => {
+                let ihl = usize::from(ip[0] & 0x0f) * 4;
+                let h = ip.get(..20)?;
+                if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                    return None; // options are fine, fragments are not
+                }
+                let s: [u8; 4] = h[12..16].try_into().ok()?;
+                let d: [u8; 4] = h[16..20].try_into().ok()?;
+                (IpAddr::from(s), IpAddr::from(d), h[9], ihl)
+            }
+            6 => {
+                let h = ip.get(..40)?;
+                let s: [u8; 16] = h[8..24].try_into().ok()?;
+                let d: [u8; 16] = h[24..40].try_into().ok()?;
+                (IpAddr::from(s), IpAddr::from(d), h[6], 40)
+            }
+            _ => return None,
+        };
+        off = l4;
+        let ports = ip.get(off..off + 4)?;
+        let (sp, dp) = (
+            u16::from_be_bytes([ports[0], ports[1]]),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
+        match proto {
+            6 => {}
+            // UDP tunnels are decapsulated by the full decode.
+            17 if ![sp, dp]
+                .iter()
+                .any(|p| matches!(p, 4789 | 6081 | 4754 | 4790 | 6635)) => {}
+            _ => return None,
+        }
+        // The full decode needs the whole transport header or at least the ports; a
+        // header it would reject outright (e.g. a TCP data offset below 20) goes there too.
+        if proto == 6 && ip.get(off + 12).is_some_and(|&x| x >> 4 < 5) {
+            return None;
+        }
+        Some(Self::new((src, sp), (dst, dp), proto).0)
+    }
+
     /// Builds a key from a source and destination endpoint.
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (Self, Side) {
         if src <= dst {

@@ -61,6 +61,11 @@ impl Dispatch {
         self.push(w, Item { linktype, ..item }, bytes);
     }
 
+    /// The worker that owns a flow.
+    fn worker_of(&self, key: &FlowKey) -> usize {
+        (key.symmetric_hash() % self.txs.len() as u64) as usize
+    }
+
     /// Sends every partial batch, and the clock to workers with nothing pending.
     fn tick(&mut self) {
         for w in 0..self.txs.len() {
@@ -137,40 +142,61 @@ pub fn convert(
             stats.captured_bytes += p.data.len() as u64;
             stats.wire_bytes += u64::from(p.wire_len);
             d.clock = d.clock.max(p.ts_ns);
-            match decode(p.linktype, p.data) {
-                Ok(dec) => {
-                    stats.truncated_transport_headers += u64::from(dec.l4_truncated);
-                    let item = Item {
-                        ts: p.ts_ns,
-                        linktype: p.linktype,
-                        start: 0,
-                        len: 0,
-                        source: src as u32,
-                        count: PacketCount {
-                            packets: 1,
-                            ip_bytes: 0,
-                            fragments: 0,
-                        },
-                        vlan: dec.vlan_id,
-                    };
-                    let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
-                        stats.flow_packets += u64::from(count.packets);
-                        d.route(
-                            whole,
-                            Item { count, ..item },
-                            datagram.unwrap_or(p.data),
-                            datagram.is_some(),
-                        );
-                    });
-                    if let Err((e, frags)) = fed {
-                        *decode_errors.entry(e).or_default() += u64::from(frags);
+            // The common packet is sharded from its raw bytes; the worker decodes it.
+            if let Some(key) = FlowKey::hint(p.linktype, p.data) {
+                stats.flow_packets += 1;
+                let item = Item {
+                    ts: p.ts_ns,
+                    linktype: p.linktype,
+                    start: 0,
+                    len: 0,
+                    source: src as u32,
+                    count: PacketCount {
+                        packets: 1,
+                        ip_bytes: 0,
+                        fragments: 0,
+                    },
+                    vlan: 0,
+                };
+                let w = d.worker_of(&key);
+                d.push(w, item, p.data);
+            } else {
+                match decode(p.linktype, p.data) {
+                    Ok(dec) => {
+                        let item = Item {
+                            ts: p.ts_ns,
+                            linktype: p.linktype,
+                            start: 0,
+                            len: 0,
+                            source: src as u32,
+                            count: PacketCount {
+                                packets: 1,
+                                ip_bytes: 0,
+                                fragments: 0,
+                            },
+                            vlan: dec.vlan_id,
+                        };
+                        let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
+                            stats.flow_packets += u64::from(count.packets);
+                            d.route(
+                                whole,
+                                Item { count, ..item },
+                                datagram.unwrap_or(p.data),
+                                datagram.is_some(),
+                            );
+                        });
+                        if let Err((e, frags)) = fed {
+                            *decode_errors.entry(e).or_default() += u64::from(frags);
+                        }
                     }
+                    Err(e) => match e.kind {
+                        ErrorKind::NotIp(_) => stats.non_ip_packets += 1,
+                        ErrorKind::UnsupportedLinkType(_) => {
+                            stats.unsupported_linktype_packets += 1
+                        }
+                        _ => *decode_errors.entry(e).or_default() += 1,
+                    },
                 }
-                Err(e) => match e.kind {
-                    ErrorKind::NotIp(_) => stats.non_ip_packets += 1,
-                    ErrorKind::UnsupportedLinkType(_) => stats.unsupported_linktype_packets += 1,
-                    _ => *decode_errors.entry(e).or_default() += 1,
-                },
             }
             if seen.is_multiple_of(TICK_PACKETS) {
                 d.tick();
@@ -226,6 +252,7 @@ pub fn convert(
     stats.packets = stats.inputs.iter().map(|i| i.packets).sum();
     let mut latency: Option<hdrhistogram::Histogram<u64>> = None;
     for r in worker_reports {
+        stats.truncated_transport_headers += r.truncated_transport_headers;
         for (k, v) in r.flows_by_reason {
             *stats.flows.entry(k.to_string()).or_default() += v;
         }

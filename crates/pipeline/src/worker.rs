@@ -50,6 +50,7 @@ pub(crate) enum ToSink {
 /// What a worker did.
 #[derive(Default)]
 pub(crate) struct WorkerReport {
+    pub truncated_transport_headers: u64,
     pub flows_by_reason: BTreeMap<&'static str, u64>,
     pub reassembly: ReassemblyTotals,
     pub decode_errors: BTreeMap<DecodeError, u64>,
@@ -90,14 +91,24 @@ pub(crate) fn run(
                     let bytes = &b.data[it.start as usize..(it.start + it.len) as usize];
                     match decode(it.linktype, bytes) {
                         Ok(mut d) => {
-                            if it.count.fragments > 0 {
+                            // A whole frame stands for itself; a reassembled datagram
+                            // (raw IP) for its fragments, with the first one's VLAN.
+                            let count = if it.count.fragments > 0 {
                                 d.vlan_id = it.vlan;
-                            }
+                                it.count
+                            } else {
+                                PacketCount {
+                                    packets: 1,
+                                    ip_bytes: u64::from(d.ip.wire_len),
+                                    fragments: 0,
+                                }
+                            };
+                            report.truncated_transport_headers += u64::from(d.l4_truncated);
                             table.process_counted(
                                 it.ts,
                                 &d,
                                 &sources[it.source as usize],
-                                it.count,
+                                count,
                                 &mut |r| rows.push(r),
                             );
                         }
