@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use wirehouse_flow::{CloseReason, Defragmenter, FlowKey, PacketCount};
+use wirehouse_flow::{CloseReason, Defragmenter, FlowKey};
 use wirehouse_sinks::{Sink, SinkError};
 use wirehouse_wire::{DecodeError, ErrorKind, LinkType, decode};
 
@@ -145,36 +145,15 @@ pub fn convert(
             // The common packet is sharded from its raw bytes; the worker decodes it.
             if let Some(key) = FlowKey::hint(p.linktype, p.data) {
                 stats.flow_packets += 1;
-                let item = Item {
-                    ts: p.ts_ns,
-                    linktype: p.linktype,
-                    start: 0,
-                    len: 0,
-                    source: src as u32,
-                    count: PacketCount {
-                        packets: 1,
-                        ip_bytes: 0,
-                        fragments: 0,
-                    },
-                    vlan: 0,
-                };
+                let item = Item::frame(p.ts_ns, p.linktype, src as u32);
                 let w = d.worker_of(&key);
                 d.push(w, item, p.data);
             } else {
                 match decode(p.linktype, p.data) {
                     Ok(dec) => {
                         let item = Item {
-                            ts: p.ts_ns,
-                            linktype: p.linktype,
-                            start: 0,
-                            len: 0,
-                            source: src as u32,
-                            count: PacketCount {
-                                packets: 1,
-                                ip_bytes: 0,
-                                fragments: 0,
-                            },
                             vlan: dec.vlan_id,
+                            ..Item::frame(p.ts_ns, p.linktype, src as u32)
                         };
                         let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
                             stats.flow_packets += u64::from(count.packets);
@@ -204,19 +183,11 @@ pub fn convert(
             }
         });
         // Datagrams still waiting for fragments: their leading parts go to their flows.
-        let last = Item {
-            ts: d.clock,
-            linktype: LinkType::Raw,
-            start: 0,
-            len: 0,
-            source: planned.len().saturating_sub(1) as u32,
-            count: PacketCount {
-                packets: 1,
-                ip_bytes: 0,
-                fragments: 0,
-            },
-            vlan: 0,
-        };
+        let last = Item::frame(
+            d.clock,
+            LinkType::Raw,
+            planned.len().saturating_sub(1) as u32,
+        );
         let finished = defrag.finish(|whole, count, datagram| {
             stats.flow_packets += u64::from(count.packets);
             d.route(

@@ -24,6 +24,27 @@ pub(crate) struct Item {
     pub vlan: u16,
 }
 
+impl Item {
+    /// A whole frame read at `ts` from input `source`; its bytes and counts are filled
+    /// in when it is pushed (a whole frame counts as itself).
+    pub(crate) fn frame(ts: i64, linktype: LinkType, source: u32) -> Self {
+        let count = PacketCount {
+            packets: 1,
+            ip_bytes: 0,
+            fragments: 0,
+        };
+        Item {
+            ts,
+            linktype,
+            start: 0,
+            len: 0,
+            source,
+            count,
+            vlan: 0,
+        }
+    }
+}
+
 /// Packets for one worker, with the dispatcher's clock when the batch was sent: every
 /// packet of this worker's flows up to that time is in this batch or an earlier one.
 #[derive(Default)]
