@@ -193,18 +193,21 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Protocols => {
-            let reg = wirehouse_l7::registry();
             println!(
-                "{:<12} {:>5} {:<8} default ports",
+                "{:<12} {:>5} {:<9} default ports",
                 "name", "id", "transport"
             );
-            for p in reg {
+            for p in wirehouse_l7::registry() {
+                let ports: Vec<String> = p.default_ports.iter().map(u16::to_string).collect();
                 println!(
-                    "{:<12} {:>5} {:<8} {:?}",
-                    p.name, p.id, p.transport, p.default_ports
+                    "{:<12} {:>5} {:<9} {}",
+                    p.name,
+                    p.id,
+                    p.transport.as_str(),
+                    ports.join(",")
                 );
             }
-            if reg.is_empty() {
+            if wirehouse_l7::REGISTRY.is_empty() {
                 eprintln!("(no application protocol parsers are registered in this build)");
             }
             Ok(ExitCode::SUCCESS)

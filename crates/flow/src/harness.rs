@@ -240,11 +240,16 @@ pub fn segments(conv: &[(bool, &[u8])], split: Split) -> Vec<Segment> {
 
 /// A decoded TCP/IPv4 packet for a synthetic segment (10.0.0.1:40000 ↔ 10.0.0.2:80).
 pub fn decoded(s: &Segment) -> Decoded<'_> {
+    decoded_on(s, 80)
+}
+
+/// Like [`decoded`], with the server on `port`.
+pub fn decoded_on(s: &Segment, port: u16) -> Decoded<'_> {
     let (c, sv): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
     let (src, dst, sp, dp) = if s.from_client {
-        (c, sv, 40000, 80)
+        (c, sv, 40000, port)
     } else {
-        (sv, c, 80, 40000)
+        (sv, c, port, 40000)
     };
     Decoded {
         vlan_id: 0,
@@ -277,12 +282,17 @@ pub fn decoded(s: &Segment) -> Decoded<'_> {
 /// Feeds segments (1 µs apart) through a flow table with `handler`; returns the handler
 /// after the flow has ended.
 pub fn run<H: StreamHandler>(segs: &[Segment], handler: H) -> H {
+    run_on(segs, 80, handler)
+}
+
+/// Like [`run`], with the server on `port`.
+pub fn run_on<H: StreamHandler>(segs: &[Segment], port: u16, handler: H) -> H {
     let mut t = FlowTable::with_handler(FlowConfig::default(), handler);
     let src: Arc<str> = "harness".into();
     for (i, s) in segs.iter().enumerate() {
         t.process(
             1_000_000_000 + i as i64 * 1000,
-            &decoded(s),
+            &decoded_on(s, port),
             &src,
             &mut |_| {},
         );

@@ -1,0 +1,574 @@
+//! The stream handler that runs the parsers: per flow it detects the protocol (port hints
+//! order the probes, the payload decides), keeps each direction's unconsumed bytes
+//! (bounded), feeds the parser, handles gaps and invalid bytes, and at the end of the flow
+//! writes unanswered requests as timeouts and names the flow's protocol.
+
+use crate::row::L7Row;
+pub use crate::session::ProtocolStats;
+use crate::session::{PairLimits, Pairing};
+use crate::{Cx, Parse, Probe, ProbeInput, Protocol, REGISTRY, Session, Span};
+use std::collections::BTreeMap;
+use wirehouse_flow::{Flow, StreamEvent, StreamHandler};
+
+/// Application-layer settings (`[l7]` in the configuration file).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct L7Config {
+    /// Protocols to parse, by registry name; empty = all (`--protocols` overrides).
+    pub protocols: Vec<String>,
+    /// A request unanswered this long is written as a timeout when a newer one arrives,
+    /// seconds (unanswered requests are always written as timeouts when the flow ends).
+    pub session_timeout_s: u64,
+    /// Most unanswered requests kept per flow; beyond it the oldest is written as a timeout.
+    pub max_pending: usize,
+    /// Most unconsumed bytes kept per direction of a flow (an incomplete message larger
+    /// than this is dropped and counted as a buffer overflow).
+    pub max_buffer_bytes: usize,
+    /// Bytes per direction looked at to recognise a protocol before giving up.
+    pub detect_bytes: usize,
+    /// Invalid messages tolerated per flow before its parser gives up.
+    pub max_errors_per_flow: u32,
+}
+
+impl Default for L7Config {
+    fn default() -> Self {
+        Self {
+            protocols: Vec::new(),
+            session_timeout_s: 60,
+            max_pending: 256,
+            max_buffer_bytes: 65_536,
+            detect_bytes: 4096,
+            max_errors_per_flow: 16,
+        }
+    }
+}
+
+/// Counters per protocol.
+pub type L7Stats = BTreeMap<&'static str, ProtocolStats>;
+
+/// One direction's unconsumed bytes.
+#[derive(Default)]
+struct DirBuf {
+    data: Vec<u8>,
+    start_ns: i64,
+}
+
+enum Phase {
+    /// Looking at the first bytes; `held` lists what arrived, in order, for replay.
+    Detect {
+        held: Vec<(bool, usize, i64, i64)>,
+        excluded: u64,
+        datagrams: u32,
+    },
+    Active(Box<dyn Session>),
+    Off,
+}
+
+/// Per-flow application-layer state (allocated at the flow's first payload byte).
+#[derive(Default)]
+pub struct FlowL7(Option<Box<Inner>>);
+
+struct Inner {
+    phase: Phase,
+    proto: Option<usize>,
+    bufs: [DirBuf; 2],
+    pairing: Pairing,
+    errors: u32,
+}
+
+/// Runs the enabled parsers over every flow; collects `l7_sessions` rows.
+pub struct L7Engine {
+    enabled: Vec<usize>,
+    cfg: L7Config,
+    limits: PairLimits,
+    rows: Vec<L7Row>,
+    stats: Vec<ProtocolStats>,
+}
+
+impl L7Engine {
+    /// An engine for the protocols `cfg` enables (an unknown name is an error).
+    pub fn new(cfg: L7Config) -> Result<Self, String> {
+        let mut enabled = Vec::new();
+        if cfg.protocols.is_empty() {
+            enabled.extend(0..REGISTRY.len());
+        } else {
+            for name in &cfg.protocols {
+                let i = REGISTRY
+                    .iter()
+                    .position(|p| p.info().name == name.trim())
+                    .ok_or_else(|| {
+                        let known: Vec<_> = REGISTRY.iter().map(|p| p.info().name).collect();
+                        format!("unknown protocol {name:?} (known: {})", known.join(", "))
+                    })?;
+                if !enabled.contains(&i) {
+                    enabled.push(i);
+                }
+            }
+        }
+        let limits = PairLimits {
+            timeout_ns: (cfg.session_timeout_s as i64).saturating_mul(1_000_000_000),
+            max_pending: cfg.max_pending.max(1),
+        };
+        Ok(Self {
+            enabled,
+            cfg,
+            limits,
+            rows: Vec::new(),
+            stats: vec![ProtocolStats::default(); REGISTRY.len()],
+        })
+    }
+
+    /// True when no protocol is enabled (the flow table can skip the handler).
+    pub fn is_idle(&self) -> bool {
+        self.enabled.is_empty()
+    }
+
+    /// Rows written since the last call.
+    pub fn take_rows(&mut self) -> std::vec::Drain<'_, L7Row> {
+        self.rows.drain(..)
+    }
+
+    /// Rows waiting to be taken.
+    pub fn pending_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Counters of the protocols that saw anything.
+    pub fn stats(&self) -> L7Stats {
+        REGISTRY
+            .iter()
+            .zip(&self.stats)
+            .filter(|(_, s)| **s != ProtocolStats::default())
+            .map(|(p, s)| (p.info().name, *s))
+            .collect()
+    }
+
+    fn proto(i: usize) -> &'static dyn Protocol {
+        REGISTRY[i]
+    }
+
+    /// Probes the enabled protocols, those whose ports match the flow's first.
+    fn detect(
+        &self,
+        input: &ProbeInput<'_>,
+        excluded: &mut u64,
+        at_limit: bool,
+    ) -> Option<Option<usize>> {
+        let mut hinted_unsure = None;
+        let mut any_unsure = false;
+        let hinted = |i: usize| {
+            Self::proto(i)
+                .info()
+                .default_ports
+                .contains(&input.server_port)
+        };
+        let order = self
+            .enabled
+            .iter()
+            .copied()
+            .filter(|&i| hinted(i))
+            .chain(self.enabled.iter().copied().filter(|&i| !hinted(i)));
+        for i in order {
+            let p = Self::proto(i);
+            if *excluded & (1 << i) != 0 || !p.info().transport.allows(input.tcp) {
+                continue;
+            }
+            match p.probe(input) {
+                Probe::Certain => return Some(Some(i)),
+                Probe::Unsure => {
+                    any_unsure = true;
+                    if hinted_unsure.is_none() && hinted(i) {
+                        hinted_unsure = Some(i);
+                    }
+                }
+                Probe::NotMine => *excluded |= 1 << i,
+            }
+        }
+        if !any_unsure {
+            Some(None)
+        } else if at_limit {
+            Some(hinted_unsure)
+        } else {
+            None
+        }
+    }
+
+    /// Switches the flow to protocol `i` and replays what detection held, in order.
+    fn activate(&mut self, flow: &Flow, inner: &mut Inner, i: usize) {
+        self.stats[i].flows += 1;
+        let held = match &mut inner.phase {
+            Phase::Detect { held, .. } => std::mem::take(held),
+            _ => Vec::new(),
+        };
+        let saved = std::mem::take(&mut inner.bufs).map(|b| b.data);
+        inner.proto = Some(i);
+        inner.phase = Phase::Active(Self::proto(i).session());
+        let mut offs = [0usize; 2];
+        for (hfc, len, f, l) in held {
+            let hd = usize::from(!hfc);
+            let chunk = &saved[hd][offs[hd]..offs[hd] + len];
+            offs[hd] += len;
+            self.feed(flow, inner, hfc, chunk, f, l);
+        }
+    }
+
+    /// Feeds one direction's in-order bytes to the active parser.
+    fn feed(
+        &mut self,
+        flow: &Flow,
+        inner: &mut Inner,
+        fc: bool,
+        bytes: &[u8],
+        first: i64,
+        last: i64,
+    ) {
+        let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) else {
+            return;
+        };
+        let d = usize::from(!fc);
+        let buf = &mut inner.bufs[d];
+        let old_len = buf.data.len();
+        let start = if old_len == 0 { first } else { buf.start_ns };
+        let mut cx = Cx {
+            flow,
+            proto: REGISTRY[i].info(),
+            pairing: &mut inner.pairing,
+            rows: &mut self.rows,
+            stats: &mut self.stats[i],
+            limits: self.limits,
+        };
+        let (used, outcome) = if old_len == 0 {
+            run(session.as_mut(), &mut cx, fc, bytes, 0, start, first, last)
+        } else {
+            buf.data.extend_from_slice(bytes);
+            run(
+                session.as_mut(),
+                &mut cx,
+                fc,
+                &buf.data,
+                old_len,
+                start,
+                first,
+                last,
+            )
+        };
+        let mut give_up = false;
+        match outcome {
+            Outcome::Stop => {
+                inner.phase = Phase::Off;
+                inner.bufs = Default::default();
+                return;
+            }
+            Outcome::Invalid => {
+                cx.stats.parse_errors += 1;
+                inner.errors += 1;
+                if inner.errors > self.cfg.max_errors_per_flow || !session.gap(&mut cx, fc, 0, last)
+                {
+                    give_up = true;
+                }
+                buf.data.clear();
+            }
+            Outcome::Wait => {
+                let src: &[u8] = if old_len == 0 { bytes } else { &buf.data };
+                let rest = src.len() - used;
+                if rest > self.cfg.max_buffer_bytes {
+                    cx.stats.buffer_overflows += 1;
+                    buf.data.clear();
+                    if !session.gap(&mut cx, fc, rest as u64, last) {
+                        give_up = true;
+                    }
+                } else if old_len == 0 {
+                    buf.data.extend_from_slice(&bytes[used..]);
+                    buf.start_ns = first;
+                } else {
+                    buf.data.drain(..used);
+                    if used >= old_len {
+                        buf.start_ns = first;
+                    }
+                }
+            }
+        }
+        if give_up {
+            cx.stats.given_up += 1;
+            inner.phase = Phase::Off;
+            inner.bufs = Default::default();
+        }
+    }
+}
+
+enum Outcome {
+    /// Everything parseable was consumed; the rest waits for more bytes.
+    Wait,
+    Invalid,
+    Stop,
+}
+
+/// Calls the parser until it needs more bytes; returns how many it consumed. Bytes before
+/// `old_len` arrived at `start`, the rest between `first` and `last`.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    s: &mut dyn Session,
+    cx: &mut Cx<'_>,
+    fc: bool,
+    data: &[u8],
+    old_len: usize,
+    start: i64,
+    first: i64,
+    last: i64,
+) -> (usize, Outcome) {
+    let mut off = 0;
+    while off < data.len() {
+        let span = Span {
+            start_ns: if off >= old_len && off > 0 {
+                first
+            } else {
+                start
+            },
+            end_ns: last,
+        };
+        match s.parse(cx, fc, &data[off..], span) {
+            Parse::Consumed(0) | Parse::Needed(_) => break,
+            Parse::Consumed(n) => off += n.min(data.len() - off),
+            Parse::Invalid => return (data.len(), Outcome::Invalid),
+            Parse::Stop => return (data.len(), Outcome::Stop),
+        }
+    }
+    (off, Outcome::Wait)
+}
+
+impl StreamHandler for L7Engine {
+    type State = FlowL7;
+
+    fn stream(&mut self, flow: &Flow, state: &mut FlowL7, fc: bool, ev: StreamEvent<'_>) {
+        if self.enabled.is_empty() {
+            return;
+        }
+        let d = usize::from(!fc);
+        match ev {
+            StreamEvent::Data {
+                bytes,
+                first_ts_ns,
+                last_ts_ns,
+            } => {
+                if bytes.is_empty() {
+                    return;
+                }
+                let inner = state.0.get_or_insert_with(|| {
+                    Box::new(Inner {
+                        phase: Phase::Detect {
+                            held: Vec::new(),
+                            excluded: 0,
+                            datagrams: 0,
+                        },
+                        proto: None,
+                        bufs: Default::default(),
+                        pairing: Pairing::default(),
+                        errors: 0,
+                    })
+                });
+                if let Phase::Detect { held, excluded, .. } = &mut inner.phase {
+                    let buf = &mut inner.bufs[d];
+                    let take = bytes
+                        .len()
+                        .min(self.cfg.detect_bytes.saturating_sub(buf.data.len()));
+                    if take == 0 {
+                        return;
+                    }
+                    buf.data.extend_from_slice(&bytes[..take]);
+                    held.push((fc, take, first_ts_ns, last_ts_ns));
+                    let input = ProbeInput {
+                        bytes: &buf.data,
+                        from_client: fc,
+                        tcp: true,
+                        server_port: flow.key.endpoint(flow.client.other()).1,
+                    };
+                    let at_limit = buf.data.len() >= self.cfg.detect_bytes;
+                    let mut ex = *excluded;
+                    let verdict = self.detect(&input, &mut ex, at_limit);
+                    let Phase::Detect { excluded, .. } = &mut inner.phase else {
+                        unreachable!()
+                    };
+                    *excluded = ex;
+                    match verdict {
+                        None => {}
+                        Some(None) => {
+                            inner.phase = Phase::Off;
+                            inner.bufs = Default::default();
+                        }
+                        Some(Some(i)) => {
+                            self.activate(flow, inner, i);
+                            // Bytes past the detection window of this chunk.
+                            if take < bytes.len() {
+                                self.feed(flow, inner, fc, &bytes[take..], first_ts_ns, last_ts_ns);
+                            }
+                        }
+                    }
+                    return;
+                }
+                self.feed(flow, inner, fc, bytes, first_ts_ns, last_ts_ns);
+            }
+            StreamEvent::Gap { len, ts_ns } => {
+                let Some(inner) = state.0.as_mut() else {
+                    return;
+                };
+                match &mut inner.phase {
+                    Phase::Detect { held, .. } => {
+                        // What was held of this direction precedes the gap: forget it.
+                        held.retain(|h| h.0 != fc);
+                        inner.bufs[d].data.clear();
+                    }
+                    Phase::Active(session) => {
+                        let i = inner.proto.expect("active has a protocol");
+                        let lost = inner.bufs[d].data.len() as u64;
+                        inner.bufs[d].data.clear();
+                        let mut cx = Cx {
+                            flow,
+                            proto: REGISTRY[i].info(),
+                            pairing: &mut inner.pairing,
+                            rows: &mut self.rows,
+                            stats: &mut self.stats[i],
+                            limits: self.limits,
+                        };
+                        cx.stats.gaps += 1;
+                        if !session.gap(&mut cx, fc, len + lost, ts_ns) {
+                            cx.stats.given_up += 1;
+                            inner.phase = Phase::Off;
+                            inner.bufs = Default::default();
+                        }
+                    }
+                    Phase::Off => {}
+                }
+            }
+            StreamEvent::End { ts_ns } => {
+                let Some(inner) = state.0.as_mut() else {
+                    return;
+                };
+                if let Phase::Detect { held, excluded, .. } = &mut inner.phase {
+                    // The stream ended before the probes were sure: let the port decide.
+                    if held.iter().any(|h| h.0 == fc) {
+                        let input = ProbeInput {
+                            bytes: &inner.bufs[d].data,
+                            from_client: fc,
+                            tcp: true,
+                            server_port: flow.key.endpoint(flow.client.other()).1,
+                        };
+                        let mut ex = *excluded;
+                        let v = self.detect(&input, &mut ex, true);
+                        if let Phase::Detect { excluded, .. } = &mut inner.phase {
+                            *excluded = ex;
+                        }
+                        if let Some(Some(i)) = v {
+                            self.activate(flow, inner, i);
+                        }
+                    }
+                }
+                if let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) {
+                    let buf = std::mem::take(&mut inner.bufs[d].data);
+                    let mut cx = Cx {
+                        flow,
+                        proto: REGISTRY[i].info(),
+                        pairing: &mut inner.pairing,
+                        rows: &mut self.rows,
+                        stats: &mut self.stats[i],
+                        limits: self.limits,
+                    };
+                    session.end(&mut cx, fc, &buf, ts_ns);
+                }
+            }
+        }
+    }
+
+    fn datagram(&mut self, flow: &Flow, state: &mut FlowL7, fc: bool, ts_ns: i64, payload: &[u8]) {
+        if self.enabled.is_empty() || payload.is_empty() {
+            return;
+        }
+        let inner = state.0.get_or_insert_with(|| {
+            Box::new(Inner {
+                phase: Phase::Detect {
+                    held: Vec::new(),
+                    excluded: 0,
+                    datagrams: 0,
+                },
+                proto: None,
+                bufs: Default::default(),
+                pairing: Pairing::default(),
+                errors: 0,
+            })
+        });
+        if let Phase::Detect {
+            excluded,
+            datagrams,
+            ..
+        } = &mut inner.phase
+        {
+            *datagrams += 1;
+            let input = ProbeInput {
+                bytes: payload,
+                from_client: fc,
+                tcp: false,
+                server_port: flow.key.endpoint(flow.client.other()).1,
+            };
+            let mut ex = *excluded;
+            // Each datagram stands alone: an unsure one is decided by the port at once.
+            let v = self.detect(&input, &mut ex, true);
+            let n = *datagrams;
+            *excluded = ex;
+            match v {
+                Some(Some(i)) => self.activate(flow, inner, i),
+                _ if n >= 8
+                    || v == Some(None) && ex.count_ones() as usize >= self.enabled.len() =>
+                {
+                    inner.phase = Phase::Off;
+                    return;
+                }
+                _ => return,
+            }
+        }
+        let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) else {
+            return;
+        };
+        let mut cx = Cx {
+            flow,
+            proto: REGISTRY[i].info(),
+            pairing: &mut inner.pairing,
+            rows: &mut self.rows,
+            stats: &mut self.stats[i],
+            limits: self.limits,
+        };
+        let span = Span {
+            start_ns: ts_ns,
+            end_ns: ts_ns,
+        };
+        match session.parse(&mut cx, fc, payload, span) {
+            Parse::Consumed(_) => {}
+            Parse::Needed(_) | Parse::Invalid => {
+                cx.stats.parse_errors += 1;
+                inner.errors += 1;
+                if inner.errors > self.cfg.max_errors_per_flow {
+                    cx.stats.given_up += 1;
+                    inner.phase = Phase::Off;
+                }
+            }
+            Parse::Stop => inner.phase = Phase::Off,
+        }
+    }
+
+    fn close(&mut self, flow: &mut Flow, state: FlowL7) {
+        let Some(mut inner) = state.0 else {
+            return;
+        };
+        let Some(i) = inner.proto else {
+            return;
+        };
+        flow.l7_protocol = REGISTRY[i].info().name;
+        let mut cx = Cx {
+            flow,
+            proto: REGISTRY[i].info(),
+            pairing: &mut inner.pairing,
+            rows: &mut self.rows,
+            stats: &mut self.stats[i],
+            limits: self.limits,
+        };
+        cx.flush();
+    }
+}

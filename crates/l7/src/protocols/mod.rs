@@ -1,0 +1,11 @@
+//! The registry: one folder per protocol, one line each in [`REGISTRY`].
+
+use crate::Protocol;
+
+/// Every protocol, in the order probes run when no port hint applies.
+pub static REGISTRY: &[&dyn Protocol] = &[];
+
+/// The registered protocol called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Protocol> {
+    REGISTRY.iter().copied().find(|p| p.info().name == name)
+}

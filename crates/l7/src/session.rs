@@ -1,0 +1,297 @@
+//! Request/response pairing and row assembly. A parser reports each request and each
+//! response through a [`Cx`]; the flow's [`Pairing`] matches them by id (DNS txid, Kafka
+//! correlation id...) or first-in-first-out (HTTP/1.1 pipelining) and writes
+//! [`L7Row`]s. Requests still unanswered when the flow ends, or older than the session
+//! timeout when a newer one arrives, are written with `response_status = timeout`.
+
+use crate::ProtocolInfo;
+use crate::row::L7Row;
+use std::collections::VecDeque;
+use wirehouse_flow::Flow;
+use wirehouse_schema::{Attributes, Timestamp};
+
+/// `response_status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Status {
+    /// Success.
+    Ok,
+    /// The client's fault (HTTP 4xx, DNS NXDOMAIN/FORMERR...).
+    ClientError,
+    /// The server's fault (HTTP 5xx, DNS SERVFAIL/REFUSED...).
+    ServerError,
+    /// No response came.
+    Timeout,
+    /// A response whose outcome the protocol does not say.
+    #[default]
+    Unknown,
+}
+
+impl Status {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::ClientError => "client_error",
+            Status::ServerError => "server_error",
+            Status::Timeout => "timeout",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+/// A request, as a parser reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// Pairing key (DNS txid...); `None` pairs first-in-first-out.
+    pub pair_id: Option<u64>,
+    /// Arrival of the first byte, ns.
+    pub start_ns: i64,
+    /// Arrival of the last byte, ns.
+    pub end_ns: i64,
+    /// Bytes on the wire.
+    pub bytes: u64,
+    /// `version`.
+    pub version: String,
+    /// `request_type`.
+    pub request_type: String,
+    /// `request_domain`.
+    pub domain: String,
+    /// `request_resource`.
+    pub resource: String,
+    /// `endpoint`.
+    pub endpoint: String,
+    /// `request_id`.
+    pub request_id: Option<u64>,
+    /// Extras.
+    pub attributes: Attributes,
+}
+
+/// A response, as a parser reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Response {
+    /// Pairing key; `None` pairs with the oldest unanswered request.
+    pub pair_id: Option<u64>,
+    /// Arrival of the first byte, ns.
+    pub start_ns: i64,
+    /// Arrival of the last byte, ns.
+    pub end_ns: i64,
+    /// Bytes on the wire.
+    pub bytes: u64,
+    /// `version` when the request did not say.
+    pub version: String,
+    /// `response_status`.
+    pub status: Status,
+    /// `response_code`.
+    pub code: Option<i64>,
+    /// `response_result`.
+    pub result: String,
+    /// `response_exception`.
+    pub exception: String,
+    /// `request_id` when the request was not seen.
+    pub request_id: Option<u64>,
+    /// Extras (merged after the request's).
+    pub attributes: Attributes,
+}
+
+/// Counters of one protocol (summed over flows and workers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProtocolStats {
+    /// Flows recognised as this protocol.
+    pub flows: u64,
+    /// Rows written.
+    pub sessions: u64,
+    /// Requests reported.
+    pub requests: u64,
+    /// Responses reported.
+    pub responses: u64,
+    /// Responses with no matching request (written with empty request fields).
+    pub unpaired_responses: u64,
+    /// Requests written as timeout.
+    pub timeouts: u64,
+    /// Bytes the parser called invalid (counted per occurrence).
+    pub parse_errors: u64,
+    /// Gaps the parser was told about.
+    pub gaps: u64,
+    /// Flows given up (after a gap the parser could not recover from, or too many errors).
+    pub given_up: u64,
+    /// Times a direction's unconsumed bytes exceeded the buffer cap and were dropped.
+    pub buffer_overflows: u64,
+    /// Unanswered requests pushed out because too many were pending.
+    pub pending_overflows: u64,
+}
+
+impl ProtocolStats {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &ProtocolStats) {
+        self.flows += o.flows;
+        self.sessions += o.sessions;
+        self.requests += o.requests;
+        self.responses += o.responses;
+        self.unpaired_responses += o.unpaired_responses;
+        self.timeouts += o.timeouts;
+        self.parse_errors += o.parse_errors;
+        self.gaps += o.gaps;
+        self.given_up += o.given_up;
+        self.buffer_overflows += o.buffer_overflows;
+        self.pending_overflows += o.pending_overflows;
+    }
+}
+
+/// Unanswered requests of one flow.
+#[derive(Debug, Default)]
+pub(crate) struct Pairing {
+    pending: VecDeque<Request>,
+}
+
+/// Limits the pairing works within.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairLimits {
+    pub timeout_ns: i64,
+    pub max_pending: usize,
+}
+
+/// What a parser reports through: the flow it belongs to, its unanswered requests, the
+/// rows written so far and the protocol's counters.
+pub struct Cx<'a> {
+    pub(crate) flow: &'a Flow,
+    pub(crate) proto: &'static ProtocolInfo,
+    pub(crate) pairing: &'a mut Pairing,
+    pub(crate) rows: &'a mut Vec<L7Row>,
+    pub(crate) stats: &'a mut ProtocolStats,
+    pub(crate) limits: PairLimits,
+}
+
+impl Cx<'_> {
+    /// The flow's server port.
+    pub fn server_port(&self) -> u16 {
+        self.flow.key.endpoint(self.flow.client.other()).1
+    }
+
+    /// True when the flow is TCP.
+    pub fn is_tcp(&self) -> bool {
+        self.flow.key.proto == 6
+    }
+
+    /// Counts bytes the parser could not make sense of but recovered from by itself.
+    pub fn parse_error(&mut self) {
+        self.stats.parse_errors += 1;
+    }
+
+    /// A request was seen. Requests pending longer than the session timeout are written
+    /// as timeouts first; beyond the pending cap the oldest is.
+    pub fn request(&mut self, r: Request) {
+        self.stats.requests += 1;
+        let cutoff = r.start_ns.saturating_sub(self.limits.timeout_ns);
+        while self
+            .pairing
+            .pending
+            .front()
+            .is_some_and(|p| p.start_ns < cutoff)
+        {
+            let p = self.pairing.pending.pop_front().expect("non-empty");
+            self.timeout(p);
+        }
+        if self.pairing.pending.len() >= self.limits.max_pending {
+            self.stats.pending_overflows += 1;
+            let p = self.pairing.pending.pop_front().expect("non-empty");
+            self.timeout(p);
+        }
+        self.pairing.pending.push_back(r);
+    }
+
+    /// The most recent unanswered request, to extend (a body still arriving).
+    pub fn last_request(&mut self) -> Option<&mut Request> {
+        self.pairing.pending.back_mut()
+    }
+
+    /// Unanswered requests.
+    pub fn pending(&self) -> usize {
+        self.pairing.pending.len()
+    }
+
+    /// A response was seen: paired with the request of the same `pair_id`, or the oldest
+    /// unanswered one when it has none; written alone when nothing matches.
+    pub fn response(&mut self, r: Response) {
+        self.stats.responses += 1;
+        let idx = match r.pair_id {
+            Some(id) => self
+                .pairing
+                .pending
+                .iter()
+                .position(|p| p.pair_id == Some(id)),
+            None => (!self.pairing.pending.is_empty()).then_some(0),
+        };
+        let req = idx.and_then(|i| self.pairing.pending.remove(i));
+        if req.is_none() {
+            self.stats.unpaired_responses += 1;
+        }
+        self.write(req, Some(r));
+    }
+
+    /// Writes every unanswered request as a timeout (the flow ended).
+    pub(crate) fn flush(&mut self) {
+        while let Some(p) = self.pairing.pending.pop_front() {
+            self.timeout(p);
+        }
+    }
+
+    fn timeout(&mut self, p: Request) {
+        self.stats.timeouts += 1;
+        self.write(Some(p), None);
+    }
+
+    fn write(&mut self, req: Option<Request>, resp: Option<Response>) {
+        let f = self.flow;
+        let (c, s) = (f.key.endpoint(f.client), f.key.endpoint(f.client.other()));
+        let (start, req_end) = match (&req, &resp) {
+            (Some(q), _) => (q.start_ns, q.end_ns),
+            (None, Some(r)) => (r.start_ns, r.start_ns),
+            (None, None) => return,
+        };
+        let end = resp.as_ref().map_or(req_end, |r| r.end_ns).max(start);
+        let response_time_us = match (&req, &resp) {
+            (Some(q), Some(r)) => Some(((r.start_ns - q.start_ns).max(0) / 1000) as u64),
+            _ => None,
+        };
+        let req = req.unwrap_or_default();
+        let (status, resp) = match resp {
+            Some(r) => (r.status, r),
+            None => (Status::Timeout, Response::default()),
+        };
+        let mut attributes = req.attributes;
+        attributes.extend(resp.attributes);
+        self.stats.sessions += 1;
+        self.rows.push(L7Row {
+            time: Timestamp::from_ns(start),
+            end_time: Timestamp::from_ns(end),
+            response_time_us,
+            duration_us: ((end - start) / 1000) as u64,
+            flow_id: f.id,
+            source: f.source.clone(),
+            vlan_id: f.vlan_id,
+            ip_proto: f.key.proto,
+            client_ip: c.0,
+            server_ip: s.0,
+            client_port: c.1,
+            server_port: s.1,
+            l7_protocol: self.proto.name,
+            version: if req.version.is_empty() {
+                resp.version
+            } else {
+                req.version
+            },
+            request_type: req.request_type,
+            request_domain: req.domain,
+            request_resource: req.resource,
+            endpoint: req.endpoint,
+            request_id: req.request_id.or(resp.request_id),
+            response_status: status.as_str(),
+            response_code: resp.code,
+            response_result: resp.result,
+            response_exception: resp.exception,
+            request_bytes: req.bytes,
+            response_bytes: resp.bytes,
+            attributes,
+        });
+    }
+}

@@ -1,0 +1,91 @@
+#![allow(dead_code)]
+//! Test support for parsers: run a conversation through a real flow table with the
+//! engine, and check that rows do not depend on how the bytes were segmented.
+
+use crate::{L7Config, L7Engine, L7Row};
+use std::net::IpAddr;
+use std::sync::Arc;
+use wirehouse_flow::harness::{Split, run_on, segments};
+use wirehouse_flow::{CloseReason, FlowConfig, FlowTable};
+use wirehouse_schema::Timestamp;
+use wirehouse_wire::{Decoded, IpInfo, L4};
+
+/// The rows for a TCP conversation (`true` = from the client) cut as `split`, with the
+/// server on `port` (client 10.0.0.1:40000, server 10.0.0.2).
+pub fn tcp_sessions(conv: &[(bool, &[u8])], split: Split, port: u16) -> Vec<L7Row> {
+    let mut e = run_on(
+        &segments(conv, split),
+        port,
+        L7Engine::new(L7Config::default()).unwrap(),
+    );
+    e.take_rows().collect()
+}
+
+/// The rows for UDP datagrams (`true` = from the client, 1 ms apart), server on `port`.
+pub fn udp_sessions(dgrams: &[(bool, &[u8])], port: u16) -> Vec<L7Row> {
+    let mut t = FlowTable::with_handler(
+        FlowConfig::default(),
+        L7Engine::new(L7Config::default()).unwrap(),
+    );
+    let src: Arc<str> = "test".into();
+    let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    for (i, (fc, p)) in dgrams.iter().enumerate() {
+        let (src_ip, dst_ip, sp, dp) = if *fc {
+            (c, s, 40000, port)
+        } else {
+            (s, c, port, 40000)
+        };
+        let d = Decoded {
+            vlan_id: 0,
+            tunnel_depth: 0,
+            ip_offset: 0,
+            ip: IpInfo {
+                version: 4,
+                src: src_ip,
+                dst: dst_ip,
+                protocol: 17,
+                wire_len: 28 + p.len() as u32,
+                ttl: 64,
+            },
+            frag: None,
+            l4: L4::Udp {
+                src_port: sp,
+                dst_port: dp,
+            },
+            payload: p,
+            payload_wire_len: p.len() as u32,
+            l4_truncated: false,
+        };
+        t.process(1_000_000_000 + i as i64 * 1_000_000, &d, &src, &mut |_| {});
+    }
+    t.drain(CloseReason::EndOfInput, &mut |_| {});
+    t.into_handler().take_rows().collect()
+}
+
+/// Rows without their timing columns (which follow segment times).
+pub fn untimed(mut rows: Vec<L7Row>) -> Vec<L7Row> {
+    for r in &mut rows {
+        r.time = Timestamp(0);
+        r.end_time = Timestamp(0);
+        r.response_time_us = r.response_time_us.map(|_| 0);
+        r.duration_us = 0;
+    }
+    rows
+}
+
+/// Asserts that every split (whole, byte by byte, random, reordered, duplicated; several
+/// seeds) gives the same rows; returns them (with their timing from the whole run).
+pub fn segmentation_invariant(conv: &[(bool, &[u8])], port: u16) -> Vec<L7Row> {
+    let whole = tcp_sessions(conv, Split::Whole, port);
+    let want = untimed(whole.clone());
+    for seed in 0..6 {
+        for split in Split::all(seed) {
+            assert_eq!(
+                untimed(tcp_sessions(conv, split, port)),
+                want,
+                "rows differ when cut as {split:?}"
+            );
+        }
+    }
+    whole
+}
