@@ -44,6 +44,9 @@ enum Cmd {
         /// Shard workers (default: one per CPU core, or [pipeline] workers).
         #[arg(short, long)]
         workers: Option<usize>,
+        /// Application protocols to parse, comma-separated (default: all; see `wirehouse protocols`).
+        #[arg(long, value_name = "LIST")]
+        protocols: Option<String>,
         /// Write the run summary as JSON to this file.
         #[arg(long)]
         stats_json: Option<PathBuf>,
@@ -90,7 +93,7 @@ fn run_convert(
     inputs: Vec<String>,
     output: String,
     config: Option<PathBuf>,
-    workers: Option<usize>,
+    (workers, protocols): (Option<usize>, Option<String>),
     stats_json: Option<PathBuf>,
     progress: bool,
 ) -> Result<ExitCode> {
@@ -100,6 +103,16 @@ fn run_convert(
     };
     if let Some(w) = workers {
         cfg.pipeline.workers = w;
+    }
+    if let Some(list) = protocols {
+        cfg.l7.protocols = list
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let Err(e) = cfg.l7.check() {
+            bail!("--protocols: {e}");
+        }
     }
     // SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
     let _ = ctrlc::set_handler(|| {
@@ -178,13 +191,14 @@ fn main() -> ExitCode {
             output,
             config,
             workers,
+            protocols,
             stats_json,
             no_progress,
         } => run_convert(
             inputs,
             output,
             config,
-            workers,
+            (workers, protocols),
             stats_json,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
         ),

@@ -43,6 +43,22 @@ impl Default for L7Config {
     }
 }
 
+impl L7Config {
+    /// Fails on a protocol name the registry does not know, listing the known ones.
+    pub fn check(&self) -> Result<(), String> {
+        for name in &self.protocols {
+            if crate::by_name(name.trim()).is_none() {
+                let known: Vec<_> = REGISTRY.iter().map(|p| p.info().name).collect();
+                return Err(format!(
+                    "unknown protocol {name:?} (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Counters per protocol.
 pub type L7Stats = BTreeMap<&'static str, ProtocolStats>;
 
@@ -86,36 +102,29 @@ pub struct L7Engine {
 }
 
 impl L7Engine {
-    /// An engine for the protocols `cfg` enables (an unknown name is an error).
-    pub fn new(cfg: L7Config) -> Result<Self, String> {
-        let mut enabled = Vec::new();
-        if cfg.protocols.is_empty() {
-            enabled.extend(0..REGISTRY.len());
-        } else {
-            for name in &cfg.protocols {
-                let i = REGISTRY
-                    .iter()
-                    .position(|p| p.info().name == name.trim())
-                    .ok_or_else(|| {
-                        let known: Vec<_> = REGISTRY.iter().map(|p| p.info().name).collect();
-                        format!("unknown protocol {name:?} (known: {})", known.join(", "))
-                    })?;
-                if !enabled.contains(&i) {
-                    enabled.push(i);
-                }
-            }
-        }
+    /// An engine for the protocols `cfg` enables (unknown names are ignored here; see
+    /// [`L7Config::check`]).
+    pub fn new(cfg: L7Config) -> Self {
+        let enabled: Vec<usize> = (0..REGISTRY.len())
+            .filter(|&i| {
+                cfg.protocols.is_empty()
+                    || cfg
+                        .protocols
+                        .iter()
+                        .any(|n| n.trim() == REGISTRY[i].info().name)
+            })
+            .collect();
         let limits = PairLimits {
             timeout_ns: (cfg.session_timeout_s as i64).saturating_mul(1_000_000_000),
             max_pending: cfg.max_pending.max(1),
         };
-        Ok(Self {
+        Self {
             enabled,
             cfg,
             limits,
             rows: Vec::new(),
             stats: vec![ProtocolStats::default(); REGISTRY.len()],
-        })
+        }
     }
 
     /// True when no protocol is enabled (the flow table can skip the handler).
@@ -237,8 +246,11 @@ impl L7Engine {
             stats: &mut self.stats[i],
             limits: self.limits,
         };
+        let times = (start, first, last);
+        let max = self.cfg.max_errors_per_flow;
+        let errors = &mut inner.errors;
         let (used, outcome) = if old_len == 0 {
-            run(session.as_mut(), &mut cx, fc, bytes, 0, start, first, last)
+            run(session.as_mut(), &mut cx, fc, bytes, 0, times, errors, max)
         } else {
             buf.data.extend_from_slice(bytes);
             run(
@@ -247,9 +259,9 @@ impl L7Engine {
                 fc,
                 &buf.data,
                 old_len,
-                start,
-                first,
-                last,
+                times,
+                errors,
+                max,
             )
         };
         let mut give_up = false;
@@ -259,14 +271,8 @@ impl L7Engine {
                 inner.bufs = Default::default();
                 return;
             }
-            Outcome::Invalid => {
-                cx.stats.parse_errors += 1;
-                inner.errors += 1;
-                if inner.errors > self.cfg.max_errors_per_flow || !session.gap(&mut cx, fc, 0, last)
-                {
-                    give_up = true;
-                }
-                buf.data.clear();
+            Outcome::GiveUp => {
+                give_up = true;
             }
             Outcome::Wait => {
                 let src: &[u8] = if old_len == 0 { bytes } else { &buf.data };
@@ -299,12 +305,15 @@ impl L7Engine {
 enum Outcome {
     /// Everything parseable was consumed; the rest waits for more bytes.
     Wait,
-    Invalid,
+    /// The parser gave up (or made too many errors).
+    GiveUp,
     Stop,
 }
 
 /// Calls the parser until it needs more bytes; returns how many it consumed. Bytes before
-/// `old_len` arrived at `start`, the rest between `first` and `last`.
+/// `old_len` arrived at `start`, the rest between `first` and `last`. Invalid bytes are
+/// counted and the parser told (a gap of 0) so it resynchronises on the same bytes; if
+/// it calls the same place invalid again, everything is dropped.
 #[allow(clippy::too_many_arguments)]
 fn run(
     s: &mut dyn Session,
@@ -312,11 +321,12 @@ fn run(
     fc: bool,
     data: &[u8],
     old_len: usize,
-    start: i64,
-    first: i64,
-    last: i64,
+    (start, first, last): (i64, i64, i64),
+    errors: &mut u32,
+    max_errors: u32,
 ) -> (usize, Outcome) {
     let mut off = 0;
+    let mut invalid_at = None;
     while off < data.len() {
         let span = Span {
             start_ns: if off >= old_len && off > 0 {
@@ -329,7 +339,17 @@ fn run(
         match s.parse(cx, fc, &data[off..], span) {
             Parse::Consumed(0) | Parse::Needed(_) => break,
             Parse::Consumed(n) => off += n.min(data.len() - off),
-            Parse::Invalid => return (data.len(), Outcome::Invalid),
+            Parse::Invalid => {
+                cx.stats.parse_errors += 1;
+                *errors += 1;
+                if *errors > max_errors || !s.gap(cx, fc, 0, last) {
+                    return (data.len(), Outcome::GiveUp);
+                }
+                if invalid_at == Some(off) {
+                    return (data.len(), Outcome::Wait);
+                }
+                invalid_at = Some(off);
+            }
             Parse::Stop => return (data.len(), Outcome::Stop),
         }
     }

@@ -81,8 +81,9 @@ pub enum Parse {
     Consumed(usize),
     /// Incomplete: at least `n` more bytes are needed before anything can be consumed.
     Needed(usize),
-    /// The bytes are not a valid message; the engine counts it, drops the buffered bytes
-    /// of this direction and tells the parser through [`Session::gap`] to resynchronise.
+    /// The bytes are not a valid message: the engine counts it and tells the parser
+    /// (a gap of 0 through [`Session::gap`]), then offers the same bytes again so the
+    /// parser can resynchronise in them; called invalid twice, they are dropped.
     Invalid,
     /// Stop parsing this flow (upgrade to another protocol, encrypted data from here on).
     Stop,

@@ -16,17 +16,14 @@ pub fn tcp_sessions(conv: &[(bool, &[u8])], split: Split, port: u16) -> Vec<L7Ro
     let mut e = run_on(
         &segments(conv, split),
         port,
-        L7Engine::new(L7Config::default()).unwrap(),
+        L7Engine::new(L7Config::default()),
     );
     e.take_rows().collect()
 }
 
 /// The rows for UDP datagrams (`true` = from the client, 1 ms apart), server on `port`.
 pub fn udp_sessions(dgrams: &[(bool, &[u8])], port: u16) -> Vec<L7Row> {
-    let mut t = FlowTable::with_handler(
-        FlowConfig::default(),
-        L7Engine::new(L7Config::default()).unwrap(),
-    );
+    let mut t = FlowTable::with_handler(FlowConfig::default(), L7Engine::new(L7Config::default()));
     let src: Arc<str> = "test".into();
     let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
     for (i, (fc, p)) in dgrams.iter().enumerate() {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use wirehouse_flow::{DefragConfig, FlowConfig};
+use wirehouse_l7::L7Config;
 use wirehouse_sinks::parquet::ParquetOptions;
 
 /// Everything `wirehouse.toml` can set.
@@ -15,6 +16,8 @@ pub struct Config {
     pub defrag: DefragConfig,
     /// Threads and queues.
     pub pipeline: PipelineConfig,
+    /// Application-protocol parsing.
+    pub l7: L7Config,
     /// Batching and sinks.
     pub output: OutputConfig,
 }
@@ -79,15 +82,28 @@ pub enum ConfigError {
         /// The error (with line and column).
         source: toml::de::Error,
     },
+    /// A value no option accepts.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Config {
     /// Parses TOML text; unknown keys are errors.
     pub fn from_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Parse {
+        let cfg: Self = toml::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.into(),
             source,
-        })
+        })?;
+        cfg.l7.check().map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })?;
+        Ok(cfg)
     }
 
     /// Reads and parses a configuration file.

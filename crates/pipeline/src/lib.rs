@@ -3,7 +3,7 @@
 //!
 //! Threads: the caller's thread reads and dispatches (inputs merged by time, minimal
 //! decode, IP defragmentation, symmetric flow hash), N shard workers each own a flow
-//! table with TCP reassembly and Arrow builders, and one sink thread writes the files.
+//! table with TCP reassembly, the application-protocol parsers and Arrow builders, and one sink thread writes the files.
 //! All channels are bounded (backpressure), packets travel in batches, and the output
 //! is the same set of rows whatever the number of workers.
 
@@ -23,5 +23,5 @@ pub use stats::{InputReport, RunStats};
 
 /// Every table the pipeline writes, in order.
 pub fn tables() -> Vec<&'static wirehouse_schema::TableDef> {
-    vec![&wirehouse_flow::FlowRow::TABLE]
+    vec![&wirehouse_flow::FlowRow::TABLE, &wirehouse_l7::L7Row::TABLE]
 }

@@ -240,6 +240,9 @@ pub fn convert(
         t.streams.keepalives += s.keepalives;
         t.streams.delivered_bytes += s.delivered_bytes;
         t.memcap_flushes += r.reassembly.memcap_flushes;
+        for (k, v) in &r.l7 {
+            stats.l7.entry(k.to_string()).or_default().add(v);
+        }
         if let Some(h) = r.batch_latency_us {
             match latency.as_mut() {
                 Some(l) => {
@@ -259,6 +262,11 @@ pub fn convert(
         });
     }
     stats.gaps = stats.reassembly.streams.gaps;
+    stats.sessions = stats
+        .l7
+        .iter()
+        .map(|(k, v)| (k.clone(), v.sessions))
+        .collect();
     for (e, n) in decode_errors {
         *stats.decode_errors.entry(e.counter_name()).or_default() += n;
     }

@@ -63,6 +63,9 @@ pub struct RunStats {
     pub flows: BTreeMap<String, u64>,
     /// Sessions written, by protocol.
     pub sessions: BTreeMap<String, u64>,
+    /// Application-protocol counters (flows recognised, requests, responses, timeouts,
+    /// parse errors...), by protocol.
+    pub l7: BTreeMap<String, wirehouse_l7::ProtocolStats>,
     /// Stream gaps (TCP bytes never captured, given up on).
     pub gaps: u64,
     /// TCP reassembly counters summed over all flows.
@@ -116,6 +119,19 @@ impl RunStats {
             "tcp reassembly: {} bytes delivered, {} retransmissions, {} out of order, {} gaps ({} bytes missing), {} overlap conflicts\n",
             r.delivered_bytes, r.retransmits, r.out_of_order, r.gaps, r.missing_bytes, r.overlap_conflicts
         ));
+        if !self.l7.is_empty() {
+            let parts: Vec<String> = self
+                .l7
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k} {} sessions ({} flows, {} timeouts, {} parse errors)",
+                        v.sessions, v.flows, v.timeouts, v.parse_errors
+                    )
+                })
+                .collect();
+            s.push_str(&format!("l7: {}\n", parts.join("; ")));
+        }
         if self.defrag.fragments > 0 {
             s.push_str(&format!("defrag: {:?}\n", self.defrag));
         }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wirehouse_flow::{CloseReason, FlowBuilder, FlowRow, FlowTable, PacketCount, ReassemblyTotals};
+use wirehouse_l7::{L7Builder, L7Engine, L7Row, L7Stats};
 use wirehouse_schema::TableDef;
 use wirehouse_wire::{DecodeError, LinkType, decode};
 
@@ -76,6 +77,7 @@ pub(crate) struct WorkerReport {
     pub reassembly: ReassemblyTotals,
     pub decode_errors: BTreeMap<DecodeError, u64>,
     pub batch_latency_us: Option<Histogram<u64>>,
+    pub l7: L7Stats,
 }
 
 pub(crate) fn run(
@@ -85,13 +87,16 @@ pub(crate) fn run(
     sink: Sender<ToSink>,
     recycle: Sender<Batch>,
 ) -> WorkerReport {
-    let mut table = FlowTable::new(cfg.flow.clone());
+    let mut table = FlowTable::with_handler(cfg.flow.clone(), L7Engine::new(cfg.l7.clone()));
     let batch_rows = cfg.output.batch_rows.max(1);
     let mut builder = FlowBuilder::with_capacity(batch_rows.min(1 << 16));
+    let mut sessions = L7Builder::with_capacity(batch_rows.min(1 << 12));
     let mut report = WorkerReport::default();
     let mut hist = Histogram::<u64>::new(3).ok();
     let mut rows: Vec<FlowRow> = Vec::new();
-    let flush = |builder: &mut FlowBuilder,
+    let flush = |table: &mut FlowTable<L7Engine>,
+                 builder: &mut FlowBuilder,
+                 sessions: &mut L7Builder,
                  rows: &mut Vec<FlowRow>,
                  report: &mut WorkerReport,
                  force: bool| {
@@ -99,9 +104,15 @@ pub(crate) fn run(
             *report.flows_by_reason.entry(r.close_reason).or_default() += 1;
             builder.append(&r);
         }
+        for r in table.handler_mut().take_rows() {
+            sessions.append(&r);
+        }
+        // A closed sink channel means the sink failed; the run reports that error.
         if builder.len() >= batch_rows || (force && !builder.is_empty()) {
-            // A closed sink channel means the sink failed; the run reports that error.
             let _ = sink.send(ToSink::Rows(&FlowRow::TABLE, builder.finish()));
+        }
+        if sessions.len() >= batch_rows || (force && !sessions.is_empty()) {
+            let _ = sink.send(ToSink::Rows(&L7Row::TABLE, sessions.finish()));
         }
     };
     for msg in rx {
@@ -137,7 +148,14 @@ pub(crate) fn run(
                     }
                 }
                 table.advance(b.clock, &mut |r| rows.push(r));
-                flush(&mut builder, &mut rows, &mut report, false);
+                flush(
+                    &mut table,
+                    &mut builder,
+                    &mut sessions,
+                    &mut rows,
+                    &mut report,
+                    false,
+                );
                 if let Some(h) = hist.as_mut() {
                     let _ = h.record(t0.elapsed().as_micros() as u64);
                 }
@@ -147,16 +165,31 @@ pub(crate) fn run(
             }
             ToWorker::Tick(clock) => {
                 table.advance(clock, &mut |r| rows.push(r));
-                flush(&mut builder, &mut rows, &mut report, false);
+                flush(
+                    &mut table,
+                    &mut builder,
+                    &mut sessions,
+                    &mut rows,
+                    &mut report,
+                    false,
+                );
             }
             ToWorker::Finish(reason) => {
                 table.drain(reason, &mut |r| rows.push(r));
-                flush(&mut builder, &mut rows, &mut report, true);
+                flush(
+                    &mut table,
+                    &mut builder,
+                    &mut sessions,
+                    &mut rows,
+                    &mut report,
+                    true,
+                );
                 break;
             }
         }
     }
     report.reassembly = table.reassembly_totals();
+    report.l7 = table.handler_mut().stats();
     report.batch_latency_us = hist;
     report
 }

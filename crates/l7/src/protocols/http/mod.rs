@@ -1,0 +1,545 @@
+//! HTTP/1.0 and 1.1: request and response heads, bodies framed by Content-Length,
+//! chunked encoding or connection close, pipelining (FIFO pairing), HEAD / 1xx / 204 /
+//! 304 without bodies, 101 and CONNECT tunnels (parsing stops), and resynchronisation at
+//! the next head after a gap or invalid bytes. See `README.md` for the row mapping.
+
+pub mod parser;
+
+use crate::{
+    Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Request, Response, Session, Span, Status,
+    Transport,
+};
+use parser::{Fields, Head};
+use std::collections::VecDeque;
+
+/// The HTTP/1.x protocol.
+pub struct Http;
+
+/// Registry entry.
+pub static PROTOCOL: Http = Http;
+
+static INFO: ProtocolInfo = ProtocolInfo {
+    name: "http",
+    id: 20,
+    transport: Transport::Tcp,
+    default_ports: &[80, 8080, 8000, 8008, 8081, 8888, 3128, 5000, 9200],
+};
+
+impl Protocol for Http {
+    fn info(&self) -> &'static ProtocolInfo {
+        &INFO
+    }
+
+    fn probe(&self, input: &ProbeInput<'_>) -> Probe {
+        let v = if input.from_client {
+            parser::looks_like_request(input.bytes)
+        } else {
+            parser::looks_like_response(input.bytes)
+        };
+        match v {
+            Some(true) => Probe::Certain,
+            Some(false) => Probe::Unsure,
+            None => Probe::NotMine,
+        }
+    }
+
+    fn session(&self) -> Box<dyn Session> {
+        Box::<HttpSession>::default()
+    }
+}
+
+/// Where a direction is within its current message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Body {
+    /// Expecting a head.
+    #[default]
+    Head,
+    /// This many body bytes left.
+    Length(u64),
+    /// Expecting a chunk-size line.
+    ChunkSize,
+    /// This many bytes of the current chunk left.
+    ChunkData(u64),
+    /// The CRLF after a chunk's data.
+    ChunkEnd,
+    /// Trailer lines up to the empty one.
+    Trailers,
+    /// Everything until the connection closes.
+    UntilClose,
+}
+
+#[derive(Debug, Default)]
+struct Dir {
+    body: Body,
+    /// Looking for the next head after lost or invalid bytes.
+    resync: bool,
+}
+
+/// What the response to a request may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Head,
+    Connect,
+    Other,
+}
+
+/// Most request kinds remembered for framing responses.
+const MAX_ASKED: usize = 512;
+
+/// Per-connection state.
+#[derive(Debug, Default)]
+pub struct HttpSession {
+    req: Dir,
+    resp: Dir,
+    asked: VecDeque<Asked>,
+    /// The response whose body is arriving.
+    current: Option<Response>,
+    /// Interim (1xx) response bytes, counted into the final response.
+    interim_bytes: u64,
+}
+
+fn version(minor: u8) -> String {
+    format!("HTTP/1.{minor}")
+}
+
+fn status_of(code: u16) -> Status {
+    match code {
+        100..=399 => Status::Ok,
+        400..=499 => Status::ClientError,
+        500..=599 => Status::ServerError,
+        _ => Status::Unknown,
+    }
+}
+
+fn push_attr(attrs: &mut Vec<(String, String)>, k: &str, v: &str) {
+    if !v.is_empty() {
+        attrs.push((k.to_string(), v.to_string()));
+    }
+}
+
+fn common_attrs(attrs: &mut Vec<(String, String)>, f: &Fields) {
+    push_attr(attrs, "x_request_id", &f.request_id);
+    push_attr(attrs, "traceparent", &f.traceparent);
+    if let Some(trace_id) = f.traceparent.split('-').nth(1).filter(|t| t.len() == 32) {
+        push_attr(attrs, "trace_id", trace_id);
+    }
+}
+
+fn framing(f: &Fields) -> Body {
+    if f.chunked {
+        Body::ChunkSize
+    } else {
+        match f.content_length {
+            Some(n) if n > 0 => Body::Length(n),
+            _ => Body::Head,
+        }
+    }
+}
+
+impl HttpSession {
+    /// Body bytes of the current message: counted, times extended.
+    fn account(&mut self, cx: &mut Cx<'_>, fc: bool, n: u64, end_ns: i64) {
+        if fc {
+            if let Some(r) = cx.last_request() {
+                r.bytes += n;
+                r.end_ns = r.end_ns.max(end_ns);
+            }
+        } else if let Some(r) = self.current.as_mut() {
+            r.bytes += n;
+            r.end_ns = r.end_ns.max(end_ns);
+        }
+    }
+
+    /// The current message's body is complete.
+    fn body_done(&mut self, cx: &mut Cx<'_>, fc: bool) {
+        if fc {
+            self.req.body = Body::Head;
+        } else {
+            self.resp.body = Body::Head;
+            if let Some(r) = self.current.take() {
+                cx.response(r);
+            }
+        }
+    }
+
+    fn request(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
+        let h = match parser::request_head(buf) {
+            Head::Done(h) => h,
+            Head::Partial => return Parse::Needed(1),
+            Head::Invalid => return Parse::Invalid,
+        };
+        let f = &h.fields;
+        let mut domain = parser::host_only(&f.host).to_string();
+        if domain.is_empty()
+            && let Some(rest) = h
+                .target
+                .strip_prefix("http://")
+                .or_else(|| h.target.strip_prefix("https://"))
+        {
+            domain = parser::host_only(rest.split('/').next().unwrap_or_default()).to_string();
+        }
+        let endpoint = if h.method == "CONNECT" {
+            h.target.clone()
+        } else {
+            parser::endpoint(&h.target)
+        };
+        let mut attributes = Vec::new();
+        push_attr(&mut attributes, "user_agent", &f.user_agent);
+        push_attr(&mut attributes, "content_type", &f.content_type);
+        common_attrs(&mut attributes, f);
+        cx.request(Request {
+            pair_id: None,
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            bytes: h.len as u64,
+            version: version(h.minor),
+            request_type: h.method.clone(),
+            domain,
+            resource: h.target.clone(),
+            endpoint,
+            request_id: None,
+            attributes,
+        });
+        if self.asked.len() >= MAX_ASKED {
+            self.asked.pop_front();
+        }
+        self.asked.push_back(match h.method.as_str() {
+            "HEAD" => Asked::Head,
+            "CONNECT" => Asked::Connect,
+            _ => Asked::Other,
+        });
+        self.req.body = framing(f);
+        Parse::Consumed(h.len)
+    }
+
+    fn response(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
+        let h = match parser::response_head(buf) {
+            Head::Done(h) => h,
+            Head::Partial => return Parse::Needed(1),
+            Head::Invalid => return Parse::Invalid,
+        };
+        if (100..200).contains(&h.code) && h.code != 101 {
+            // Interim (100 Continue, 103 Early Hints): the final response follows.
+            self.interim_bytes += h.len as u64;
+            return Parse::Consumed(h.len);
+        }
+        let asked = self.asked.pop_front();
+        let f = &h.fields;
+        let mut attributes = Vec::new();
+        push_attr(&mut attributes, "response_content_type", &f.content_type);
+        push_attr(&mut attributes, "transfer_encoding", &f.transfer_encoding);
+        if h.code == 101 {
+            push_attr(&mut attributes, "upgrade", &f.upgrade);
+        }
+        common_attrs(&mut attributes, f);
+        let status = status_of(h.code);
+        let resp = Response {
+            pair_id: None,
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            bytes: h.len as u64 + std::mem::take(&mut self.interim_bytes),
+            version: version(h.minor),
+            status,
+            code: Some(i64::from(h.code)),
+            result: String::new(),
+            exception: if matches!(status, Status::ClientError | Status::ServerError) {
+                h.reason.clone()
+            } else {
+                String::new()
+            },
+            request_id: None,
+            attributes,
+        };
+        let tunnel = h.code == 101 || (asked == Some(Asked::Connect) && status == Status::Ok);
+        if tunnel {
+            // Another protocol (WebSocket, h2c, a CONNECT tunnel) follows.
+            cx.response(resp);
+            return Parse::Stop;
+        }
+        let body = if asked == Some(Asked::Head) || h.code == 204 || h.code == 304 {
+            Body::Head
+        } else if f.chunked {
+            Body::ChunkSize
+        } else {
+            match f.content_length {
+                Some(0) => Body::Head,
+                Some(n) => Body::Length(n),
+                None => Body::UntilClose,
+            }
+        };
+        self.resp.body = body;
+        if body == Body::Head {
+            cx.response(resp);
+        } else {
+            self.current = Some(resp);
+        }
+        Parse::Consumed(h.len)
+    }
+}
+
+impl Session for HttpSession {
+    fn parse(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) -> Parse {
+        let dir = if fc { &mut self.req } else { &mut self.resp };
+        if dir.resync {
+            match parser::find_head(buf, fc) {
+                Some(0) => dir.resync = false,
+                Some(i) => return Parse::Consumed(i),
+                // Keep a short tail: a head may begin in it.
+                None => return Parse::Consumed(buf.len().saturating_sub(16)),
+            }
+        }
+        let end = span.end_ns;
+        match dir.body {
+            Body::Head => {
+                if fc {
+                    self.request(cx, buf, span)
+                } else {
+                    self.response(cx, buf, span)
+                }
+            }
+            Body::Length(n) | Body::ChunkData(n) => {
+                let k = n.min(buf.len() as u64);
+                let left = n - k;
+                let chunk = matches!(dir.body, Body::ChunkData(_));
+                dir.body = match (chunk, left) {
+                    (true, 0) => Body::ChunkEnd,
+                    (true, l) => Body::ChunkData(l),
+                    (false, l) => Body::Length(l),
+                };
+                self.account(cx, fc, k, end);
+                if !chunk && left == 0 {
+                    self.body_done(cx, fc);
+                }
+                Parse::Consumed(k as usize)
+            }
+            Body::UntilClose => {
+                self.account(cx, fc, buf.len() as u64, end);
+                Parse::Consumed(buf.len())
+            }
+            Body::ChunkSize => match parser::chunk_size(buf) {
+                Head::Done((n, l)) => {
+                    dir.body = if n == 0 {
+                        Body::Trailers
+                    } else {
+                        Body::ChunkData(n)
+                    };
+                    self.account(cx, fc, l as u64, end);
+                    Parse::Consumed(l)
+                }
+                Head::Partial => Parse::Needed(1),
+                Head::Invalid => Parse::Invalid,
+            },
+            Body::ChunkEnd => {
+                let l = if buf.starts_with(b"\r\n") {
+                    2
+                } else if buf.starts_with(b"\n") {
+                    1
+                } else if buf == b"\r" {
+                    return Parse::Needed(1);
+                } else {
+                    return Parse::Invalid;
+                };
+                dir.body = Body::ChunkSize;
+                self.account(cx, fc, l as u64, end);
+                Parse::Consumed(l)
+            }
+            Body::Trailers => match parser::line_len(buf) {
+                Some(l) => {
+                    self.account(cx, fc, l as u64, end);
+                    if buf[..l].trim_ascii().is_empty() {
+                        self.body_done(cx, fc);
+                    }
+                    Parse::Consumed(l)
+                }
+                None if buf.len() > 8192 => Parse::Invalid,
+                None => Parse::Needed(1),
+            },
+        }
+    }
+
+    fn gap(&mut self, cx: &mut Cx<'_>, fc: bool, len: u64, ts_ns: i64) -> bool {
+        let dir = if fc { &mut self.req } else { &mut self.resp };
+        match dir.body {
+            // Lost bytes inside a body of known length: skip them and stay in sync.
+            Body::Length(n) if len > 0 && len <= n => {
+                dir.body = Body::Length(n - len);
+                self.account(cx, fc, len, ts_ns);
+                if n == len {
+                    self.body_done(cx, fc);
+                }
+            }
+            Body::ChunkData(n) if len > 0 && len <= n => {
+                dir.body = if n == len {
+                    Body::ChunkEnd
+                } else {
+                    Body::ChunkData(n - len)
+                };
+                self.account(cx, fc, len, ts_ns);
+            }
+            Body::UntilClose if len > 0 => self.account(cx, fc, len, ts_ns),
+            _ => {
+                // Lost in a head, or past the message: write what we have, then look
+                // for the next head.
+                if !fc && let Some(mut r) = self.current.take() {
+                    r.attributes.push(("incomplete".into(), "1".into()));
+                    cx.response(r);
+                }
+                let dir = if fc { &mut self.req } else { &mut self.resp };
+                dir.body = Body::Head;
+                dir.resync = true;
+            }
+        }
+        true
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>, fc: bool, _buf: &[u8], ts_ns: i64) {
+        if !fc && let Some(mut r) = self.current.take() {
+            // A body delimited by the close, or cut short.
+            if self.resp.body != Body::UntilClose {
+                r.attributes.push(("incomplete".into(), "1".into()));
+            }
+            r.end_ns = r.end_ns.max(ts_ns.min(r.end_ns.max(r.start_ns)));
+            cx.response(r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{segmentation_invariant, tcp_sessions};
+    use wirehouse_flow::harness::Split;
+
+    fn attr<'a>(r: &'a crate::L7Row, k: &str) -> Option<&'a str> {
+        r.attributes
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn pipelined_requests_pair_in_order_with_every_framing() {
+        let big = vec![b'x'; 70_000];
+        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        chunked.extend_from_slice(b"5\r\nhello\r\n1;ext\r\n!\r\n0\r\nX-T: 1\r\n\r\n");
+        let mut cl = b"HTTP/1.1 404 Not Found\r\nContent-Length: 70000\r\n\r\n".to_vec();
+        cl.extend_from_slice(&big);
+        let reqs = b"GET /a/1 HTTP/1.1\r\nHost: ex.com\r\nUser-Agent: t/1\r\n\r\n\
+HEAD /b HTTP/1.1\r\nHost: ex.com\r\n\r\n\
+POST /c HTTP/1.1\r\nHost: ex.com\r\nContent-Length: 3\r\n\r\nabc\
+GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, reqs),
+            (false, &chunked),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n"), // HEAD: no body
+            (false, &cl),
+            (false, b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.request_type.as_str(),
+                    r.request_resource.as_str(),
+                    r.response_code,
+                    r.response_status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("GET", "/a/1", Some(200), "ok"),
+                ("HEAD", "/b", Some(200), "ok"),
+                ("POST", "/c", Some(404), "client_error"),
+                ("GET", "/d", Some(503), "server_error"),
+            ]
+        );
+        assert_eq!(rows[0].endpoint, "/a/{id}");
+        assert_eq!(rows[0].request_domain, "ex.com");
+        assert_eq!(attr(&rows[0], "user_agent"), Some("t/1"));
+        assert_eq!(rows[0].response_bytes, chunked.len() as u64);
+        let post = b"POST /c HTTP/1.1\r\nHost: ex.com\r\nContent-Length: 3\r\n\r\nabc";
+        assert_eq!(rows[2].request_bytes, post.len() as u64);
+        assert_eq!(rows[2].response_bytes, cl.len() as u64);
+        assert_eq!(rows[2].response_exception, "Not Found");
+        assert!(
+            rows.iter()
+                .all(|r| r.l7_protocol == "http" && r.version == "HTTP/1.1")
+        );
+    }
+
+    #[test]
+    fn unanswered_request_times_out_and_close_ends_a_body() {
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"GET / HTTP/1.0\r\n\r\n"),
+            (
+                false,
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>...</html>",
+            ),
+            (true, b"GET /never HTTP/1.0\r\n\r\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 8080);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].response_bytes, 44 + 16);
+        assert_eq!(attr(&rows[0], "response_content_type"), Some("text/html"));
+        assert_eq!(rows[1].response_status, "timeout");
+        assert_eq!(rows[1].response_time_us, None);
+    }
+
+    #[test]
+    fn upgrade_stops_and_interim_is_not_a_response() {
+        let put = b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, put),
+            (false, b"HTTP/1.1 100 Continue\r\n\r\n"),
+            (true, b"data"),
+            (false, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+            (
+                true,
+                b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            ),
+            (
+                false,
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+            ),
+            (true, b"\x81\x85abcdGET / HTTP/1.1\r\n\r\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].response_code, rows[0].request_bytes),
+            (Some(201), put.len() as u64 + 4)
+        );
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".len();
+        let created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".len();
+        assert_eq!(rows[0].response_bytes, (interim + created) as u64);
+        assert_eq!(rows[1].response_code, Some(101));
+        assert_eq!(attr(&rows[1], "upgrade"), Some("websocket"));
+    }
+
+    #[test]
+    fn found_on_any_port_and_not_forced_by_port() {
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ];
+        assert_eq!(tcp_sessions(&conv, Split::Whole, 12345).len(), 1);
+        let not_http: Vec<(bool, &[u8])> = vec![(true, b"\x16\x03\x01\x02\x00\x01"), (false, b"x")];
+        assert!(tcp_sessions(&not_http, Split::Whole, 80).is_empty());
+    }
+
+    #[test]
+    fn garbage_between_messages_resyncs() {
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"GET /1 HTTP/1.1\r\n\r\n"),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            (true, b"\x00\x01garbage\r\nGET /2 HTTP/1.1\r\n\r\n"),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        let paths: Vec<_> = rows.iter().map(|r| r.request_resource.as_str()).collect();
+        assert_eq!(paths, ["/1", "/2"]);
+        assert!(rows.iter().all(|r| r.response_code == Some(200)));
+    }
+}

@@ -1,0 +1,425 @@
+//! Pure HTTP/1.x decoding: request and response heads (with `httparse`), body framing,
+//! chunk-size lines, and the endpoint template of a path. No state, no allocation beyond
+//! the fields kept.
+
+/// Most header lines looked at in one head.
+const MAX_HEADERS: usize = 128;
+
+/// Methods recognised at the start of a request (RFC 9110 plus WebDAV and a few common
+/// extensions).
+pub const METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"MKACTIVITY",
+    b"CHECKOUT",
+    b"MERGE",
+    b"M-SEARCH",
+    b"NOTIFY",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"PURGE",
+];
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the connection closes (a response without a length).
+    UntilClose,
+}
+
+/// The header fields wirehouse keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// Host.
+    pub host: String,
+    /// User-Agent.
+    pub user_agent: String,
+    /// Content-Type.
+    pub content_type: String,
+    /// Content-Length, when valid.
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding ends in `chunked`.
+    pub chunked: bool,
+    /// Transfer-Encoding as sent.
+    pub transfer_encoding: String,
+    /// X-Request-Id (or X-Request-ID, Request-Id).
+    pub request_id: String,
+    /// traceparent (W3C trace context).
+    pub traceparent: String,
+    /// Connection: close.
+    pub close: bool,
+    /// Upgrade as sent.
+    pub upgrade: String,
+}
+
+/// A request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Method.
+    pub method: String,
+    /// Request target as sent.
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    /// Kept headers.
+    pub fields: Fields,
+    /// Bytes of the head, up to and including the empty line.
+    pub len: usize,
+}
+
+/// A response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// Status code.
+    pub code: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    /// Kept headers.
+    pub fields: Fields,
+    /// Bytes of the head.
+    pub len: usize,
+}
+
+/// Outcome of decoding a head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Head<T> {
+    /// Complete.
+    Done(T),
+    /// More bytes needed.
+    Partial,
+    /// Not an HTTP/1.x head.
+    Invalid,
+}
+
+fn text(v: &[u8], cap: usize) -> String {
+    let v = &v[..v.len().min(cap)];
+    String::from_utf8_lossy(v).trim().to_string()
+}
+
+fn fields(headers: &[httparse::Header<'_>]) -> Fields {
+    let mut f = Fields::default();
+    for h in headers {
+        let n = h.name.as_bytes();
+        let v = h.value;
+        if n.eq_ignore_ascii_case(b"host") {
+            f.host = text(v, 256);
+        } else if n.eq_ignore_ascii_case(b"user-agent") {
+            f.user_agent = text(v, 512);
+        } else if n.eq_ignore_ascii_case(b"content-type") {
+            f.content_type = text(v, 128);
+        } else if n.eq_ignore_ascii_case(b"content-length") {
+            let len = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            // Conflicting lengths: the message cannot be framed by length.
+            f.content_length = match (f.content_length, len) {
+                (Some(a), Some(b)) if a != b => None,
+                (_, l) => l,
+            };
+        } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
+            f.transfer_encoding = text(v, 128);
+            f.chunked = f
+                .transfer_encoding
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if n.eq_ignore_ascii_case(b"x-request-id") || n.eq_ignore_ascii_case(b"request-id") {
+            f.request_id = text(v, 128);
+        } else if n.eq_ignore_ascii_case(b"traceparent") {
+            f.traceparent = text(v, 128);
+        } else if n.eq_ignore_ascii_case(b"connection") {
+            f.close |= v
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+        } else if n.eq_ignore_ascii_case(b"upgrade") {
+            f.upgrade = text(v, 64);
+        }
+    }
+    f
+}
+
+/// Decodes a request head at the start of `buf`.
+pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => Head::Done(RequestHead {
+            method: req.method.unwrap_or_default().to_string(),
+            target: text(req.path.unwrap_or_default().as_bytes(), 4096),
+            minor: req.version.unwrap_or(1),
+            fields: fields(req.headers),
+            len,
+        }),
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Invalid,
+    }
+}
+
+/// Decodes a response head at the start of `buf`.
+pub fn response_head(buf: &[u8]) -> Head<ResponseHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => Head::Done(ResponseHead {
+            code: resp.code.unwrap_or(0),
+            reason: text(resp.reason.unwrap_or_default().as_bytes(), 128),
+            minor: resp.version.unwrap_or(1),
+            fields: fields(resp.headers),
+            len,
+        }),
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Invalid,
+    }
+}
+
+/// How far `buf` agrees with a request line: `Some(true)` when it starts with a method
+/// and a space, `Some(false)` when it could still become one, `None` when it cannot.
+pub fn looks_like_request(buf: &[u8]) -> Option<bool> {
+    let mut could = false;
+    for m in METHODS {
+        if buf.len() > m.len() {
+            if buf.starts_with(m) && buf[m.len()] == b' ' {
+                return Some(true);
+            }
+        } else if m.starts_with(buf) {
+            could = true;
+        }
+    }
+    could.then_some(false)
+}
+
+/// Like [`looks_like_request`] for a status line (`HTTP/1.x `).
+pub fn looks_like_response(buf: &[u8]) -> Option<bool> {
+    const P: &[u8] = b"HTTP/1.";
+    if buf.len() >= P.len() + 2 {
+        (buf.starts_with(P) && buf[P.len()].is_ascii_digit() && buf[P.len() + 1] == b' ')
+            .then_some(true)
+    } else {
+        let n = buf.len().min(P.len());
+        (buf[..n] == P[..n]).then_some(false)
+    }
+}
+
+/// Where the next message that looks like a head starts in `buf` (at a line start),
+/// used to resynchronise after a gap; `None` when there is none yet.
+pub fn find_head(buf: &[u8], request: bool) -> Option<usize> {
+    let check = |at: usize| {
+        let rest = &buf[at..];
+        let ok = if request {
+            looks_like_request(rest)
+        } else {
+            looks_like_response(rest)
+        };
+        ok == Some(true)
+    };
+    if check(0) {
+        return Some(0);
+    }
+    memchr::memchr_iter(b'\n', buf)
+        .map(|i| i + 1)
+        .find(|&at| at < buf.len() && check(at))
+}
+
+/// A chunk-size line (`1a;ext=1\r\n`): the size and the line's length.
+pub fn chunk_size(buf: &[u8]) -> Head<(u64, usize)> {
+    let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(1024)]) else {
+        return if buf.len() >= 1024 {
+            Head::Invalid
+        } else {
+            Head::Partial
+        };
+    };
+    let line = buf[..nl].trim_ascii();
+    let hex = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    if hex.is_empty() || hex.len() > 15 {
+        return Head::Invalid;
+    }
+    let mut n = 0u64;
+    for &c in hex {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return Head::Invalid,
+        };
+        n = n * 16 + u64::from(d);
+    }
+    Head::Done((n, nl + 1))
+}
+
+/// The length of a line (up to and including `\n`) at the start of `buf`.
+pub fn line_len(buf: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', buf).map(|i| i + 1)
+}
+
+fn is_id(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    // UUID 8-4-4-4-12.
+    if b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+    {
+        return true;
+    }
+    // Hex digests and object ids (at least 8 hex digits with a digit in them).
+    if b.len() >= 8 && b.iter().all(u8::is_ascii_hexdigit) && b.iter().any(u8::is_ascii_digit) {
+        return true;
+    }
+    // Long opaque tokens mixing letters and digits (base64-ish ids).
+    b.len() >= 16
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(u8::is_ascii_alphabetic)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+}
+
+/// The request target's path with numeric, UUID, hex and opaque-token segments replaced
+/// by `{id}` (query and fragment dropped; an absolute-form target keeps only its path).
+pub fn endpoint(target: &str) -> String {
+    let mut path = target;
+    if let Some(rest) = path
+        .strip_prefix("http://")
+        .or_else(|| path.strip_prefix("https://"))
+    {
+        path = rest.find('/').map_or("/", |i| &rest[i..]);
+    }
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    if !path.starts_with('/') {
+        return path.to_string();
+    }
+    let mut out = String::with_capacity(path.len().min(256));
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if is_id(seg) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(seg);
+        }
+        if out.len() > 256 {
+            break;
+        }
+    }
+    out
+}
+
+/// Host without its port (`[v6]:port` → `v6`).
+pub fn host_only(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_and_framing_fields() {
+        let r = b"POST /api/v1/users/12345/orders?x=1 HTTP/1.1\r\nHost: shop.example:8080\r\n\
+                  User-Agent: curl/7.88.1\r\nContent-Length: 5\r\nX-Request-Id: abc\r\n\r\nhello";
+        let Head::Done(h) = request_head(r) else {
+            panic!("not parsed")
+        };
+        assert_eq!((h.method.as_str(), h.minor), ("POST", 1));
+        assert_eq!(h.target, "/api/v1/users/12345/orders?x=1");
+        assert_eq!(h.fields.content_length, Some(5));
+        assert_eq!(h.fields.request_id, "abc");
+        assert_eq!(&r[h.len..], b"hello");
+        assert_eq!(host_only(&h.fields.host), "shop.example");
+        assert_eq!(request_head(&r[..30]), Head::Partial);
+        assert_eq!(
+            request_head(b"\x16\x03\x01\x00\x10junk\r\n\r\n"),
+            Head::Invalid
+        );
+        let Head::Done(s) =
+            response_head(b"HTTP/1.0 404 Not Found\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+        else {
+            panic!("not parsed")
+        };
+        assert_eq!((s.code, s.reason.as_str(), s.minor), (404, "Not Found", 0));
+        assert!(s.fields.chunked);
+    }
+
+    #[test]
+    fn endpoint_templates_ids() {
+        assert_eq!(
+            endpoint("/api/v1/users/12345/orders?x=1"),
+            "/api/v1/users/{id}/orders"
+        );
+        assert_eq!(
+            endpoint("/v2/library/nginx/blobs/sha256:abc"),
+            "/v2/library/nginx/blobs/sha256:abc"
+        );
+        assert_eq!(
+            endpoint("/o/3f2504e0-4f89-11d3-9a0c-0305e82c3301/x"),
+            "/o/{id}/x"
+        );
+        assert_eq!(
+            endpoint("/commit/9fceb02d0ae598e95dc970b74767f19372d61af8"),
+            "/commit/{id}"
+        );
+        assert_eq!(endpoint("http://proxy.example/a/42"), "/a/{id}");
+        assert_eq!(endpoint("/static/app.js"), "/static/app.js");
+        assert_eq!(endpoint("*"), "*");
+        assert_eq!(host_only("[::1]:8080"), "::1");
+        assert_eq!(host_only("::1"), "::1");
+    }
+
+    #[test]
+    fn chunk_lines_and_resync() {
+        assert_eq!(chunk_size(b"1A;foo=bar\r\nxx"), Head::Done((26, 12)));
+        assert_eq!(chunk_size(b"1A"), Head::Partial);
+        assert_eq!(chunk_size(b"zz\r\n"), Head::Invalid);
+        assert_eq!(chunk_size(b"ffffffffffffffffff\r\n"), Head::Invalid);
+        let junk = b"tail of a body\r\nGET /next HTTP/1.1\r\n";
+        assert_eq!(find_head(junk, true), Some(16));
+        assert_eq!(find_head(b"xx\nHTTP/1.1 200 OK\r\n", false), Some(3));
+        assert_eq!(looks_like_request(b"GE"), Some(false));
+        assert_eq!(looks_like_request(b"GET "), Some(true));
+        assert_eq!(looks_like_request(b"PRI * HTTP/2.0"), None);
+        assert_eq!(looks_like_response(b"HTTP/1"), Some(false));
+        assert_eq!(looks_like_response(b"HTTP/2 200"), None);
+    }
+}
