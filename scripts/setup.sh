@@ -26,13 +26,14 @@ fi
 command -v cargo >/dev/null || { echo "setup: cargo is not installed (install Rust with rustup)" >&2; exit 2; }
 
 pkgs=(duckdb)
-[[ $MODE == test ]] && pkgs+=(pyarrow chdb)
+# pip name, or pip-name=module-name when they differ.
+[[ $MODE == test ]] && pkgs+=(pyarrow chdb pyyaml=yaml)
 if [[ ! -x $VENV/bin/python ]]; then
   python3 -m venv "$VENV"
 fi
 missing=()
 for p in "${pkgs[@]}"; do
-  "$VENV/bin/python" -c "import $p" 2>/dev/null || missing+=("$p")
+  "$VENV/bin/python" -c "import ${p#*=}" 2>/dev/null || missing+=("${p%%=*}")
 done
 if ((${#missing[@]})); then
   echo "setup: pip install ${missing[*]} into $VENV" >&2

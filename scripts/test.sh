@@ -16,6 +16,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace
+echo "== l7_sessions vs suricata-verify checks and zeek baselines in the corpus"
+"$VENV/bin/python" scripts/check-l7-corpus.py ./target/debug/wirehouse "${WIREHOUSE_CORPUS:-../shared/corpus}"
 echo "== Parquet readers (pyarrow, DuckDB, chDB) on a conversion of the sample capture"
 OUT=$(mktemp -d /tmp/wirehouse-readers.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT

@@ -21,6 +21,7 @@ fn one_two_and_eight_workers_write_the_same_rows() {
             "PcapPlusPlus/ExamplesTest/pcap_examples/ip-frag.pcap",
             "suricata-verify/tests/bug-5633-gre-02/gre-sample.pcap",
             "nDPI/pcap/dns_fragmented.pcap",
+            "zeek/http/pipelined-requests.trace",
         ] {
             inputs.push(corpus.join(f));
         }
@@ -31,7 +32,9 @@ fn one_two_and_eight_workers_write_the_same_rows() {
             let dir = out_dir(&format!("w{w}"));
             let o = convert(&[input], &dir, &["-w", w, "--no-progress"]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            outputs.push(rows_as_text(&dir, "flows"));
+            let mut rows = rows_as_text(&dir, "flows");
+            rows.extend(rows_as_text(&dir, "l7_sessions"));
+            outputs.push(rows);
             std::fs::remove_dir_all(&dir).unwrap();
         }
         assert!(!outputs[0].is_empty());

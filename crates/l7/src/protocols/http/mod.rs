@@ -80,6 +80,8 @@ struct Dir {
 enum Asked {
     Head,
     Connect,
+    /// HTTP/0.9: the response is a bare body up to the close.
+    V09,
     Other,
 }
 
@@ -96,10 +98,9 @@ pub struct HttpSession {
     current: Option<Response>,
     /// Interim (1xx) response bytes, counted into the final response.
     interim_bytes: u64,
-}
-
-fn version(minor: u8) -> String {
-    format!("HTTP/1.{minor}")
+    /// A CONNECT succeeded: HTTP may go on through the tunnel (a plain-HTTP proxy), or
+    /// something else (TLS) does, and parsing stops.
+    tunnel: bool,
 }
 
 fn status_of(code: u16) -> Status {
@@ -186,13 +187,14 @@ impl HttpSession {
         let mut attributes = Vec::new();
         push_attr(&mut attributes, "user_agent", &f.user_agent);
         push_attr(&mut attributes, "content_type", &f.content_type);
+        push_attr(&mut attributes, "referer", &f.referer);
         common_attrs(&mut attributes, f);
         cx.request(Request {
             pair_id: None,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: h.len as u64,
-            version: version(h.minor),
+            version: h.version.to_string(),
             request_type: h.method.clone(),
             domain,
             resource: h.target.clone(),
@@ -204,6 +206,7 @@ impl HttpSession {
             self.asked.pop_front();
         }
         self.asked.push_back(match h.method.as_str() {
+            _ if h.version == "HTTP/0.9" => Asked::V09,
             "HEAD" => Asked::Head,
             "CONNECT" => Asked::Connect,
             _ => Asked::Other,
@@ -213,6 +216,19 @@ impl HttpSession {
     }
 
     fn response(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
+        if self.asked.front() == Some(&Asked::V09) && parser::looks_like_response(buf).is_none() {
+            // An HTTP/0.9 response: no status line, the body runs to the close.
+            self.asked.pop_front();
+            self.current = Some(Response {
+                start_ns: span.start_ns,
+                end_ns: span.end_ns,
+                bytes: buf.len() as u64,
+                version: "HTTP/0.9".into(),
+                ..Response::default()
+            });
+            self.resp.body = Body::UntilClose;
+            return Parse::Consumed(buf.len());
+        }
         let h = match parser::response_head(buf) {
             Head::Done(h) => h,
             Head::Partial => return Parse::Needed(1),
@@ -238,7 +254,7 @@ impl HttpSession {
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: h.len as u64 + std::mem::take(&mut self.interim_bytes),
-            version: version(h.minor),
+            version: format!("HTTP/1.{}", h.minor),
             status,
             code: Some(i64::from(h.code)),
             result: String::new(),
@@ -250,11 +266,15 @@ impl HttpSession {
             request_id: None,
             attributes,
         };
-        let tunnel = h.code == 101 || (asked == Some(Asked::Connect) && status == Status::Ok);
-        if tunnel {
-            // Another protocol (WebSocket, h2c, a CONNECT tunnel) follows.
+        if h.code == 101 {
+            // Another protocol (WebSocket, h2c) follows.
             cx.response(resp);
             return Parse::Stop;
+        }
+        if asked == Some(Asked::Connect) && status == Status::Ok {
+            cx.response(resp);
+            self.tunnel = true;
+            return Parse::Consumed(h.len);
         }
         let body = if asked == Some(Asked::Head) || h.code == 204 || h.code == 304 {
             Body::Head
@@ -279,6 +299,30 @@ impl HttpSession {
 
 impl Session for HttpSession {
     fn parse(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) -> Parse {
+        // Empty lines before a head are tolerated (RFC 9112 §2.2).
+        let blank = buf
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        let at_head = if fc {
+            self.req.body == Body::Head
+        } else {
+            self.resp.body == Body::Head
+        };
+        if blank > 0 && at_head {
+            return Parse::Consumed(blank);
+        }
+        if self.tunnel {
+            if !fc {
+                // Wait for the client to show what the tunnel carries.
+                return Parse::Needed(1);
+            }
+            match parser::looks_like_request(buf) {
+                Some(true) => self.tunnel = false,
+                Some(false) => return Parse::Needed(1),
+                None => return Parse::Stop,
+            }
+        }
         let dir = if fc { &mut self.req } else { &mut self.resp };
         if dir.resync {
             match parser::find_head(buf, fc) {

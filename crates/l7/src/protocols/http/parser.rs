@@ -72,6 +72,8 @@ pub struct Fields {
     pub close: bool,
     /// Upgrade as sent.
     pub upgrade: String,
+    /// Referer.
+    pub referer: String,
 }
 
 /// A request head.
@@ -81,8 +83,8 @@ pub struct RequestHead {
     pub method: String,
     /// Request target as sent.
     pub target: String,
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor: u8,
+    /// "HTTP/1.1", "HTTP/1.0", or "HTTP/0.9" for a request line without a version.
+    pub version: &'static str,
     /// Kept headers.
     pub fields: Fields,
     /// Bytes of the head, up to and including the empty line.
@@ -157,6 +159,8 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
         } else if n.eq_ignore_ascii_case(b"upgrade") {
             f.upgrade = text(v, 64);
+        } else if n.eq_ignore_ascii_case(b"referer") {
+            f.referer = text(v, 512);
         }
     }
     f
@@ -170,13 +174,86 @@ pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
         Ok(httparse::Status::Complete(len)) => Head::Done(RequestHead {
             method: req.method.unwrap_or_default().to_string(),
             target: text(req.path.unwrap_or_default().as_bytes(), 4096),
-            minor: req.version.unwrap_or(1),
+            version: if req.version == Some(0) {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
             fields: fields(req.headers),
             len,
         }),
         Ok(httparse::Status::Partial) => Head::Partial,
-        Err(_) => Head::Invalid,
+        Err(_) => lenient_request_head(buf),
     }
+}
+
+/// A request head httparse refuses but servers accept: a request line without a version
+/// (HTTP/0.9, alone or followed by headers) or malformed header lines (skipped).
+fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
+    const MAX: usize = 16 * 1024;
+    let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(MAX)]) else {
+        return if buf.len() >= MAX {
+            Head::Invalid
+        } else {
+            Head::Partial
+        };
+    };
+    let line = buf[..nl].trim_ascii();
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Head::Invalid;
+    };
+    let proto = parts.next();
+    if parts.next().is_some()
+        || !METHODS.contains(&method)
+        || !(target.starts_with(b"/") || target.starts_with(b"http") || target == b"*")
+        || proto.is_some_and(|p| !p.starts_with(b"HTTP/"))
+    {
+        return Head::Invalid;
+    }
+    let version = match proto {
+        None => "HTTP/0.9",
+        Some(b"HTTP/1.0") => "HTTP/1.0",
+        Some(_) => "HTTP/1.1",
+    };
+    let rest = &buf[nl + 1..];
+    // A bare HTTP/0.9 request line, or one followed by header lines up to an empty line.
+    let (len, head_lines) = if proto.is_none() && rest.is_empty() {
+        (nl + 1, &rest[..0])
+    } else {
+        let end = memchr::memmem::find(rest, b"\n\r\n")
+            .map(|i| (i + 3, i + 1))
+            .or_else(|| memchr::memmem::find(rest, b"\n\n").map(|i| (i + 2, i + 1)));
+        match end {
+            Some((e, h)) => (nl + 1 + e, &rest[..h]),
+            None if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") => {
+                (nl + 1 + if rest[0] == b'\r' { 2 } else { 1 }, &rest[..0])
+            }
+            None if buf.len() >= MAX => return Head::Invalid,
+            None => return Head::Partial,
+        }
+    };
+    let mut headers = Vec::new();
+    for l in head_lines.split(|&b| b == b'\n') {
+        if let Some(c) = memchr::memchr(b':', l)
+            && let Ok(name) = std::str::from_utf8(l[..c].trim_ascii())
+        {
+            headers.push(httparse::Header {
+                name,
+                value: l[c + 1..].trim_ascii(),
+            });
+        }
+        if headers.len() >= MAX_HEADERS {
+            break;
+        }
+    }
+    Head::Done(RequestHead {
+        method: String::from_utf8_lossy(method).into_owned(),
+        target: text(target, 4096),
+        version,
+        fields: fields(&headers),
+        len,
+    })
 }
 
 /// Decodes a response head at the start of `buf`.
@@ -340,10 +417,10 @@ pub fn endpoint(target: &str) -> String {
     out
 }
 
-/// Host without its port (`[v6]:port` → `v6`).
+/// Host without its port (`[v6]:port` → `[v6]`).
 pub fn host_only(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
     }
     match host.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -362,7 +439,7 @@ mod tests {
         let Head::Done(h) = request_head(r) else {
             panic!("not parsed")
         };
-        assert_eq!((h.method.as_str(), h.minor), ("POST", 1));
+        assert_eq!((h.method.as_str(), h.version), ("POST", "HTTP/1.1"));
         assert_eq!(h.target, "/api/v1/users/12345/orders?x=1");
         assert_eq!(h.fields.content_length, Some(5));
         assert_eq!(h.fields.request_id, "abc");
@@ -403,7 +480,7 @@ mod tests {
         assert_eq!(endpoint("http://proxy.example/a/42"), "/a/{id}");
         assert_eq!(endpoint("/static/app.js"), "/static/app.js");
         assert_eq!(endpoint("*"), "*");
-        assert_eq!(host_only("[::1]:8080"), "::1");
+        assert_eq!(host_only("[::1]:8080"), "[::1]");
         assert_eq!(host_only("::1"), "::1");
     }
 
