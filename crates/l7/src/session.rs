@@ -137,10 +137,19 @@ impl ProtocolStats {
     }
 }
 
-/// Unanswered requests of one flow.
+/// A request not yet written: unanswered, or answered while its body still arrives.
+#[derive(Debug)]
+struct Pending {
+    req: Request,
+    resp: Option<Response>,
+    /// More of the request (its body) is still arriving.
+    open: bool,
+}
+
+/// Unwritten requests of one flow.
 #[derive(Debug, Default)]
 pub(crate) struct Pairing {
-    pending: VecDeque<Request>,
+    pending: VecDeque<Pending>,
 }
 
 /// Limits the pairing works within.
@@ -180,58 +189,103 @@ impl Cx<'_> {
     /// A request was seen. Requests pending longer than the session timeout are written
     /// as timeouts first; beyond the pending cap the oldest is.
     pub fn request(&mut self, r: Request) {
+        self.push(r, false);
+    }
+
+    /// A request whose body is still to come: a response that arrives before
+    /// [`request_done`](Self::request_done) waits for it, so the row counts the whole body.
+    pub fn request_open(&mut self, r: Request) {
+        self.push(r, true);
+    }
+
+    fn push(&mut self, r: Request, open: bool) {
         self.stats.requests += 1;
         let cutoff = r.start_ns.saturating_sub(self.limits.timeout_ns);
         while self
             .pairing
             .pending
             .front()
-            .is_some_and(|p| p.start_ns < cutoff)
+            .is_some_and(|p| p.req.start_ns < cutoff)
         {
             let p = self.pairing.pending.pop_front().expect("non-empty");
-            self.timeout(p);
+            self.finish(p);
         }
         if self.pairing.pending.len() >= self.limits.max_pending {
             self.stats.pending_overflows += 1;
             let p = self.pairing.pending.pop_front().expect("non-empty");
-            self.timeout(p);
+            self.finish(p);
         }
-        self.pairing.pending.push_back(r);
+        self.pairing.pending.push_back(Pending {
+            req: r,
+            resp: None,
+            open,
+        });
     }
 
-    /// The most recent unanswered request, to extend (a body still arriving).
+    /// The most recent request not yet written, to extend (a body still arriving).
     pub fn last_request(&mut self) -> Option<&mut Request> {
-        self.pairing.pending.back_mut()
+        self.pairing.pending.back_mut().map(|p| &mut p.req)
+    }
+
+    /// The open request's body is complete: written now if its response came already.
+    pub fn request_done(&mut self) {
+        let Some(i) = self.pairing.pending.iter().rposition(|p| p.open) else {
+            return;
+        };
+        self.pairing.pending[i].open = false;
+        if self.pairing.pending[i].resp.is_some() {
+            let p = self.pairing.pending.remove(i).expect("in range");
+            self.finish(p);
+        }
     }
 
     /// Unanswered requests.
     pub fn pending(&self) -> usize {
-        self.pairing.pending.len()
+        self.pairing
+            .pending
+            .iter()
+            .filter(|p| p.resp.is_none())
+            .count()
     }
 
     /// A response was seen: paired with the request of the same `pair_id`, or the oldest
     /// unanswered one when it has none; written alone when nothing matches.
     pub fn response(&mut self, r: Response) {
         self.stats.responses += 1;
+        let unanswered = |p: &Pending| p.resp.is_none();
         let idx = match r.pair_id {
             Some(id) => self
                 .pairing
                 .pending
                 .iter()
-                .position(|p| p.pair_id == Some(id)),
-            None => (!self.pairing.pending.is_empty()).then_some(0),
+                .position(|p| unanswered(p) && p.req.pair_id == Some(id)),
+            None => self.pairing.pending.iter().position(unanswered),
         };
-        let req = idx.and_then(|i| self.pairing.pending.remove(i));
-        if req.is_none() {
-            self.stats.unpaired_responses += 1;
+        match idx {
+            Some(i) if self.pairing.pending[i].open => self.pairing.pending[i].resp = Some(r),
+            Some(i) => {
+                let p = self.pairing.pending.remove(i).expect("in range");
+                self.write(Some(p.req), Some(r));
+            }
+            None => {
+                self.stats.unpaired_responses += 1;
+                self.write(None, Some(r));
+            }
         }
-        self.write(req, Some(r));
     }
 
-    /// Writes every unanswered request as a timeout (the flow ended).
+    /// Writes every request not yet written (the flow ended): with its response, or as a
+    /// timeout.
     pub(crate) fn flush(&mut self) {
         while let Some(p) = self.pairing.pending.pop_front() {
-            self.timeout(p);
+            self.finish(p);
+        }
+    }
+
+    fn finish(&mut self, p: Pending) {
+        match p.resp {
+            Some(r) => self.write(Some(p.req), Some(r)),
+            None => self.timeout(p.req),
         }
     }
 

@@ -155,6 +155,7 @@ impl HttpSession {
     fn body_done(&mut self, cx: &mut Cx<'_>, fc: bool) {
         if fc {
             self.req.body = Body::Head;
+            cx.request_done();
         } else {
             self.resp.body = Body::Head;
             if let Some(r) = self.current.take() {
@@ -189,7 +190,8 @@ impl HttpSession {
         push_attr(&mut attributes, "content_type", &f.content_type);
         push_attr(&mut attributes, "referer", &f.referer);
         common_attrs(&mut attributes, f);
-        cx.request(Request {
+        let body = framing(f);
+        let r = Request {
             pair_id: None,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
@@ -201,7 +203,12 @@ impl HttpSession {
             endpoint,
             request_id: None,
             attributes,
-        });
+        };
+        if body == Body::Head {
+            cx.request(r);
+        } else {
+            cx.request_open(r);
+        }
         if self.asked.len() >= MAX_ASKED {
             self.asked.pop_front();
         }
@@ -211,7 +218,7 @@ impl HttpSession {
             "CONNECT" => Asked::Connect,
             _ => Asked::Other,
         });
-        self.req.body = framing(f);
+        self.req.body = body;
         Parse::Consumed(h.len)
     }
 
@@ -424,7 +431,9 @@ impl Session for HttpSession {
             _ => {
                 // Lost in a head, or past the message: write what we have, then look
                 // for the next head.
-                if !fc && let Some(mut r) = self.current.take() {
+                if fc {
+                    cx.request_done();
+                } else if let Some(mut r) = self.current.take() {
                     r.attributes.push(("incomplete".into(), "1".into()));
                     cx.response(r);
                 }
@@ -560,6 +569,21 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
         assert_eq!(rows[0].response_bytes, (interim + created) as u64);
         assert_eq!(rows[1].response_code, Some(101));
         assert_eq!(attr(&rows[1], "upgrade"), Some("websocket"));
+    }
+
+    #[test]
+    fn early_response_waits_for_the_request_body() {
+        let head = b"POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n";
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, head),
+            (true, b"012"),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            (true, b"3456789"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].request_bytes, head.len() as u64 + 10);
+        assert_eq!(rows[0].response_code, Some(200));
     }
 
     #[test]
