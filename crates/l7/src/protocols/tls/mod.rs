@@ -362,7 +362,9 @@ impl TlsSession {
         match buf.get(2) {
             None => Parse::Needed(3 - buf.len()),
             Some(4) => {
-                self.dirs[1].bytes += buf.len() as u64;
+                let len = buf.first().map_or(0, |b| usize::from(b & 0x7f)) << 8;
+                let len = len | buf.get(1).map_or(0, |&b| usize::from(b));
+                self.dirs[1].bytes += 2 + len as u64;
                 let sv = self.server_mut(span.start_ns);
                 sv.sslv2 = true;
                 self.finish(cx, span.end_ns);
@@ -424,7 +426,7 @@ impl Session for TlsSession {
                     content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
                 );
             if end {
-                self.dirs[0].bytes += total.min(buf.len()) as u64;
+                self.dirs[0].bytes += total as u64;
                 self.finish(cx, span.start_ns);
                 return Parse::Stop;
             }
@@ -437,7 +439,7 @@ impl Session for TlsSession {
             {
                 // TLS ≤ 1.2: the server's ChangeCipherSpec ends an abbreviated handshake
                 // (or a full one whose client side the capture misses).
-                self.dirs[1].bytes += total.min(buf.len()) as u64;
+                self.dirs[1].bytes += total as u64;
                 self.finish(cx, span.start_ns);
                 return Parse::Stop;
             }
@@ -535,6 +537,8 @@ mod tests {
     const ALERT: &str = include_str!("fixtures/tls10_alert.txt");
     /// suricata-verify `tcp-empty-sack`: TLS 1.2, ServerHello + Certificate in one record.
     const ITUNES: &str = include_str!("fixtures/tls12_itunes.txt");
+    /// zeek `tunnels/gtp/gtp6_gtp_0x32.pcap` (inner TCP): a resumed TLS 1.0 session.
+    const RESUMED: &str = include_str!("fixtures/tls10_resumed.txt");
 
     fn borrow(c: &[(bool, Vec<u8>)]) -> Vec<(bool, &[u8])> {
         c.iter().map(|(fc, b)| (*fc, b.as_slice())).collect()
@@ -718,6 +722,23 @@ mod tests {
                  CN=buy.itunes.apple.com"
             )
         );
+    }
+
+    #[test]
+    fn abbreviated_handshake_is_resumed() {
+        // tshark: the ServerHello echoes the ClientHello's session id 4f7960a5..., cipher
+        // 0x0039, version 0x0301; the server's ChangeCipherSpec follows in the same segment.
+        let r = one_row(RESUMED);
+        assert_eq!(attr(&r, "resumed"), Some("1"));
+        assert_eq!(r.version, "TLS 1.0");
+        assert_eq!(r.response_result, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA");
+        assert_eq!(r.request_domain, "");
+        assert_eq!(attr(&r, "cert_subject"), None);
+        // Ends at the server's ChangeCipherSpec: the ServerHello and ChangeCipherSpec records
+        // (tshark: record lengths 74 and 1, plus 5-byte headers).
+        assert_eq!(r.response_bytes, 85);
+        let others: Vec<_> = [SELKS, ECH, ITUNES].iter().map(|t| one_row(t)).collect();
+        assert!(others.iter().all(|r| attr(r, "resumed").is_none()));
     }
 
     /// Re-frames the first record of `rec` (a handshake record) as two records.

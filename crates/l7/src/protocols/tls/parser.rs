@@ -304,6 +304,8 @@ pub struct ClientHello {
     pub sni: Option<String>,
     /// ALPN protocols offered, in order.
     pub alpn: Vec<String>,
+    /// The first ALPN protocol's raw bytes (JA4 looks at them).
+    pub alpn_first: Vec<u8>,
     /// supported_versions, in order (GREASE included).
     pub supported_versions: Vec<u16>,
     /// supported_groups, in order (GREASE included).
@@ -354,7 +356,13 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
                     }
                 }
             }
-            ext::ALPN => ch.alpn = alpn_list(&mut d),
+            ext::ALPN => {
+                let mut raw = d;
+                if let Some(first) = raw.vec(2).and_then(|l| Rd(l).vec(1)) {
+                    ch.alpn_first = first.get(..MAX_STR).unwrap_or(first).to_vec();
+                }
+                ch.alpn = alpn_list(&mut d);
+            }
             ext::SUPPORTED_VERSIONS => {
                 if let Some(v) = d.vec(1) {
                     ch.supported_versions = u16_list(v);
@@ -770,7 +778,7 @@ pub fn ja4(ch: &ClientHello) -> String {
         .copied()
         .filter(|v| !is_grease(*v))
         .collect();
-    let alpn = match ch.alpn.first().map(String::as_bytes) {
+    let alpn = match (!ch.alpn.is_empty()).then_some(ch.alpn_first.as_slice()) {
         Some([f, .., l]) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
             format!("{}{}", *f as char, *l as char)
         }
@@ -1014,5 +1022,274 @@ fn der_string(tag: u8, v: &[u8]) -> String {
             })
             .collect(),
         _ => format!("#{}", hex(v.get(..MAX_STR / 2).unwrap_or(v))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::tls::fixture;
+
+    fn first(text: &str, from_client: bool) -> Vec<u8> {
+        fixture(text)
+            .into_iter()
+            .find(|s| s.0 == from_client)
+            .map(|s| s.1)
+            .expect("segment")
+    }
+
+    fn selks_client_hello() -> Vec<u8> {
+        first(include_str!("fixtures/tls12_selks.txt"), true)
+    }
+
+    fn ech_client_hello() -> Vec<u8> {
+        first(include_str!("fixtures/tls13_ech.txt"), true)
+    }
+
+    /// The server's first segment of the SELKS capture: ServerHello (61), Certificate (889),
+    /// ServerKeyExchange (333), ServerHelloDone (4) records (tshark).
+    fn selks_server_flight() -> Vec<u8> {
+        first(include_str!("fixtures/tls12_selks.txt"), false)
+    }
+
+    /// Splits `b` into its records' payloads.
+    fn records(mut b: &[u8]) -> Vec<(RecordHeader, &[u8])> {
+        let mut out = Vec::new();
+        while let Decoded::Done(h) = record_header(b) {
+            out.push((h, &b[5..h.total_len()]));
+            b = &b[h.total_len()..];
+        }
+        out
+    }
+
+    #[test]
+    fn record_headers() {
+        let b = selks_server_flight();
+        let r = records(&b);
+        assert_eq!(
+            r.iter().map(|(h, _)| h.len).collect::<Vec<_>>(),
+            [61, 889, 333, 4]
+        );
+        assert!(r.iter().all(|(h, _)| h.content_type == content::HANDSHAKE));
+        assert_eq!(record_header(&b[..3]), Decoded::Incomplete(2));
+        assert_eq!(record_header(&[22, 2]), Decoded::Invalid);
+        assert_eq!(record_header(&[25]), Decoded::Invalid);
+        assert_eq!(record_header(&[23, 3, 3, 0xff, 0xff]), Decoded::Invalid);
+        assert_eq!(record_header(&[]), Decoded::Incomplete(5));
+    }
+
+    #[test]
+    fn reassembly_across_and_within_records() {
+        let b = selks_server_flight();
+        let payloads: Vec<u8> = records(&b).iter().flat_map(|r| r.1.to_vec()).collect();
+        // Whole records: four messages in order.
+        let mut r = Reassembler::default();
+        let whole: Vec<Message> = records(&b).iter().flat_map(|p| r.push(p.1)).collect();
+        let types: Vec<u8> = whole.iter().map(|m| m.msg_type).collect();
+        assert_eq!(types, [2, 11, 12, 14]);
+        assert!(!r.is_partial());
+        // The same bytes cut at every size: the same messages.
+        for step in [1, 2, 3, 7, 100, 1000] {
+            let mut r = Reassembler::default();
+            let got: Vec<Message> = payloads.chunks(step).flat_map(|c| r.push(c)).collect();
+            assert_eq!(got, whole, "step {step}");
+        }
+        // An over-long message is delivered truncated; what follows it is intact.
+        let mut big = vec![hs::CERTIFICATE, 0x01, 0x00, 0x10];
+        big.extend(std::iter::repeat_n(0xab, 0x01_0010));
+        big.extend_from_slice(&[hs::SERVER_HELLO_DONE, 0, 0, 0]);
+        let mut r = Reassembler::default();
+        let got: Vec<Message> = big.chunks(16_384).flat_map(|c| r.push(c)).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len, 0x01_0010);
+        assert_eq!(got[0].body.len(), MAX_MESSAGE_LEN);
+        assert_eq!(got[1].msg_type, hs::SERVER_HELLO_DONE);
+    }
+
+    #[test]
+    fn client_hello_fields() {
+        // tshark on nDPI tls_ech.pcapng: SNI, ALPN, supported_versions with GREASE first.
+        let b = ech_client_hello();
+        let ch = client_hello(&b[9..]).expect("client hello");
+        assert_eq!(ch.version, 0x0303);
+        assert_eq!(ch.sni.as_deref(), Some("performance.radar.cloudflare.com"));
+        assert_eq!(ch.alpn, ["h2", "http/1.1"]);
+        assert_eq!(ch.supported_versions, [0xdada, 0x0304, 0x0303]);
+        assert_eq!(ch.ciphers.len(), 16);
+        assert_eq!(ch.ciphers[0], 0xaaaa);
+        assert!(is_grease(ch.ciphers[0]));
+        assert_eq!(ch.session_id.len(), 32);
+        // nDPI: JA3C 6820f114cf3b0809ffdcb30cb277848a, JA4 t13d1516h2_8daaf6152771_02713d6af862.
+        assert_eq!(md5_hex(&ja3(&ch)), "6820f114cf3b0809ffdcb30cb277848a");
+        assert_eq!(ja4(&ch), "t13d1516h2_8daaf6152771_02713d6af862");
+    }
+
+    #[test]
+    fn ja4_spec_values() {
+        // FoxIO JA4.md, "Cipher hash": the sorted example list hashes to 8daaf6152771.
+        assert_eq!(
+            sha256_12("002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"),
+            "8daaf6152771"
+        );
+        // "If there are no ciphers ... JA4_b is set to 000000000000".
+        assert_eq!(sha256_12(""), "000000000000");
+        // ALPN: non-alphanumeric first/last byte → first and last hex characters.
+        let mut ch = ClientHello {
+            version: 0x0303,
+            ..Default::default()
+        };
+        for (alpn, want) in [
+            (vec![0xab], "ab"),
+            (vec![0xab, 0xcd], "ad"),
+            (vec![0x30, 0xab], "3b"),
+            (b"h".to_vec(), "hh"),
+            (b"http/1.1".to_vec(), "h1"),
+        ] {
+            ch.alpn = vec![String::from_utf8_lossy(&alpn).into_owned()];
+            ch.alpn_first = alpn.clone();
+            assert_eq!(&ja4(&ch)[8..10], want, "{alpn:?}");
+        }
+        // Given as examples in the spec too.
+        for (alpn, want) in [
+            (vec![0x30, 0x31, 0xab, 0xcd], "3d"),
+            (vec![0x30, 0xab, 0xcd, 0x31], "01"),
+        ] {
+            ch.alpn_first = alpn;
+            assert_eq!(&ja4(&ch)[8..10], want);
+        }
+        ch.alpn.clear();
+        assert_eq!(&ja4(&ch)[8..10], "00");
+        assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a0b));
+    }
+
+    #[test]
+    fn leaf_certificate_names() {
+        let b = selks_server_flight();
+        let r = records(&b);
+        let cert = &r[1].1[4..];
+        let names = certificate_leaf(cert).expect("names");
+        // suricata-verify tls/bug-7286-tls-metadata-01.
+        assert_eq!(names.subject, "C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS");
+        assert_eq!(names.issuer, names.subject);
+        // The ServerHello of the same flight: tshark says cipher 0xc02f, TLS 1.2.
+        let sh = server_hello(&r[0].1[4..]).expect("server hello");
+        assert_eq!(sh.cipher, 0xc02f);
+        assert_eq!(sh.negotiated(), 0x0303);
+        assert!(!sh.hello_retry);
+        assert_eq!(
+            cipher_name(sh.cipher),
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
+        assert_eq!(cipher_name(0xfefe), "0xfefe");
+    }
+
+    #[test]
+    fn alerts_and_versions() {
+        assert_eq!(
+            alert(&[2, 70]).map(|a| (a.is_fatal(), a.name())),
+            Some((true, "protocol_version".into()))
+        );
+        assert_eq!(alert(&[1, 0]).map(|a| a.is_fatal()), Some(false));
+        assert_eq!(alert(&[3, 0]), None);
+        assert_eq!(alert(&[2]), None);
+        assert_eq!(version_name(0x0304), "TLS 1.3");
+        assert_eq!(version_name(0x0300), "SSL 3.0");
+        assert_eq!(version_name(0x7f1c), "TLS 1.3 draft 28");
+    }
+
+    #[test]
+    fn sslv2_compatible_hello() {
+        // [len 0x802e][type 1][version 3.1][specs 21][sid 0][challenge 16]: the layout
+        // of RFC 5246 appendix E.2 (a real hello carries 7 cipher specs here).
+        let mut b = vec![
+            0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
+        ];
+        for spec in [
+            [0x07, 0x00, 0xc0],
+            [0x05, 0x00, 0x80],
+            [0x03, 0x00, 0x80],
+            [0x01, 0x00, 0x80],
+            [0x00, 0x00, 0x2f],
+            [0x00, 0x00, 0x35],
+            [0x00, 0x00, 0x0a],
+        ] {
+            b.extend_from_slice(&spec);
+        }
+        b.extend_from_slice(&[0x5a; 16]);
+        let Decoded::Done((ch, total)) = sslv2_client_hello(&b) else {
+            panic!("not decoded");
+        };
+        assert_eq!(total, b.len());
+        assert_eq!(ch.version, 0x0301);
+        assert_eq!(ch.ciphers, [0x002f, 0x0035, 0x000a]);
+        assert!(matches!(
+            sslv2_client_hello(&b[..5]),
+            Decoded::Incomplete(_)
+        ));
+        b[2] = 2;
+        assert_eq!(sslv2_client_hello(&b), Decoded::Invalid);
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Runs every decoder on `b`.
+    fn decode_all(b: &[u8]) {
+        let _ = record_header(b);
+        let _ = sslv2_client_hello(b);
+        if let Some(ch) = client_hello(b) {
+            let _ = (ja3(&ch), ja4(&ch));
+        }
+        if let Some(sh) = server_hello(b) {
+            let _ = ja3s(&sh);
+        }
+        let _ = certificate_leaf(b);
+        let _ = cert_names(b);
+        let _ = alert(b);
+        let mut r = Reassembler::default();
+        let _ = r.push(b);
+    }
+
+    #[test]
+    fn truncated_and_mutated_inputs_do_not_panic() {
+        let ch = selks_client_hello();
+        let ech = ech_client_hello();
+        let flight = selks_server_flight();
+        let r = records(&flight);
+        let cert = r[1].1[4..].to_vec();
+        let sh = r[0].1[4..].to_vec();
+        let inputs = [
+            ch[9..].to_vec(),
+            ech[9..].to_vec(),
+            cert,
+            sh,
+            flight.clone(),
+        ];
+        for b in &inputs {
+            for cut in 0..=b.len() {
+                decode_all(&b[..cut]);
+            }
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for i in 0..4000 {
+            let mut b = inputs[i % inputs.len()].clone();
+            for _ in 0..1 + rng.next() % 6 {
+                let p = (rng.next() % b.len() as u64) as usize;
+                match rng.next() % 4 {
+                    0 => b[p] = rng.next() as u8,
+                    1 => b[p] = 0xff,
+                    2 => b[p] = 0x80 | (rng.next() as u8 & 0x07),
+                    _ => b[p] = 0,
+                }
+            }
+            decode_all(&b);
+        }
     }
 }
