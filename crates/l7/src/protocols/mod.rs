@@ -3,9 +3,10 @@
 use crate::Protocol;
 
 pub mod http;
+pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
-pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL];
+pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL];
 
 /// The registered protocol called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Protocol> {

@@ -1,0 +1,859 @@
+//! TLS handshake (see `README.md` in this folder): one row per handshake, ClientHello =
+//! request, the server's hello flight (or its fatal alert) = response, with SNI, ALPN,
+//! negotiated version and cipher, the leaf certificate's names (TLS ≤ 1.2) and the
+//! JA3/JA3S/JA4 fingerprints. Parsing stops once the handshake is over.
+
+pub mod parser;
+
+use crate::{Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Request, Response, Session};
+use crate::{Span, Status, Transport};
+use parser::{
+    Alert, CertNames, ClientHello, Decoded, RECORD_HEADER_LEN, RecordHeader, ServerHello, content,
+    hs,
+};
+
+/// The TLS protocol (registry entry).
+#[derive(Debug)]
+pub struct Tls;
+
+/// The registry entry.
+pub static PROTOCOL: Tls = Tls;
+
+static INFO: ProtocolInfo = ProtocolInfo {
+    name: "tls",
+    id: 121,
+    transport: Transport::Tcp,
+    default_ports: &[443, 465, 636, 853, 993, 995, 8443],
+};
+
+impl Protocol for Tls {
+    fn info(&self) -> &'static ProtocolInfo {
+        &INFO
+    }
+
+    fn probe(&self, input: &ProbeInput<'_>) -> Probe {
+        if !input.tcp {
+            return Probe::NotMine;
+        }
+        probe_bytes(input.bytes, input.from_client)
+    }
+
+    fn session(&self) -> Box<dyn Session> {
+        Box::<TlsSession>::default()
+    }
+}
+
+/// Certain for a handshake record starting with a ClientHello or ServerHello (either side);
+/// an SSLv2-compatible ClientHello from the client; Unsure on too few bytes.
+fn probe_bytes(b: &[u8], from_client: bool) -> Probe {
+    match b.first() {
+        None => Probe::Unsure,
+        Some(&content::HANDSHAKE) => {
+            if let Decoded::Invalid = parser::record_header(b) {
+                return Probe::NotMine;
+            }
+            // The hello's version (major 3) when this record holds it: a hello may also
+            // be split over several small records.
+            let rec_len = b.get(3..5).map_or(0, |l| u16::from_be_bytes([l[0], l[1]]));
+            match (b.get(5), b.get(9)) {
+                (None, _) => Probe::Unsure,
+                (Some(&t), _) if t != hs::CLIENT_HELLO && t != hs::SERVER_HELLO => Probe::NotMine,
+                (Some(_), Some(&major)) if rec_len >= 5 && major != 3 => Probe::NotMine,
+                _ => Probe::Certain,
+            }
+        }
+        Some(&x) if x & 0x80 != 0 && from_client => match parser::sslv2_client_hello(b) {
+            Decoded::Invalid => Probe::NotMine,
+            Decoded::Incomplete(_) if b.len() < 11 => Probe::Unsure,
+            _ => Probe::Certain,
+        },
+        _ => Probe::NotMine,
+    }
+}
+
+/// One direction's parsing state.
+#[derive(Debug, Default)]
+struct Dir {
+    hs: parser::Reassembler,
+    /// Bytes of the current record still to skip.
+    skip: usize,
+    /// Handshake records of this side are no longer parsed (encrypted, or of no interest).
+    opaque: bool,
+    /// After a gap or invalid bytes: looking for a record boundary.
+    resync: bool,
+    /// A record was seen.
+    started: bool,
+    /// The direction ended.
+    ended: bool,
+    /// Record bytes consumed.
+    bytes: u64,
+    /// Arrival of the first record of the handshake message being reassembled.
+    msg_start_ns: i64,
+}
+
+/// What the server said so far: the response being built.
+#[derive(Debug, Default)]
+struct Server {
+    start_ns: i64,
+    sh: Option<ServerHello>,
+    hello_retry: bool,
+    cert: Option<CertNames>,
+    hello_done: bool,
+    alert: Option<Alert>,
+    client_alert: Option<Alert>,
+    sslv2: bool,
+}
+
+/// Per-flow TLS handshake state.
+#[derive(Debug, Default)]
+pub struct TlsSession {
+    /// [client, server].
+    dirs: [Dir; 2],
+    /// The (first) ClientHello's session id.
+    client_session_id: Option<Vec<u8>>,
+    server: Option<Server>,
+    /// The row was written (or cannot be): only encrypted data follows.
+    done: bool,
+}
+
+fn idx(from_client: bool) -> usize {
+    usize::from(!from_client)
+}
+
+fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+}
+
+impl TlsSession {
+    fn negotiated(&self) -> Option<u16> {
+        self.server
+            .as_ref()?
+            .sh
+            .as_ref()
+            .map(ServerHello::negotiated)
+    }
+
+    /// Writes the response (what the server said) ending at `end_ns`; nothing more follows.
+    fn finish(&mut self, cx: &mut Cx<'_>, end_ns: i64) {
+        self.done = true;
+        let Some(sv) = self.server.take() else {
+            return;
+        };
+        let mut r = Response {
+            start_ns: sv.start_ns,
+            end_ns: end_ns.max(sv.start_ns),
+            bytes: self.dirs[1].bytes,
+            ..Default::default()
+        };
+        let attrs = &mut r.attributes;
+        let mut put = |k: &str, v: String| {
+            if !v.is_empty() {
+                attrs.push((k.to_string(), v));
+            }
+        };
+        if let Some(sh) = &sv.sh {
+            let v = sh.negotiated();
+            r.version = parser::version_name(v);
+            r.result = parser::cipher_name(sh.cipher);
+            r.status = Status::Ok;
+            put("alpn", sh.alpn.clone().unwrap_or_default());
+            put("cipher_suite", format!("0x{:04x}", sh.cipher));
+            put("ja3s", parser::md5_hex(&parser::ja3s(sh)));
+            let resumed = !is_tls13(v)
+                && !sh.session_id.is_empty()
+                && self.client_session_id.as_deref() == Some(sh.session_id.as_slice());
+            if resumed {
+                put("resumed", "1".into());
+            }
+            if let Some(req) = cx.last_request() {
+                req.version = r.version.clone();
+            }
+        } else if sv.sslv2 {
+            r.version = parser::version_name(0x0002);
+            r.status = Status::Ok;
+            if let Some(req) = cx.last_request() {
+                req.version = r.version.clone();
+            }
+        } else if sv.alert.is_none() {
+            // Neither a hello nor an alert: nothing to report; a request times out.
+            return;
+        }
+        if let Some(c) = sv.cert {
+            put("cert_subject", c.subject);
+            put("cert_issuer", c.issuer);
+        }
+        if sv.hello_retry {
+            put("hello_retry", "1".into());
+        }
+        if let Some(a) = sv.alert {
+            r.status = Status::ServerError;
+            r.exception = a.name();
+        } else if let Some(a) = sv.client_alert {
+            r.status = Status::ClientError;
+            r.exception = a.name();
+        }
+        cx.response(r);
+    }
+
+    fn server_mut(&mut self, start_ns: i64) -> &mut Server {
+        self.server.get_or_insert_with(|| Server {
+            start_ns,
+            ..Default::default()
+        })
+    }
+
+    /// A complete ClientHello: the request.
+    fn client_hello(&mut self, cx: &mut Cx<'_>, ch: &ClientHello, span: Span) {
+        if self.client_session_id.is_some() {
+            return; // the second hello after a HelloRetryRequest
+        }
+        self.client_session_id = Some(ch.session_id.clone());
+        let d = &self.dirs[0];
+        let offered = ch
+            .supported_versions
+            .iter()
+            .copied()
+            .filter(|v| !parser::is_grease(*v))
+            .max()
+            .unwrap_or(ch.version);
+        let sni = ch.sni.clone().unwrap_or_default();
+        let mut attributes = Vec::new();
+        let mut put = |k: &str, v: String| {
+            if !v.is_empty() {
+                attributes.push((k.to_string(), v));
+            }
+        };
+        if !ch.sslv2 {
+            let ja3 = parser::ja3(ch);
+            put("ja3_hash", parser::md5_hex(&ja3));
+            put("ja3", ja3);
+            put("ja4", parser::ja4(ch));
+        } else {
+            put("sslv2_hello", "1".into());
+        }
+        put("client_version", parser::version_name(ch.version));
+        put(
+            "supported_versions",
+            ch.supported_versions
+                .iter()
+                .filter(|v| !parser::is_grease(**v))
+                .map(|v| parser::version_name(*v))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        put("alpn_offered", ch.alpn.join(","));
+        cx.request(Request {
+            pair_id: None,
+            start_ns: d.msg_start_ns,
+            end_ns: span.end_ns.max(d.msg_start_ns),
+            bytes: d.bytes,
+            version: parser::version_name(offered),
+            request_type: "handshake".into(),
+            domain: sni.clone(),
+            resource: String::new(),
+            endpoint: sni,
+            request_id: None,
+            attributes,
+        });
+    }
+
+    /// Handles one whole handshake record's payload from `fc`.
+    fn handshake(&mut self, cx: &mut Cx<'_>, fc: bool, payload: &[u8], span: Span) {
+        let d = &mut self.dirs[idx(fc)];
+        if !d.hs.is_partial() {
+            d.msg_start_ns = span.start_ns;
+        }
+        let msgs = d.hs.push(payload);
+        for m in msgs {
+            if fc {
+                if m.msg_type == hs::CLIENT_HELLO {
+                    match parser::client_hello(&m.body) {
+                        Some(ch) => self.client_hello(cx, &ch, span),
+                        None => cx.parse_error(),
+                    }
+                    self.dirs[0].opaque = true;
+                    self.dirs[0].hs.clear();
+                    return;
+                }
+                continue;
+            }
+            let v = self.negotiated();
+            let sv = self.server_mut(span.start_ns);
+            match m.msg_type {
+                hs::SERVER_HELLO => match parser::server_hello(&m.body) {
+                    Some(sh) if sh.hello_retry => sv.hello_retry = true,
+                    Some(sh) => {
+                        let tls13 = is_tls13(sh.negotiated());
+                        sv.sh = Some(sh);
+                        if tls13 {
+                            // Everything after is encrypted.
+                            self.dirs[1].opaque = true;
+                            self.dirs[1].hs.clear();
+                            return;
+                        }
+                    }
+                    None => cx.parse_error(),
+                },
+                hs::CERTIFICATE if sv.cert.is_none() && v.is_some_and(|v| !is_tls13(v)) => {
+                    sv.cert = parser::certificate_leaf(&m.body);
+                }
+                hs::SERVER_HELLO_DONE => sv.hello_done = true,
+                _ => {}
+            }
+        }
+    }
+
+    /// After a gap: skips to the next plausible record header (`None`: one starts here).
+    fn resync(&mut self, fc: bool, buf: &[u8]) -> Option<Parse> {
+        let plausible = |p: usize| -> bool {
+            let Some(b) = buf.get(p..) else {
+                return false;
+            };
+            let Decoded::Done(h) = parser::record_header(b) else {
+                return false;
+            };
+            let first = b.get(RECORD_HEADER_LEN).copied();
+            match h.content_type {
+                content::CHANGE_CIPHER_SPEC => h.len == 1 && first == Some(1),
+                content::ALERT => h.len == 2 && matches!(first, Some(1 | 2)),
+                content::HANDSHAKE => {
+                    matches!(first, Some(hs::CLIENT_HELLO | hs::SERVER_HELLO))
+                        && b.get(9) == Some(&3)
+                }
+                _ => false,
+            }
+        };
+        let limit = buf.len().saturating_sub(RECORD_HEADER_LEN + 5);
+        match (0..limit).find(|&p| plausible(p)) {
+            Some(p) => {
+                let d = &mut self.dirs[idx(fc)];
+                d.resync = false;
+                d.bytes += p as u64;
+                (p > 0).then_some(Parse::Consumed(p))
+            }
+            None => {
+                self.dirs[idx(fc)].bytes += limit as u64;
+                Some(Parse::Consumed(limit))
+            }
+        }
+    }
+
+    /// An SSLv2-format record at the start of a direction.
+    fn sslv2(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) -> Parse {
+        if fc {
+            return match parser::sslv2_client_hello(buf) {
+                Decoded::Done((ch, total)) => {
+                    let d = &mut self.dirs[0];
+                    d.started = true;
+                    d.opaque = true;
+                    d.msg_start_ns = span.start_ns;
+                    d.bytes += total as u64;
+                    if buf.len() < total {
+                        d.skip = total - buf.len();
+                    }
+                    self.client_hello(cx, &ch, span);
+                    Parse::Consumed(total.min(buf.len()))
+                }
+                Decoded::Incomplete(n) => Parse::Needed(n),
+                Decoded::Invalid => Parse::Invalid,
+            };
+        }
+        // SSLv2 ServerHello: [len:2][type=4][hit][cert type][version:2]...
+        match buf.get(2) {
+            None => Parse::Needed(3 - buf.len()),
+            Some(4) => {
+                let len = buf.first().map_or(0, |b| usize::from(b & 0x7f)) << 8;
+                let len = len | buf.get(1).map_or(0, |&b| usize::from(b));
+                self.dirs[1].bytes += 2 + len as u64;
+                let sv = self.server_mut(span.start_ns);
+                sv.sslv2 = true;
+                self.finish(cx, span.end_ns);
+                Parse::Stop
+            }
+            Some(_) => Parse::Invalid,
+        }
+    }
+}
+
+impl Session for TlsSession {
+    fn parse(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) -> Parse {
+        if self.done {
+            return Parse::Stop;
+        }
+        let i = idx(fc);
+        let d = &mut self.dirs[i];
+        if d.skip > 0 {
+            let n = d.skip.min(buf.len());
+            d.skip -= n;
+            d.bytes += n as u64;
+            return Parse::Consumed(n);
+        }
+        if d.resync
+            && let Some(p) = self.resync(fc, buf)
+        {
+            return p;
+        }
+        let d = &mut self.dirs[i];
+        if !d.started && buf.first().is_some_and(|b| b & 0x80 != 0) {
+            return self.sslv2(cx, fc, buf, span);
+        }
+        let h: RecordHeader = match parser::record_header(buf) {
+            Decoded::Done(h) => h,
+            Decoded::Incomplete(n) => return Parse::Needed(n),
+            Decoded::Invalid => return Parse::Invalid,
+        };
+        d.started = true;
+        let total = h.total_len();
+        let whole = buf.get(RECORD_HEADER_LEN..total);
+        let sh_seen = self.negotiated();
+
+        // The end of the handshake, as seen from the capture.
+        if fc && let Some(v) = sh_seen {
+            if h.content_type == content::ALERT && h.len == 2 {
+                let Some(p) = whole else {
+                    return Parse::Needed(total - buf.len());
+                };
+                if let Some(a) = parser::alert(p)
+                    && a.is_fatal()
+                    && let Some(sv) = self.server.as_mut()
+                {
+                    sv.client_alert = Some(a);
+                }
+            }
+            let end = is_tls13(v)
+                || matches!(
+                    h.content_type,
+                    content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
+                );
+            if end {
+                self.dirs[0].bytes += total as u64;
+                self.finish(cx, span.start_ns);
+                return Parse::Stop;
+            }
+        }
+        if !fc {
+            self.server_mut(span.start_ns);
+            if h.content_type == content::CHANGE_CIPHER_SPEC
+                && let Some(v) = sh_seen
+                && !is_tls13(v)
+            {
+                // TLS ≤ 1.2: the server's ChangeCipherSpec ends an abbreviated handshake
+                // (or a full one whose client side the capture misses).
+                self.dirs[1].bytes += total as u64;
+                self.finish(cx, span.start_ns);
+                return Parse::Stop;
+            }
+            if h.content_type == content::ALERT && h.len == 2 && !self.dirs[1].opaque {
+                let Some(p) = whole else {
+                    return Parse::Needed(total - buf.len());
+                };
+                self.dirs[1].bytes += total as u64;
+                if let Some(a) = parser::alert(p)
+                    && a.is_fatal()
+                {
+                    if let Some(sv) = self.server.as_mut() {
+                        sv.alert = Some(a);
+                    }
+                    self.finish(cx, span.start_ns);
+                    return Parse::Stop;
+                }
+                return Parse::Consumed(total);
+            }
+        }
+        let d = &mut self.dirs[i];
+        if h.content_type == content::HANDSHAKE && !d.opaque {
+            let Some(p) = whole else {
+                return Parse::Needed(total - buf.len());
+            };
+            d.bytes += total as u64;
+            self.handshake(cx, fc, p, span);
+            return Parse::Consumed(total);
+        }
+        // Anything else is skipped record by record, without buffering it.
+        let n = total.min(buf.len());
+        d.skip = total - n;
+        d.bytes += n as u64;
+        Parse::Consumed(n)
+    }
+
+    fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, _len: u64, ts_ns: i64) -> bool {
+        if self.done {
+            return false;
+        }
+        if self.negotiated().is_some() {
+            // The hello is known: write what we have rather than guess past the hole.
+            self.finish(cx, ts_ns);
+            return false;
+        }
+        let d = &mut self.dirs[idx(from_client)];
+        d.hs.clear();
+        d.skip = 0;
+        d.resync = true;
+        true
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], ts_ns: i64) {
+        self.dirs[idx(from_client)].ended = true;
+        if !self.done && (!from_client || self.dirs.iter().all(|d| d.ended)) {
+            self.finish(cx, ts_ns);
+        }
+    }
+}
+
+/// A fixture's conversation: `> hex` lines from the client, `< hex` from the server (one
+/// TCP segment each, as captured); other lines are comments.
+#[cfg(test)]
+fn fixture(text: &str) -> Vec<(bool, Vec<u8>)> {
+    text.lines()
+        .filter_map(|l| {
+            let (d, h) = l.split_once(' ')?;
+            let fc = match d {
+                ">" => true,
+                "<" => false,
+                _ => return None,
+            };
+            let bytes = (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("fixture hex"))
+                .collect();
+            Some((fc, bytes))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::L7Row;
+    use crate::testutil::{segmentation_invariant, tcp_sessions, untimed};
+    use wirehouse_flow::harness::Split;
+
+    /// suricata-verify `ja4-tls`: TLS 1.2, no SNI, ALPN, RSA certificate, SKE.
+    const SELKS: &str = include_str!("fixtures/tls12_selks.txt");
+    /// suricata-verify `tls/tls-pre-1970`: TLS 1.0 with SNI and a certificate.
+    const SAMSUNG: &str = include_str!("fixtures/tls10_samsung.txt");
+    /// nDPI `tls_ech.pcapng`: Chrome TLS 1.3 (GREASE, ECH) to Cloudflare.
+    const ECH: &str = include_str!("fixtures/tls13_ech.txt");
+    /// nDPI `tls_alert.pcap` flow 1: the server answers with a fatal alert.
+    const ALERT: &str = include_str!("fixtures/tls10_alert.txt");
+    /// suricata-verify `tcp-empty-sack`: TLS 1.2, ServerHello + Certificate in one record.
+    const ITUNES: &str = include_str!("fixtures/tls12_itunes.txt");
+    /// zeek `tunnels/gtp/gtp6_gtp_0x32.pcap` (inner TCP): a resumed TLS 1.0 session.
+    const RESUMED: &str = include_str!("fixtures/tls10_resumed.txt");
+
+    fn borrow(c: &[(bool, Vec<u8>)]) -> Vec<(bool, &[u8])> {
+        c.iter().map(|(fc, b)| (*fc, b.as_slice())).collect()
+    }
+
+    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
+        r.attributes
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn one_row(text: &str) -> L7Row {
+        let conv = fixture(text);
+        let rows = segmentation_invariant(&borrow(&conv), 443);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        rows.into_iter().next().expect("one row")
+    }
+
+    #[test]
+    fn probe_verdicts() {
+        let conv = fixture(SELKS);
+        let ch = &conv[0].1;
+        let sh = &conv[1].1;
+        assert_eq!(probe_bytes(ch, true), Probe::Certain);
+        assert_eq!(probe_bytes(ch, false), Probe::Certain);
+        assert_eq!(probe_bytes(sh, false), Probe::Certain);
+        assert_eq!(probe_bytes(&ch[..3], true), Probe::Unsure);
+        assert_eq!(probe_bytes(&ch[..6], true), Probe::Certain);
+        assert_eq!(probe_bytes(b"GET / HTTP/1.1\r\n", true), Probe::NotMine);
+        // Application data is not a start we recognise.
+        assert_eq!(probe_bytes(&[23, 3, 3, 0, 40, 1, 2], true), Probe::NotMine);
+        // A handshake record that is not a hello (ClientKeyExchange).
+        assert_eq!(probe_bytes(&[22, 3, 3, 0, 70, 16, 0], true), Probe::NotMine);
+        assert_eq!(probe_bytes(&[22, 9, 3, 0, 70, 1], true), Probe::NotMine);
+    }
+
+    #[test]
+    fn tls12_selks_matches_suricata_and_ja4_reference() {
+        let r = one_row(SELKS);
+        assert_eq!(r.l7_protocol, "tls");
+        assert_eq!(r.request_type, "handshake");
+        assert_eq!(r.request_domain, "");
+        assert_eq!(r.endpoint, "");
+        assert_eq!(r.request_resource, "");
+        // suricata-verify tls/bug-7286-tls-metadata-01: tls.version "TLS 1.2".
+        assert_eq!(r.version, "TLS 1.2");
+        assert_eq!(r.response_status, "ok");
+        assert_eq!(r.response_code, None);
+        // tshark: Cipher Suite 0xc02f.
+        assert_eq!(r.response_result, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(attr(&r, "cipher_suite"), Some("0xc02f"));
+        // suricata-verify ja4-tls (and FoxIO's reference output in its README).
+        assert_eq!(
+            attr(&r, "ja4"),
+            Some("t12i1810s1_27d4652c4487_06a4338d0495")
+        );
+        // suricata-verify tls/bug-7286-tls-metadata-01.
+        let dn = "C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS";
+        assert_eq!(attr(&r, "cert_subject"), Some(dn));
+        assert_eq!(attr(&r, "cert_issuer"), Some(dn));
+        // tshark: ALPN spdy/3.1,http/1.1; handshake version 0x0303; no supported_versions.
+        assert_eq!(attr(&r, "alpn_offered"), Some("spdy/3.1,http/1.1"));
+        assert_eq!(attr(&r, "client_version"), Some("TLS 1.2"));
+        assert_eq!(attr(&r, "supported_versions"), None);
+        assert_eq!(attr(&r, "resumed"), None);
+        // Request = the 180-byte ClientHello record; response = the server flight (1307
+        // bytes) — everything the server sent before the client's ChangeCipherSpec.
+        assert_eq!(r.request_bytes, 180);
+        assert_eq!(r.response_bytes, 1307);
+        // The handshake ends at the client's ChangeCipherSpec, after the server's flight.
+        let rt = r.response_time_us.expect("paired");
+        assert!(r.duration_us > rt, "{r:?}");
+    }
+
+    #[test]
+    fn tls10_samsung_matches_suricata() {
+        let r = one_row(SAMSUNG);
+        // suricata-verify tls/tls-pre-1970.
+        assert_eq!(r.request_domain, "fkp.samsungcloudsolution.com");
+        assert_eq!(r.endpoint, "fkp.samsungcloudsolution.com");
+        assert_eq!(r.version, "TLS 1.0");
+        assert_eq!(
+            attr(&r, "cert_subject"),
+            Some("OU=vd, CN=fkp.samsungcloudsolution.com")
+        );
+        assert_eq!(
+            attr(&r, "cert_issuer"),
+            Some(
+                "C=KR, ST=Kyunggido, L=Suwon, O=Samsung Electronics, OU=SW2 SISC, \
+                 CN=ROOT CA SISC FKP2_PLUS"
+            )
+        );
+        // tshark: Cipher Suite 0x0005.
+        assert_eq!(r.response_result, "TLS_RSA_WITH_RC4_128_SHA");
+        assert_eq!(r.response_status, "ok");
+    }
+
+    #[test]
+    fn tls13_ech_matches_ndpi() {
+        let r = one_row(ECH);
+        // nDPI result/tls_ech.pcapng.out.
+        assert_eq!(r.request_domain, "performance.radar.cloudflare.com");
+        assert_eq!(r.version, "TLS 1.3");
+        assert_eq!(
+            attr(&r, "ja3_hash"),
+            Some("6820f114cf3b0809ffdcb30cb277848a")
+        );
+        assert_eq!(
+            attr(&r, "ja4"),
+            Some("t13d1516h2_8daaf6152771_02713d6af862")
+        );
+        assert_eq!(attr(&r, "ja3s"), Some("eb1d94daa7e0344597e756a1fb6e7054"));
+        // tshark: cipher 0x1301, supported versions GREASE, 0x0304, 0x0303; ALPN h2,http/1.1.
+        assert_eq!(r.response_result, "TLS_AES_128_GCM_SHA256");
+        assert_eq!(attr(&r, "supported_versions"), Some("TLS 1.3,TLS 1.2"));
+        assert_eq!(attr(&r, "alpn_offered"), Some("h2,http/1.1"));
+        assert_eq!(attr(&r, "client_version"), Some("TLS 1.2"));
+        // TLS 1.3 echoes the session id: not a resumption; the certificate is encrypted.
+        assert_eq!(attr(&r, "resumed"), None);
+        assert_eq!(attr(&r, "cert_subject"), None);
+        // ALPN is chosen inside the encrypted EncryptedExtensions.
+        assert_eq!(attr(&r, "alpn"), None);
+        assert_eq!(r.response_status, "ok");
+        // The handshake ends at the client's first record after the server's flight.
+        assert!(r.duration_us > r.response_time_us.expect("paired"));
+    }
+
+    #[test]
+    fn fatal_alert_instead_of_server_hello() {
+        let r = one_row(ALERT);
+        // tshark: Alert (Level: Fatal, Description: Protocol Version).
+        assert_eq!(r.response_status, "server_error");
+        assert_eq!(r.response_exception, "protocol_version");
+        assert_eq!(r.response_result, "");
+        // nDPI result/tls_alert.pcap.out: [TLSv1][JA3C: d784...][JA4: t10d0909h2_...].
+        assert_eq!(r.version, "TLS 1.0");
+        assert_eq!(r.request_domain, "www.google-analytics.com");
+        assert_eq!(
+            attr(&r, "ja3_hash"),
+            Some("d78489b860c8bf7838a6ff0b4d131541")
+        );
+        assert_eq!(
+            attr(&r, "ja4"),
+            Some("t10d0909h2_61c4dbd01224_cc731f12afbb")
+        );
+        assert_eq!(
+            attr(&r, "alpn_offered"),
+            Some("h2,h2-16,h2-15,h2-14,spdy/3.1,spdy/3,http/1.1")
+        );
+        assert_eq!(r.response_bytes, 7);
+    }
+
+    #[test]
+    fn several_messages_in_one_record() {
+        // The server's first record holds ServerHello and Certificate (tshark: one record of
+        // 4822 bytes, handshake types 2,11) spread over several TCP segments.
+        let r = one_row(ITUNES);
+        assert_eq!(r.request_domain, "p49-buy.itunes.apple.com");
+        assert_eq!(r.version, "TLS 1.2");
+        assert_eq!(r.response_result, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(attr(&r, "alpn"), Some("http/1.1"));
+        assert_eq!(
+            attr(&r, "supported_versions"),
+            Some("TLS 1.3,TLS 1.2,TLS 1.1,TLS 1.0")
+        );
+        // tshark's rdnSequence items, in certificate order.
+        assert_eq!(
+            attr(&r, "cert_issuer"),
+            Some(
+                "C=US, O=DigiCert Inc, OU=www.digicert.com, \
+                 CN=DigiCert SHA2 Extended Validation Server CA"
+            )
+        );
+        assert_eq!(
+            attr(&r, "cert_subject"),
+            Some(
+                "businessCategory=Private Organization, jurisdictionC=US, \
+                 jurisdictionST=California, serialNumber=C0806592, C=US, ST=California, \
+                 L=Cupertino, O=Apple Inc., OU=Delivery Site Reliability Engineering, \
+                 CN=buy.itunes.apple.com"
+            )
+        );
+    }
+
+    #[test]
+    fn abbreviated_handshake_is_resumed() {
+        // tshark: the ServerHello echoes the ClientHello's session id 4f7960a5..., cipher
+        // 0x0039, version 0x0301; the server's ChangeCipherSpec follows in the same segment.
+        let r = one_row(RESUMED);
+        assert_eq!(attr(&r, "resumed"), Some("1"));
+        assert_eq!(r.version, "TLS 1.0");
+        assert_eq!(r.response_result, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA");
+        assert_eq!(r.request_domain, "");
+        assert_eq!(attr(&r, "cert_subject"), None);
+        // Ends at the server's ChangeCipherSpec: the ServerHello and ChangeCipherSpec records
+        // (tshark: record lengths 74 and 1, plus 5-byte headers).
+        assert_eq!(r.response_bytes, 85);
+        let others: Vec<_> = [SELKS, ECH, ITUNES].iter().map(|t| one_row(t)).collect();
+        assert!(others.iter().all(|r| attr(r, "resumed").is_none()));
+    }
+
+    /// Re-frames the first record of `rec` (a handshake record) as two records.
+    fn split_record(rec: &[u8], at: usize) -> Vec<u8> {
+        let len = usize::from(u16::from_be_bytes([rec[3], rec[4]]));
+        let payload = &rec[5..5 + len];
+        let mut out = Vec::new();
+        for part in [&payload[..at], &payload[at..]] {
+            out.extend_from_slice(&rec[..3]);
+            out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(&rec[5 + len..]);
+        out
+    }
+
+    #[test]
+    fn client_hello_split_over_two_records() {
+        for text in [SELKS, ECH, ALERT] {
+            let conv = fixture(text);
+            let whole = untimed(tcp_sessions(&borrow(&conv), Split::Whole, 443));
+            for at in [1, 3, 4, 40, 100] {
+                let mut c2 = conv.clone();
+                c2[0].1 = split_record(&conv[0].1, at);
+                let rows = untimed(segmentation_invariant(&borrow(&c2), 443));
+                assert_eq!(rows.len(), 1);
+                let mut want = whole[0].clone();
+                want.request_bytes += 5;
+                assert_eq!(rows[0], want, "split at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn capture_starting_after_the_client_hello() {
+        let conv: Vec<_> = fixture(SELKS).into_iter().skip(1).collect();
+        let rows = segmentation_invariant(&borrow(&conv), 443);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        let r = &rows[0];
+        assert_eq!(r.request_type, "");
+        assert_eq!(r.response_time_us, None);
+        assert_eq!(r.version, "TLS 1.2");
+        assert_eq!(r.response_status, "ok");
+        assert_eq!(
+            attr(r, "cert_subject"),
+            Some("C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS")
+        );
+    }
+
+    #[test]
+    fn connection_ending_before_the_handshake_is_over() {
+        // Only the ClientHello and the server's flight: reported at the end of the stream.
+        let conv: Vec<_> = fixture(SELKS).into_iter().take(2).collect();
+        let rows = tcp_sessions(&borrow(&conv), Split::Whole, 443);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].response_status, "ok");
+        assert_eq!(rows[0].version, "TLS 1.2");
+        // Only the ClientHello: a timeout row with the client's best version.
+        let rows = tcp_sessions(&borrow(&fixture(ECH)[..1]), Split::Whole, 443);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].response_status, "timeout");
+        assert_eq!(rows[0].version, "TLS 1.3");
+        assert_eq!(rows[0].request_domain, "performance.radar.cloudflare.com");
+    }
+
+    #[test]
+    fn non_standard_port_is_recognised() {
+        let conv = fixture(ECH);
+        let rows = tcp_sessions(&borrow(&conv), Split::Random(3), 8081);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].l7_protocol, "tls");
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn truncated_and_mutated_conversations_do_not_panic() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for text in [SELKS, SAMSUNG, ECH, ALERT, ITUNES] {
+            let conv = fixture(text);
+            // Every truncation of the client's and the server's first segment.
+            for k in 0..2.min(conv.len()) {
+                for cut in 0..conv[k].1.len() {
+                    let mut c = conv.clone();
+                    c[k].1.truncate(cut);
+                    c.retain(|s| !s.1.is_empty());
+                    let _ = tcp_sessions(&borrow(&c), Split::Whole, 443);
+                }
+            }
+            for _ in 0..400 {
+                let mut c = conv.clone();
+                for _ in 0..1 + rng.next() % 4 {
+                    let k = (rng.next() % c.len() as u64) as usize;
+                    let seg = &mut c[k].1;
+                    if seg.is_empty() {
+                        continue;
+                    }
+                    let p = (rng.next() % seg.len() as u64) as usize;
+                    match rng.next() % 3 {
+                        0 => seg[p] = rng.next() as u8,
+                        1 => seg[p] ^= 0x80,
+                        _ => seg.truncate(p),
+                    }
+                }
+                c.retain(|s| !s.1.is_empty());
+                let _ = tcp_sessions(&borrow(&c), Split::Whole, 443);
+            }
+        }
+    }
+}
