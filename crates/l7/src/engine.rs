@@ -73,7 +73,10 @@ enum Phase {
     /// Looking at the first bytes; `held` lists what arrived, in order, for replay.
     Detect {
         held: Vec<(bool, usize, i64, i64)>,
-        excluded: u64,
+        /// Protocols each direction's bytes ruled out (client, server).
+        excluded: [u64; 2],
+        /// Directions whose bytes no protocol can claim (their bytes are not held).
+        dead: [bool; 2],
         datagrams: u32,
     },
     Active(Box<dyn Session>),
@@ -200,6 +203,43 @@ impl L7Engine {
         } else {
             None
         }
+    }
+
+    /// Probes direction `fc`'s held bytes. A direction no protocol can claim is dropped
+    /// (the other may still be recognised, e.g. a capture that starts mid-request); when
+    /// both are, the flow is given up. Returns the protocol to switch to.
+    fn probe_tcp(&self, flow: &Flow, inner: &mut Inner, fc: bool, at_end: bool) -> Option<usize> {
+        let d = usize::from(!fc);
+        let Phase::Detect {
+            held,
+            excluded,
+            dead,
+            ..
+        } = &mut inner.phase
+        else {
+            return None;
+        };
+        let data = &inner.bufs[d].data;
+        let input = ProbeInput {
+            bytes: data,
+            from_client: fc,
+            tcp: true,
+            server_port: flow.key.endpoint(flow.client.other()).1,
+        };
+        let at_limit = at_end || data.len() >= self.cfg.detect_bytes;
+        match self.detect(&input, &mut excluded[d], at_limit) {
+            Some(Some(i)) => return Some(i),
+            None => return None,
+            Some(None) => {}
+        }
+        dead[d] = true;
+        held.retain(|h| h.0 != fc);
+        inner.bufs[d].data = Vec::new();
+        if dead[1 - d] {
+            inner.phase = Phase::Off;
+            inner.bufs = Default::default();
+        }
+        None
     }
 
     /// Switches the flow to protocol `i` and replays what detection held, in order.
@@ -377,7 +417,8 @@ impl StreamHandler for L7Engine {
                     Box::new(Inner {
                         phase: Phase::Detect {
                             held: Vec::new(),
-                            excluded: 0,
+                            excluded: [0; 2],
+                            dead: [false; 2],
                             datagrams: 0,
                         },
                         proto: None,
@@ -386,41 +427,21 @@ impl StreamHandler for L7Engine {
                         errors: 0,
                     })
                 });
-                if let Phase::Detect { held, excluded, .. } = &mut inner.phase {
+                if let Phase::Detect { held, dead, .. } = &mut inner.phase {
+                    if dead[d] {
+                        return;
+                    }
                     let buf = &mut inner.bufs[d];
                     let take = bytes
                         .len()
                         .min(self.cfg.detect_bytes.saturating_sub(buf.data.len()));
-                    if take == 0 {
-                        return;
-                    }
                     buf.data.extend_from_slice(&bytes[..take]);
                     held.push((fc, take, first_ts_ns, last_ts_ns));
-                    let input = ProbeInput {
-                        bytes: &buf.data,
-                        from_client: fc,
-                        tcp: true,
-                        server_port: flow.key.endpoint(flow.client.other()).1,
-                    };
-                    let at_limit = buf.data.len() >= self.cfg.detect_bytes;
-                    let mut ex = *excluded;
-                    let verdict = self.detect(&input, &mut ex, at_limit);
-                    let Phase::Detect { excluded, .. } = &mut inner.phase else {
-                        unreachable!()
-                    };
-                    *excluded = ex;
-                    match verdict {
-                        None => {}
-                        Some(None) => {
-                            inner.phase = Phase::Off;
-                            inner.bufs = Default::default();
-                        }
-                        Some(Some(i)) => {
-                            self.activate(flow, inner, i);
-                            // Bytes past the detection window of this chunk.
-                            if take < bytes.len() {
-                                self.feed(flow, inner, fc, &bytes[take..], first_ts_ns, last_ts_ns);
-                            }
+                    if let Some(i) = self.probe_tcp(flow, inner, fc, false) {
+                        self.activate(flow, inner, i);
+                        // Bytes past the detection window of this chunk.
+                        if take < bytes.len() {
+                            self.feed(flow, inner, fc, &bytes[take..], first_ts_ns, last_ts_ns);
                         }
                     }
                     return;
@@ -463,23 +484,11 @@ impl StreamHandler for L7Engine {
                 let Some(inner) = state.0.as_mut() else {
                     return;
                 };
-                if let Phase::Detect { held, excluded, .. } = &mut inner.phase {
+                if matches!(&inner.phase, Phase::Detect { held, dead, .. } if !dead[d] && held.iter().any(|h| h.0 == fc))
+                {
                     // The stream ended before the probes were sure: let the port decide.
-                    if held.iter().any(|h| h.0 == fc) {
-                        let input = ProbeInput {
-                            bytes: &inner.bufs[d].data,
-                            from_client: fc,
-                            tcp: true,
-                            server_port: flow.key.endpoint(flow.client.other()).1,
-                        };
-                        let mut ex = *excluded;
-                        let v = self.detect(&input, &mut ex, true);
-                        if let Phase::Detect { excluded, .. } = &mut inner.phase {
-                            *excluded = ex;
-                        }
-                        if let Some(Some(i)) = v {
-                            self.activate(flow, inner, i);
-                        }
+                    if let Some(i) = self.probe_tcp(flow, inner, fc, true) {
+                        self.activate(flow, inner, i);
                     }
                 }
                 if let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) {
@@ -506,7 +515,8 @@ impl StreamHandler for L7Engine {
             Box::new(Inner {
                 phase: Phase::Detect {
                     held: Vec::new(),
-                    excluded: 0,
+                    excluded: [0; 2],
+                    dead: [false; 2],
                     datagrams: 0,
                 },
                 proto: None,
@@ -528,11 +538,11 @@ impl StreamHandler for L7Engine {
                 tcp: false,
                 server_port: flow.key.endpoint(flow.client.other()).1,
             };
-            let mut ex = *excluded;
+            let mut ex = excluded[0];
             // Each datagram stands alone: an unsure one is decided by the port at once.
             let v = self.detect(&input, &mut ex, true);
             let n = *datagrams;
-            *excluded = ex;
+            excluded[0] = ex;
             match v {
                 Some(Some(i)) => self.activate(flow, inner, i),
                 _ if n >= 8

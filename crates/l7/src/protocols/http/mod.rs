@@ -598,6 +598,22 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
     }
 
     #[test]
+    fn picked_up_mid_request_body_the_server_side_still_tells() {
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"...rest of an upload body..."),
+            (false, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+            (true, b"GET /next HTTP/1.1\r\n\r\n"),
+            (false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 8080);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.request_resource.as_str(), r.response_code))
+            .collect();
+        assert_eq!(got, [("", Some(201)), ("/next", Some(200))]);
+    }
+
+    #[test]
     fn garbage_between_messages_resyncs() {
         let conv: Vec<(bool, &[u8])> = vec![
             (true, b"GET /1 HTTP/1.1\r\n\r\n"),

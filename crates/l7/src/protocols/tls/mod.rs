@@ -209,13 +209,6 @@ impl TlsSession {
         }
         self.client_session_id = Some(ch.session_id.clone());
         let d = &self.dirs[0];
-        let offered = ch
-            .supported_versions
-            .iter()
-            .copied()
-            .filter(|v| !parser::is_grease(*v))
-            .max()
-            .unwrap_or(ch.version);
         let sni = ch.sni.clone().unwrap_or_default();
         let mut attributes = Vec::new();
         let mut put = |k: &str, v: String| {
@@ -247,7 +240,8 @@ impl TlsSession {
             start_ns: d.msg_start_ns,
             end_ns: span.end_ns.max(d.msg_start_ns),
             bytes: d.bytes,
-            version: parser::version_name(offered),
+            // Set from the ServerHello: the version negotiated, not offered.
+            version: String::new(),
             request_type: "handshake".into(),
             domain: sni.clone(),
             resource: String::new(),
@@ -675,7 +669,7 @@ mod tests {
         assert_eq!(r.response_exception, "protocol_version");
         assert_eq!(r.response_result, "");
         // nDPI result/tls_alert.pcap.out: [TLSv1][JA3C: d784...][JA4: t10d0909h2_...].
-        assert_eq!(r.version, "TLS 1.0");
+        assert_eq!(attr(&r, "client_version"), Some("TLS 1.0"));
         assert_eq!(r.request_domain, "www.google-analytics.com");
         assert_eq!(
             attr(&r, "ja3_hash"),
@@ -800,7 +794,7 @@ mod tests {
         let rows = tcp_sessions(&borrow(&fixture(ECH)[..1]), Split::Whole, 443);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].response_status, "timeout");
-        assert_eq!(rows[0].version, "TLS 1.3");
+        assert_eq!(rows[0].version, ""); // nothing negotiated
         assert_eq!(rows[0].request_domain, "performance.radar.cloudflare.com");
     }
 

@@ -489,13 +489,17 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
     let mut r = Rd(body);
     let version = r.u16()?;
     let random = r.take(32)?;
-    let sid = r.vec(1)?;
+    // TLS 1.3 drafts before 22 had no session id and no compression method; those
+    // before 16 put 0x0304 itself in the version field (named like Suricata does).
+    let draft = matches!(version, 0x7f00..=0x7f15 | 0x0304);
+    let sid = if draft { &[][..] } else { r.vec(1)? };
     let mut sh = ServerHello {
         version,
+        selected_version: draft.then_some(if version == 0x0304 { 0x7f00 } else { version }),
         hello_retry: random == HRR_RANDOM,
         session_id: sid.get(..32).unwrap_or(sid).to_vec(),
         cipher: r.u16()?,
-        compression: r.u8()?,
+        compression: if draft { 0 } else { r.u8()? },
         ..Default::default()
     };
     if r.is_empty() {
@@ -598,7 +602,8 @@ pub fn version_name(v: u16) -> String {
         0x0301 => "TLS 1.0".into(),
         0x0300 => "SSL 3.0".into(),
         0x0002 | 0x0200 => "SSL 2.0".into(),
-        0x7f00..=0x7fff => format!("TLS 1.3 draft {}", v & 0xff),
+        0x7f00..=0x7f0f => "TLS 1.3 draft-<16".into(),
+        0x7f10..=0x7fff => format!("TLS 1.3 draft-{}", v & 0xff),
         _ => format!("0x{v:04x}"),
     }
 }
@@ -988,7 +993,7 @@ fn attr_name(oid: &[u8]) -> String {
         "2.5.4.42" => "GN",
         "2.5.4.46" => "dnQualifier",
         "2.5.4.97" => "organizationIdentifier",
-        "1.2.840.113549.1.9.1" => "emailAddress",
+        "1.2.840.113549.1.9.1" => "Email",
         "0.9.2342.19200300.100.1.25" => "DC",
         "0.9.2342.19200300.100.1.1" => "UID",
         "1.3.6.1.4.1.311.60.2.1.1" => "jurisdictionL",
@@ -1194,7 +1199,7 @@ mod tests {
         assert_eq!(alert(&[2]), None);
         assert_eq!(version_name(0x0304), "TLS 1.3");
         assert_eq!(version_name(0x0300), "SSL 3.0");
-        assert_eq!(version_name(0x7f1c), "TLS 1.3 draft 28");
+        assert_eq!(version_name(0x7f1c), "TLS 1.3 draft-28");
     }
 
     #[test]
