@@ -2,8 +2,10 @@
 
 use crate::Protocol;
 
+pub mod dns;
+
 /// Every protocol, in the order probes run when no port hint applies.
-pub static REGISTRY: &[&dyn Protocol] = &[];
+pub static REGISTRY: &[&dyn Protocol] = &[&dns::PROTOCOL];
 
 /// The registered protocol called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Protocol> {
