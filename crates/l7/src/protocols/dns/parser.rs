@@ -700,3 +700,333 @@ pub fn opcode_name(o: u8) -> Cow<'static, str> {
         _ => return Cow::Owned(format!("OPCODE{o}")),
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Bytes from a hex string (whitespace ignored).
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let s: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        s.chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    // Fixtures: DNS payloads taken with `tshark -T fields -e udp.payload` (or tcp.payload,
+    // length prefix removed) from the corpus; expected values from tshark's dissection.
+
+    /// tcpdump/dns_udp.pcap #1: A www.tcpdump.org, RD+AD, EDNS0 4096 with a cookie.
+    pub(crate) const TCPDUMP_Q: &str = "593401200001000000000001037777770774637064756d70036f72670000010001\
+        000029100000000000000c000a000842f5d00996f90b13";
+    /// tcpdump/dns_udp.pcap #2: its response (2 A, 2 NS, 4 glue + OPT).
+    pub(crate) const TCPDUMP_R: &str = "593485000001000200020005037777770774637064756d70036f72670000010001\
+        c00c000100010000003c0004c08b2e42c00c000100010000003c0004c6c75868c0100002000100015180001203736e73\
+        08636f6f7065726978036e657400c01000020001000151800012036e69630973616e64656c6d616e02636100c06b0001\
+        00010000012c0004d157f912c06b001c00010000012c00102607f0b0000f000000000000babef00dc04d000100010000\
+        1c200004616b850fc04d001c000100001c20001026003c0300000000f03c91fffe96e8ef0000291000000000000000";
+    /// suricata-verify dns-forward-pointer #1: two questions, the first a forward pointer.
+    pub(crate) const FWDPTR_Q: &str =
+        "8e0401000002000000000000c012000100010a636f64656d6f6e6b6579036e65740000010001";
+    /// tcpdump/dns-zlip-1.pcap (bytes past the UDP header): question name `c00c` points at
+    /// itself.
+    pub(crate) const ZLIP1: &str =
+        "ed6900000001000000000000c00cc007c010c017c020c027c030c0ffcf0000000100 01";
+    /// tcpdump/dns-zlip-2.pcap: `c00e` → `c00c` → `c00e`, a two-pointer loop.
+    pub(crate) const ZLIP2: &str =
+        "4a3000000001000000000000c00ec00cc010c017c020c027c030c0ffcf000000010001";
+    /// suricata-verify dns-udp-eve-log-srv #2: two SRV answers, OPT.
+    pub(crate) const SRV_R: &str = "eb5681800001000200000001045f736970045f7564700373697005766f69636506676f6f676c6503636f6d\
+        0000210001c00c002100010000011300260014000113c40d7369702d616e79636173742d3205766f69636506676f6f67\
+        6c6503636f6d00c00c00210001000001130026000a000113c40d7369702d616e79636173742d3105766f69636506676f\
+        6f676c6503636f6d000000291000000000000000";
+    /// packetbeat dns_mx.pcap #2: five MX answers, four NS authorities.
+    pub(crate) const MX_R: &str = "d9fc8180000100050004000007656c617374696302636f00000f0001c00c000f0001000001140016000105\
+        6173706d78016c06676f6f676c6503636f6d00c00c000f0001000001140009000a04616c7433c02ac00c000f00010000\
+        01140009000a04616c7434c02ac00c000f0001000001140009000504616c7431c02ac00c000f00010000011400090005\
+        04616c7432c02ac00c000200010002a2e80017076e732d3131383309617773646e732d3139036f726700c00c00020001\
+        0002a2e80019076e732d3230303709617773646e732d353802636f02756b00c00c000200010002a2e80012056e732d36\
+        3609617773646e732d3038c039c00c000200010002a2e80016066e732d38333509617773646e732d3430036e657400";
+    /// suricata-verify dns-udp-eve-txt #2: one TXT answer.
+    pub(crate) const TXT_R: &str = "6e538180000100010000000106676f6f676c6503636f6d0000100001c00c0010000100000c91002423763d\
+        7370663120696e636c7564653a5f7370662e676f6f676c652e636f6d207e616c6c0000291000000000000000";
+    /// deepflow dns/a-and-ns.pcap #4: AAAA query answered with an SOA in authority.
+    pub(crate) const SOA_R: &str = "1cf485800001000000010000026161026262026363036464640365656503666666077a71797465737403\
+        636f6d00001c0001c0210006000100002a300020026e73c02104726f6f74c02178492d2100002a3000000e1000093a80\
+        00002a30";
+    /// zeek dns-caa.pcap #2: a CAA answer (decoded generically).
+    pub(crate) const CAA_R: &str = "355e8180000100010000000006676f6f676c6503636f6d0001010001c00c010100010000544900130005\
+        697373756573796d616e7465632e636f6d";
+    /// pcap-parser wireshark_samples-test.pcapng #82: mDNS query, four PTR "QU" questions.
+    pub(crate) const MDNS_Q: &str = "000000000004000000000001055f72616f70045f746370056c6f63616c00000c8001085f616972706c6179\
+        c012000c8001085f686f6d656b6974c012000c80010c5f736c6565702d70726f7879045f756470c017000c8001000029\
+        05a00000119400120004000e00216aa195d27e0348a195d27e03";
+
+    #[test]
+    fn query_header_question_edns() {
+        let m = parse_message(&hex(TCPDUMP_Q)).unwrap();
+        let h = m.header;
+        assert_eq!(h.id, 0x5934);
+        assert!(!h.qr && h.rd && h.ad && !h.tc && !h.aa && !h.ra);
+        assert_eq!((h.opcode, h.rcode, h.qdcount, h.arcount), (0, 0, 1, 1));
+        assert_eq!(
+            m.questions,
+            vec![Question {
+                name: "www.tcpdump.org".into(),
+                qtype: 1,
+                qclass: 1
+            }]
+        );
+        assert_eq!(
+            m.edns,
+            Some(Edns {
+                udp_size: 4096,
+                ext_rcode: 0,
+                version: 0,
+                dnssec_ok: false
+            })
+        );
+        assert!(m.additionals.is_empty() && !m.incomplete && m.trailing == 0);
+    }
+
+    #[test]
+    fn response_sections_and_compression() {
+        let m = parse_message(&hex(TCPDUMP_R)).unwrap();
+        let h = m.header;
+        assert!(h.qr && h.aa && h.rd && !h.ra);
+        assert_eq!(m.rcode(), 0);
+        let shown: Vec<String> = m.answers.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "www.tcpdump.org A 60 192.139.46.66",
+                "www.tcpdump.org A 60 198.199.88.104"
+            ]
+        );
+        let ns: Vec<String> = m.authorities.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(ns, ["sns.cooperix.net", "nic.sandelman.ca"]);
+        assert_eq!(m.authorities[0].name, "tcpdump.org");
+        assert_eq!(m.authorities[0].ttl, 86400);
+        let glue: Vec<String> = m.additionals.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            glue,
+            [
+                "nic.sandelman.ca A 300 209.87.249.18",
+                "nic.sandelman.ca AAAA 300 2607:f0b0:f::babe:f00d",
+                "sns.cooperix.net A 7200 97.107.133.15",
+                "sns.cooperix.net AAAA 7200 2600:3c03::f03c:91ff:fe96:e8ef",
+            ]
+        );
+        assert_eq!(m.edns.map(|e| e.udp_size), Some(4096));
+        assert!(!m.incomplete);
+    }
+
+    #[test]
+    fn srv_mx_txt_soa_generic() {
+        let m = parse_message(&hex(SRV_R)).unwrap();
+        assert_eq!(
+            m.answers[0].to_string(),
+            "_sip._udp.sip.voice.google.com SRV 275 20 1 5060 sip-anycast-2.voice.google.com"
+        );
+        assert_eq!(
+            m.answers[1].data.to_string(),
+            "10 1 5060 sip-anycast-1.voice.google.com"
+        );
+
+        let m = parse_message(&hex(MX_R)).unwrap();
+        let mx: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(
+            mx,
+            [
+                "1 aspmx.l.google.com",
+                "10 alt3.aspmx.l.google.com",
+                "10 alt4.aspmx.l.google.com",
+                "5 alt1.aspmx.l.google.com",
+                "5 alt2.aspmx.l.google.com"
+            ]
+        );
+        assert_eq!(m.answers[0].ttl, 276);
+        assert_eq!(m.authorities.len(), 4);
+        assert_eq!(m.authorities[2].data, RData::Name("ns-66.awsdns-08.com".into()));
+        assert_eq!(m.authorities[1].ttl, 172776);
+
+        let m = parse_message(&hex(TXT_R)).unwrap();
+        assert_eq!(
+            m.answers[0].to_string(),
+            "google.com TXT 3217 \"v=spf1 include:_spf.google.com ~all\""
+        );
+
+        let m = parse_message(&hex(SOA_R)).unwrap();
+        assert!(m.answers.is_empty());
+        assert_eq!(
+            m.authorities[0].data,
+            RData::Soa {
+                mname: "ns.zqytest.com".into(),
+                rname: "root.zqytest.com".into(),
+                serial: 2018061601,
+                refresh: 10800,
+                retry: 3600,
+                expire: 604800,
+                minimum: 10800
+            }
+        );
+        assert_eq!(m.authorities[0].name, "zqytest.com");
+
+        let m = parse_message(&hex(CAA_R)).unwrap();
+        assert_eq!(m.answers[0].rtype, 257);
+        assert_eq!(
+            m.answers[0].to_string(),
+            "google.com CAA 21577 \\# 19 0005697373756573796d616e7465632e636f6d"
+        );
+    }
+
+    #[test]
+    fn several_questions_and_forward_pointer() {
+        let m = parse_message(&hex(FWDPTR_Q)).unwrap();
+        let names: Vec<(&str, u16)> = m
+            .questions
+            .iter()
+            .map(|q| (q.name.as_str(), q.qtype))
+            .collect();
+        assert_eq!(names, [("codemonkey.net", 1), ("codemonkey.net", 1)]);
+
+        let m = parse_message(&hex(MDNS_Q)).unwrap();
+        let names: Vec<&str> = m.questions.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "_raop._tcp.local",
+                "_airplay._tcp.local",
+                "_homekit._tcp.local",
+                "_sleep-proxy._udp.local"
+            ]
+        );
+        assert!(m.questions.iter().all(|q| q.qtype == 12 && q.qclass == 0x8001));
+        assert_eq!(m.edns.map(|e| e.udp_size), Some(1440));
+    }
+
+    #[test]
+    fn pointer_loops_are_rejected() {
+        assert_eq!(parse_message(&hex(ZLIP1)), Err(Error::BadName));
+        assert_eq!(parse_message(&hex(ZLIP2)), Err(Error::BadName));
+        // A pointer to the first byte of a name that is the pointer itself, in a record.
+        let mut r = hex(TCPDUMP_R);
+        let at = 33; // the first answer's owner name (c00c)
+        assert_eq!(&r[at..at + 2], &[0xc0, 0x0c]);
+        r[at + 1] = at as u8;
+        let m = parse_message(&r).unwrap();
+        assert!(m.incomplete && m.answers.is_empty());
+        // Past the end of the message.
+        r[at] = 0xff;
+        assert!(parse_message(&r).unwrap().incomplete);
+    }
+
+    #[test]
+    fn names_are_escaped_and_bounded() {
+        // Header, then a question whose label holds "A", space, ".", "\" and 0xff.
+        let mut m = hex("000101000001000000000000");
+        m.extend_from_slice(&[5, b'A', b' ', b'.', b'\\', 0xff, 0, 0, 1, 0, 1]);
+        let q = &parse_message(&m).unwrap().questions[0];
+        assert_eq!(q.name, "A\\032\\.\\\\\\255");
+        // Root name.
+        let root = hex("0001010000010000000000000000020001");
+        assert_eq!(parse_message(&root).unwrap().questions[0].name, "<root>");
+        // 5 labels of 63 bytes: 321 wire bytes > 255.
+        let mut long = hex("000101000001000000000000");
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'a'; 63]);
+        }
+        long.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(parse_message(&long), Err(Error::BadName));
+        // Reserved label type 0x40.
+        let mut bad = hex("000101000001000000000000");
+        bad.extend_from_slice(&[0x41, 0, 0, 1, 0, 1]);
+        assert_eq!(parse_message(&bad), Err(Error::BadName));
+    }
+
+    #[test]
+    fn truncated_records_keep_what_came_before() {
+        let full = hex(TCPDUMP_R);
+        // Cut inside the second answer's address.
+        let m = parse_message(&full[..62]).unwrap();
+        assert!(m.incomplete);
+        assert_eq!(m.questions[0].name, "www.tcpdump.org");
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].data, RData::A(Ipv4Addr::new(192, 139, 46, 66)));
+        // Every prefix: no panic; the header and the question decide success.
+        for n in 0..full.len() {
+            match parse_message(&full[..n]) {
+                Err(Error::ShortHeader) => assert!(n < 12),
+                Err(Error::TruncatedQuestion) => assert!((12..33).contains(&n)),
+                Err(Error::BadName) => panic!("prefix {n}: bad name"),
+                Ok(m) => assert!(n >= 33 && m.incomplete, "prefix {n}"),
+            }
+        }
+    }
+
+    #[test]
+    fn names_of_codes() {
+        assert_eq!(type_name(28), "AAAA");
+        assert_eq!(type_name(65280), "TYPE65280");
+        assert_eq!(rcode_name(3), "NXDOMAIN");
+        assert_eq!(rcode_name(16), "BADVERS");
+        assert_eq!(rcode_name(12), "RCODE12");
+        assert_eq!(class_name(3), "CH");
+        assert_eq!(opcode_name(5), "UPDATE");
+    }
+
+    /// xorshift64*, for reproducible mutations.
+    pub(crate) struct Rng(pub(crate) u64);
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// `base` with a few random bytes changed (and sometimes cut or extended).
+    pub(crate) fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+        let mut m = base.to_vec();
+        for _ in 0..1 + rng.below(6) {
+            let i = rng.below(m.len());
+            m[i] = match rng.below(4) {
+                0 => 0xc0 | (rng.next() as u8 & 0x3f),
+                1 => rng.next() as u8 & 0x3f,
+                _ => rng.next() as u8,
+            };
+        }
+        match rng.below(5) {
+            0 => m.truncate(rng.below(m.len() + 1)),
+            1 => m.extend((0..rng.below(40)).map(|_| rng.next() as u8)),
+            _ => {}
+        }
+        m
+    }
+
+    #[test]
+    fn random_mutations_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let bases: Vec<Vec<u8>> = [TCPDUMP_R, SRV_R, MX_R, SOA_R, MDNS_Q, FWDPTR_Q]
+            .iter()
+            .map(|s| hex(s))
+            .collect();
+        let mut decoded = 0;
+        for i in 0..6000 {
+            let m = mutate(&mut rng, &bases[i % bases.len()]);
+            if let Ok(msg) = parse_message(&m) {
+                decoded += 1;
+                assert!(msg.answers.len() <= MAX_RECORDS_KEPT);
+                for r in &msg.answers {
+                    let _ = r.to_string();
+                }
+            }
+        }
+        assert!(decoded > 1000, "mutations mostly keep the header: {decoded}");
+    }
+}
