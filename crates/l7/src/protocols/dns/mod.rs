@@ -355,3 +355,353 @@ impl Session for DnsSession {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parser::tests::{
+        FWDPTR_Q, MDNS_Q, Rng, SRV_R, TCPDUMP_Q, TCPDUMP_R, ZLIP1, hex, mutate,
+    };
+    use super::*;
+    use crate::L7Row;
+    use crate::testutil::{segmentation_invariant, tcp_sessions, udp_sessions};
+    use wirehouse_flow::harness::Split;
+
+    // deepflow flow_generator/dns/a-and-ns.pcap: two UDP queries and their responses.
+    const AANS_Q1: &str = "319901000001000000000000026161026262026363036464640365656503666666077a71797465737403636f6d0000010001";
+    const AANS_R1: &str = "319985800001000100010001026161026262026363036464640365656503666666077a71797465737403636f6d0000010001\
+        c00c000100010001518000040a324705c02100020001000151800005026e73c021c04e000100010001518000040a10206f";
+    const AANS_Q2: &str = "1cf401000001000000000000026161026262026363036464640365656503666666077a71797465737403636f6d00001c0001";
+    use super::parser::tests::SOA_R as AANS_R2;
+    // deepflow flow_generator/udp_normal.pcap: PTR query answered NXDOMAIN (SOA in authority).
+    const PTR_Q: &str =
+        "2a940100000100000000000003323233013002333002313007696e2d61646472046172706100000c0001";
+    const PTR_NX: &str = "2a948583000100000001000003323233013002333002313007696e2d61646472046172706100000c0001\
+        c0150006000100013c0e0017c01500000000000000708000001c2000093a8000015180";
+    // nDPI dns_fragmented.pcap #30/#31: A query (EDNS, DO=0) answered SERVFAIL.
+    const SIGFAIL_Q: &str = "fac701200001000000000001077369676661696c107665727465696c746573797374656d65036e65740000010001\
+        000029100000000000000c000a000860e38148f822052b";
+    const SIGFAIL_R: &str = "fac781820001000000000000077369676661696c107665727465696c746573797374656d65036e65740000010001";
+    // deepflow flow_generator/dns/nxdomain.pcap: DNS over TCP, tcp.payload with its prefix.
+    const TCP_Q1: &str = "0031680c010000010000000000000d70726f642d666364742d65303203696e740966726f6e746e6f6465036e657400001c0001";
+    const TCP_R1: &str = "0031680c850300010000000000000d70726f642d666364742d65303203696e740966726f6e746e6f6465036e657400001c0001";
+    const TCP_Q2: &str = "003ce8220100000100000000000011646f636b6572617574682d65652d7670630b636e2d7368656e7a68656e08616c6979756e637303636f6d0000010001";
+    const TCP_R2: &str = "0076e8228580000100010000000011646f636b6572617574682d65652d7670630b636e2d7368656e7a68656e08616c6979756e637303636f6d\
+        000001000111646f636b6572617574682d65652d7670630b636e2d7368656e7a68656e08616c6979756e637303636f6d000001000100000005000464671a34";
+    const TCP_Q3: &str = "00437054010000010000000000000872656769737472790a79696e676d692d696e6303636f6d076d6f6e69746f720373766307636c7573746572056c6f63616c00001c0001";
+    const TCP_R3: &str = "00437054850300010000000000000872656769737472790a79696e676d692d696e6303636f6d076d6f6e69746f720373766307636c7573746572056c6f63616c00001c0001";
+    // Not DNS: an NTP client request (suricata-verify vxlan-decoder-03, inner), a QUIC
+    // Initial (tcpdump quic_handshake_truncated.pcap #1), the RFC 3164 syslog example.
+    const NTP: &str = "230009200000000000000000000000000000000000000000000000000000000000000000000000006e7c1f1daa4d542f";
+    const NTP_R: &str = "1c0109ea00000000000002d27f7f0100e0bf4a9eed4a07b46e7c1f1daa4d542fe0bf4aa60c781ad7e0bf4aa60c7883e8";
+    const QUIC: &str = "c40000000108f71ae16671baa8b70000449e145a8086ee4329e731129452161222028cc4c3168dfbc7532b232f7c1105\
+        528474448773a0184879027f4055cd21c1da491812e44ffeedf77c7b60c79a283827152720e9ca42c2deae68c76a6c87\
+        2c6a16255a7a720a8ceaabc4096abd7da4e2e32604cec414e3710c76f223f7fad95af1728a1be8f6023329a9fb790078\
+        4ffe7a9570233f3b4d32767d351428f4501bbef1f1a5595590e38684aed96afc83ca2edd58876cf98cb657c24f3861cf\
+        736ae0aa3e12fc2ccd7d29f3";
+    const SYSLOG: &[u8] =
+        b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8";
+
+    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
+        r.attributes
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn udp(dgrams: &[(bool, &str)], port: u16) -> Vec<L7Row> {
+        let bytes: Vec<(bool, Vec<u8>)> = dgrams.iter().map(|(c, h)| (*c, hex(h))).collect();
+        let conv: Vec<(bool, &[u8])> = bytes.iter().map(|(c, b)| (*c, b.as_slice())).collect();
+        udp_sessions(&conv, port)
+    }
+
+    fn udp_probe(b: &[u8], port: u16) -> Probe {
+        PROTOCOL.probe(&ProbeInput {
+            bytes: b,
+            from_client: true,
+            tcp: false,
+            server_port: port,
+        })
+    }
+
+    #[test]
+    fn probe_takes_dns_and_leaves_the_rest() {
+        for m in [
+            TCPDUMP_Q, TCPDUMP_R, SRV_R, MDNS_Q, FWDPTR_Q, PTR_NX, SIGFAIL_R,
+        ] {
+            assert_eq!(udp_probe(&hex(m), 9999), Probe::Certain, "{m}");
+        }
+        for m in [NTP, NTP_R, QUIC, ZLIP1] {
+            assert_eq!(udp_probe(&hex(m), 9999), Probe::NotMine, "{m}");
+        }
+        assert_eq!(udp_probe(SYSLOG, 514), Probe::NotMine);
+        assert_eq!(udp_probe(b"EVIL", 514), Probe::NotMine);
+        let tcp = |b: &[u8]| {
+            PROTOCOL.probe(&ProbeInput {
+                bytes: b,
+                from_client: true,
+                tcp: true,
+                server_port: 53,
+            })
+        };
+        let q = hex(TCP_Q2);
+        assert_eq!(tcp(&q[..1]), Probe::Unsure);
+        assert_eq!(tcp(&q[..10]), Probe::Unsure);
+        assert_eq!(tcp(&q[..20]), Probe::Unsure, "question not complete yet");
+        assert_eq!(tcp(&q[..q.len() - 1]), Probe::Unsure, "qclass missing");
+        let r = hex(TCP_R2);
+        assert_eq!(tcp(&r[..r.len() - 3]), Probe::Certain, "question complete");
+        assert_eq!(tcp(&q), Probe::Certain);
+        assert_eq!(tcp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Probe::NotMine);
+        assert_eq!(tcp(&hex(QUIC)), Probe::NotMine);
+    }
+
+    #[test]
+    fn random_udp_off_port_gives_no_rows() {
+        assert!(udp(&[(true, NTP), (false, NTP_R)], 123).is_empty());
+        assert!(udp(&[(true, QUIC), (true, QUIC)], 443).is_empty());
+    }
+
+    #[test]
+    fn udp_pairs_by_txid_out_of_order() {
+        let rows = udp(
+            &[
+                (true, AANS_Q1),
+                (true, AANS_Q2),
+                (false, AANS_R2),
+                (false, AANS_R1),
+            ],
+            53,
+        );
+        assert_eq!(rows.len(), 2);
+        let (r2, r1) = (&rows[0], &rows[1]);
+        assert_eq!(r2.l7_protocol, "dns");
+        assert_eq!(r2.request_id, Some(0x1cf4));
+        assert_eq!(r2.request_type, "AAAA");
+        assert_eq!(r2.request_resource, "aa.bb.cc.ddd.eee.fff.zqytest.com");
+        assert_eq!(r2.endpoint, r2.request_resource);
+        assert_eq!(r2.version, "");
+        assert_eq!(r2.response_status, "ok");
+        assert_eq!(r2.response_code, Some(0));
+        assert_eq!(r2.response_result, "");
+        assert_eq!(attr(r2, "authorities"), Some("1"));
+        assert_eq!((r2.request_bytes, r2.response_bytes), (50, 94));
+        // Query 2 at 1 ms, its response at 2 ms.
+        assert_eq!(r2.response_time_us, Some(1000));
+
+        assert_eq!(r1.request_id, Some(0x3199));
+        assert_eq!(r1.request_type, "A");
+        assert_eq!(
+            r1.response_result,
+            "aa.bb.cc.ddd.eee.fff.zqytest.com A 86400 10.50.71.5"
+        );
+        assert_eq!(r1.response_exception, "");
+        assert_eq!(attr(r1, "authorities"), Some("1"));
+        assert_eq!(attr(r1, "additionals"), Some("1"));
+        assert_eq!(r1.response_time_us, Some(3000));
+    }
+
+    #[test]
+    fn nxdomain_and_servfail_status() {
+        let rows = udp(&[(true, PTR_Q), (false, PTR_NX)], 53);
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.request_type, "PTR");
+        assert_eq!(r.request_resource, "223.0.30.10.in-addr.arpa");
+        assert_eq!(r.response_status, "client_error");
+        assert_eq!(r.response_code, Some(3));
+        assert_eq!(r.response_exception, "NXDOMAIN");
+
+        let rows = udp(&[(true, SIGFAIL_Q), (false, SIGFAIL_R)], 53);
+        let r = &rows[0];
+        assert_eq!(r.request_resource, "sigfail.verteiltesysteme.net");
+        assert_eq!(r.response_status, "server_error");
+        assert_eq!(r.response_code, Some(2));
+        assert_eq!(r.response_exception, "SERVFAIL");
+        assert_eq!(attr(r, "edns_udp_size"), Some("4096"));
+        assert_eq!(attr(r, "edns_do"), Some("0"));
+
+        assert_eq!(status(5), Status::ServerError);
+        assert_eq!(status(4), Status::ServerError);
+        assert_eq!(status(1), Status::ClientError);
+        assert_eq!(status(6), Status::ClientError);
+        assert_eq!(status(16), Status::ClientError);
+    }
+
+    #[test]
+    fn edns_and_answers_of_a_full_response() {
+        let rows = udp(&[(true, TCPDUMP_Q), (false, TCPDUMP_R)], 53);
+        let r = &rows[0];
+        assert_eq!(
+            r.response_result,
+            "www.tcpdump.org A 60 192.139.46.66; www.tcpdump.org A 60 198.199.88.104"
+        );
+        assert_eq!(attr(r, "edns_udp_size"), Some("4096"));
+        assert_eq!(attr(r, "authorities"), Some("2"));
+        assert_eq!(attr(r, "additionals"), Some("4"));
+        assert_eq!(attr(r, "opcode"), None);
+        assert_eq!(attr(r, "qclass"), None);
+    }
+
+    #[test]
+    fn mdns_query_several_questions_and_lone_responses() {
+        let rows = udp(&[(true, MDNS_Q)], 5353);
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.response_status, "timeout");
+        assert_eq!(r.request_type, "PTR");
+        assert_eq!(r.request_resource, "_raop._tcp.local");
+        // The unicast-response bit is masked out: class IN, no attribute.
+        assert_eq!(attr(r, "qclass"), None);
+        assert_eq!(
+            attr(r, "questions"),
+            Some("_airplay._tcp.local PTR, _homekit._tcp.local PTR, _sleep-proxy._udp.local PTR")
+        );
+        // On port 53 the same class is not masked.
+        let rows = udp(&[(true, MDNS_Q)], 53);
+        assert_eq!(attr(&rows[0], "qclass"), Some("CLASS32769"));
+
+        // A response sent by the client side, and one with no query: rows, no request.
+        let rows = udp(&[(true, SRV_R), (false, TCPDUMP_R)], 53);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].request_type, "");
+        assert_eq!(rows[0].request_id, Some(0xeb56));
+        assert_eq!(
+            attr(&rows[0], "qname"),
+            Some("_sip._udp.sip.voice.google.com")
+        );
+        assert_eq!(attr(&rows[0], "qtype"), Some("SRV"));
+        assert_eq!(rows[0].response_status, "ok");
+        assert_eq!(attr(&rows[1], "qname"), Some("www.tcpdump.org"));
+    }
+
+    #[test]
+    fn tcp_conversation_is_segmentation_invariant() {
+        let msgs: Vec<Vec<u8>> = [TCP_Q1, TCP_R1, TCP_Q2, TCP_R2, TCP_Q3, TCP_R3]
+            .iter()
+            .map(|h| hex(h))
+            .collect();
+        let conv: Vec<(bool, &[u8])> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i % 2 == 0, m.as_slice()))
+            .collect();
+        let rows = segmentation_invariant(&conv, 53);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].request_type, "AAAA");
+        assert_eq!(rows[0].request_resource, "prod-fcdt-e02.int.frontnode.net");
+        assert_eq!(rows[0].response_exception, "NXDOMAIN");
+        assert_eq!(rows[0].response_status, "client_error");
+        assert_eq!(
+            (rows[0].request_bytes, rows[0].response_bytes),
+            (0x31, 0x31)
+        );
+        assert_eq!(
+            rows[1].response_result,
+            "dockerauth-ee-vpc.cn-shenzhen.aliyuncs.com A 5 100.103.26.52"
+        );
+        assert_eq!(rows[1].response_status, "ok");
+        assert_eq!(
+            rows[2].request_resource,
+            "registry.yingmi-inc.com.monitor.svc.cluster.local"
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.ip_proto == 6 && r.l7_protocol == "dns")
+        );
+    }
+
+    #[test]
+    fn tcp_two_messages_in_one_segment_and_one_split() {
+        let cat = |a: &str, b: &str| [hex(a), hex(b)].concat();
+        let (qs, rs) = (cat(TCP_Q1, TCP_Q2), cat(TCP_R1, TCP_R2));
+        let rows = tcp_sessions(&[(true, &qs), (false, &rs)], Split::Whole, 53);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].request_id, Some(0x680c));
+        assert_eq!(rows[1].request_id, Some(0xe822));
+        assert_eq!(rows[1].response_code, Some(0));
+
+        // One response cut in the middle of its question, the halves sent separately.
+        let (q, r) = (hex(TCP_Q2), hex(TCP_R2));
+        let rows = tcp_sessions(
+            &[(true, &q), (false, &r[..30]), (false, &r[30..])],
+            Split::Whole,
+            53,
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].response_status, "ok");
+        assert_eq!(rows[0].response_bytes, 0x76);
+        assert_eq!(
+            rows[0].response_result,
+            "dockerauth-ee-vpc.cn-shenzhen.aliyuncs.com A 5 100.103.26.52"
+        );
+    }
+
+    #[test]
+    fn mutated_messages_through_sessions_never_panic() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let bases: Vec<Vec<u8>> = [TCPDUMP_Q, TCPDUMP_R, SRV_R, MDNS_Q, PTR_NX]
+            .iter()
+            .map(|h| hex(h))
+            .collect();
+        for round in 0..300 {
+            let dgrams: Vec<Vec<u8>> = (0..8)
+                .map(|i| mutate(&mut rng, &bases[(round + i) % bases.len()]))
+                .filter(|m| !m.is_empty())
+                .collect();
+            let conv: Vec<(bool, &[u8])> = dgrams
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i % 2 == 0, m.as_slice()))
+                .collect();
+            for r in udp_sessions(&conv, 53) {
+                assert!(r.response_result.len() <= MAX_RESULT_LEN);
+            }
+            // TCP: the same messages with (mutated) length prefixes.
+            let framed: Vec<Vec<u8>> = dgrams
+                .iter()
+                .map(|m| {
+                    let mut f = (m.len() as u16).to_be_bytes().to_vec();
+                    f.extend_from_slice(m);
+                    mutate(&mut rng, &f)
+                })
+                .collect();
+            let conv: Vec<(bool, &[u8])> = framed
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i % 2 == 0, m.as_slice()))
+                .collect();
+            let split = if round % 2 == 0 {
+                Split::Whole
+            } else {
+                Split::Random(round as u64)
+            };
+            let _ = tcp_sessions(&conv, split, 53);
+        }
+        // Every truncation of a real message, as a datagram and as a TCP message.
+        let full = hex(TCPDUMP_R);
+        for n in 1..full.len() {
+            let _ = udp_sessions(&[(true, &hex(TCPDUMP_Q)), (false, &full[..n])], 53);
+            let mut f = (full.len() as u16).to_be_bytes().to_vec();
+            f.extend_from_slice(&full[..n]);
+            let _ = tcp_sessions(&[(false, &f)], Split::Whole, 53);
+        }
+    }
+
+    #[test]
+    fn answers_are_capped() {
+        // A response with 200 A answers (owner: a pointer to the question name).
+        let mut m = hex("abcd818000010000000000000378797a0000010001");
+        m[6..8].copy_from_slice(&200u16.to_be_bytes());
+        for i in 0..200u16 {
+            m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 10, 0]);
+            m.extend_from_slice(&i.to_be_bytes());
+        }
+        let msg = parse_message(&m).unwrap();
+        assert_eq!(msg.answers.len(), parser::MAX_RECORDS_KEPT);
+        assert_eq!(msg.answers_seen, 200);
+        let s = answers(&msg);
+        assert!(s.starts_with("xyz A 9 10.0.0.0; xyz A 9 10.0.0.1; "));
+        assert!(s.ends_with("xyz A 9 10.0.0.63; ..."), "{s}");
+        assert!(s.len() <= MAX_RESULT_LEN);
+    }
+}

@@ -847,7 +847,10 @@ pub(crate) mod tests {
         );
         assert_eq!(m.answers[0].ttl, 276);
         assert_eq!(m.authorities.len(), 4);
-        assert_eq!(m.authorities[2].data, RData::Name("ns-66.awsdns-08.com".into()));
+        assert_eq!(
+            m.authorities[2].data,
+            RData::Name("ns-66.awsdns-08.com".into())
+        );
         assert_eq!(m.authorities[1].ttl, 172776);
 
         let m = parse_message(&hex(TXT_R)).unwrap();
@@ -901,7 +904,11 @@ pub(crate) mod tests {
                 "_sleep-proxy._udp.local"
             ]
         );
-        assert!(m.questions.iter().all(|q| q.qtype == 12 && q.qclass == 0x8001));
+        assert!(
+            m.questions
+                .iter()
+                .all(|q| q.qtype == 12 && q.qclass == 0x8001)
+        );
         assert_eq!(m.edns.map(|e| e.udp_size), Some(1440));
     }
 
@@ -1027,6 +1034,9 @@ pub(crate) mod tests {
                 }
             }
         }
-        assert!(decoded > 1000, "mutations mostly keep the header: {decoded}");
+        assert!(
+            decoded > 1000,
+            "mutations mostly keep the header: {decoded}"
+        );
     }
 }
