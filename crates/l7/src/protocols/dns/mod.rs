@@ -636,6 +636,85 @@ mod tests {
         );
     }
 
+    /// Rows of the TCP conversation with the client's data segments for which `drop`
+    /// says so removed (a gap in the client's stream).
+    fn tcp_with_loss(
+        conv: &[(bool, &[u8])],
+        split: Split,
+        drop: impl Fn(usize, &[u8]) -> bool,
+    ) -> Vec<L7Row> {
+        use wirehouse_flow::harness::{run_on, segments};
+        let mut n = 0;
+        let segs: Vec<_> = segments(conv, split)
+            .into_iter()
+            .filter(|s| {
+                if !s.from_client || s.payload.is_empty() {
+                    return true;
+                }
+                n += 1;
+                !drop(n - 1, &s.payload)
+            })
+            .collect();
+        let mut e = run_on(
+            &segs,
+            53,
+            crate::L7Engine::new(crate::L7Config::default()).unwrap(),
+        );
+        e.take_rows().collect()
+    }
+
+    #[test]
+    fn tcp_gap_resyncs_at_a_message_boundary_or_gives_up() {
+        let msgs: Vec<Vec<u8>> = [TCP_Q1, TCP_R1, TCP_Q2, TCP_R2, TCP_Q3, TCP_R3]
+            .iter()
+            .map(|h| hex(h))
+            .collect();
+        let conv: Vec<(bool, &[u8])> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i % 2 == 0, m.as_slice()))
+            .collect();
+        // The second query is lost whole: the third starts a message, parsing goes on.
+        let rows = tcp_with_loss(&conv, Split::Whole, |i, _| i == 1);
+        let ids: Vec<_> = rows
+            .iter()
+            .map(|r| (r.request_id, r.response_status))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (Some(0x680c), "client_error"),
+                (Some(0xe822), "ok"),
+                (Some(0x7054), "client_error")
+            ]
+        );
+        assert_eq!(rows[1].request_type, "", "its query was lost");
+        assert_eq!(
+            attr(&rows[1], "qname"),
+            Some("dockerauth-ee-vpc.cn-shenzhen.aliyuncs.com")
+        );
+        assert_eq!(rows[2].request_type, "AAAA");
+
+        // The first 20 bytes of the second query are lost: the rest does not start with a
+        // length and a header, so the flow is given up: the third exchange gives no row.
+        // (The second response is delivered before the client's gap is declared.)
+        let mut cut = msgs.clone();
+        let q2 = cut.remove(2);
+        let (head, tail) = q2.split_at(20);
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, &cut[0]),
+            (false, &cut[1]),
+            (true, head),
+            (true, tail),
+            (false, &cut[2]),
+            (true, &cut[3]),
+            (false, &cut[4]),
+        ];
+        let rows = tcp_with_loss(&conv, Split::Whole, |i, _| i == 1);
+        let ids: Vec<_> = rows.iter().map(|r| r.request_id).collect();
+        assert_eq!(ids, [Some(0x680c), Some(0xe822)]);
+    }
+
     #[test]
     fn mutated_messages_through_sessions_never_panic() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
