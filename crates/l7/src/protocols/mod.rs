@@ -2,11 +2,12 @@
 
 use crate::Protocol;
 
+pub mod dns;
 pub mod http;
 pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
-pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL];
+pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL, &dns::PROTOCOL];
 
 /// The registered protocol called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Protocol> {
