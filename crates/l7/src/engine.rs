@@ -36,7 +36,7 @@ impl Default for L7Config {
             protocols: Vec::new(),
             session_timeout_s: 60,
             max_pending: 256,
-            max_buffer_bytes: 65_536,
+            max_buffer_bytes: 131_072,
             detect_bytes: 4096,
             max_errors_per_flow: 16,
         }
@@ -538,16 +538,14 @@ impl StreamHandler for L7Engine {
                 tcp: false,
                 server_port: flow.key.endpoint(flow.client.other()).1,
             };
-            let mut ex = excluded[0];
-            // Each datagram stands alone: an unsure one is decided by the port at once.
+            // Each datagram stands alone: an unsure one is decided by the port at once, and
+            // one that no protocol claims rules nothing out for the next (junk first).
+            let mut ex = *excluded.first().unwrap_or(&0);
             let v = self.detect(&input, &mut ex, true);
             let n = *datagrams;
-            excluded[0] = ex;
             match v {
                 Some(Some(i)) => self.activate(flow, inner, i),
-                _ if n >= 8
-                    || v == Some(None) && ex.count_ones() as usize >= self.enabled.len() =>
-                {
+                _ if n >= 8 => {
                     inner.phase = Phase::Off;
                     return;
                 }

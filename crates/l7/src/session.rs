@@ -89,6 +89,9 @@ pub struct Response {
     pub exception: String,
     /// `request_id` when the request was not seen.
     pub request_id: Option<u64>,
+    /// What the response repeats of its request (DNS's question section): fills the
+    /// request columns (type, domain, resource, endpoint) when no request pairs with it.
+    pub echo: Option<Box<Request>>,
     /// Extras (merged after the request's).
     pub attributes: Attributes,
 }
@@ -307,7 +310,22 @@ impl Cx<'_> {
             (Some(q), Some(r)) => Some(((r.start_ns - q.start_ns).max(0) / 1000) as u64),
             _ => None,
         };
-        let req = req.unwrap_or_default();
+        let req = match (req, &resp) {
+            (Some(q), _) => q,
+            (None, Some(r)) => r
+                .echo
+                .as_deref()
+                .cloned()
+                .map_or_else(Request::default, |e| Request {
+                    request_type: e.request_type,
+                    domain: e.domain,
+                    resource: e.resource,
+                    endpoint: e.endpoint,
+                    version: e.version,
+                    ..Request::default()
+                }),
+            (None, None) => Request::default(),
+        };
         let (status, resp) = match resp {
             Some(r) => (r.status, r),
             None => (Status::Timeout, Response::default()),

@@ -172,13 +172,16 @@ impl DnsSession {
             None => false,
         };
         let mut attributes = Attributes::new();
+        let mut echo = None;
         if !paired {
             // The row will have no request: keep what the response says of the question.
             let (qtype, qname) = first_question(m);
-            if !qname.is_empty() {
-                attributes.push(("qname".into(), qname));
-                attributes.push(("qtype".into(), qtype));
-            }
+            echo = Some(Box::new(Request {
+                request_type: qtype,
+                resource: qname.clone(),
+                endpoint: qname,
+                ..Request::default()
+            }));
             query_attributes(m, mdns, &mut attributes);
         }
         response_attributes(m, &mut attributes);
@@ -198,6 +201,7 @@ impl DnsSession {
                 rcode_name(rcode).into_owned()
             },
             request_id: Some(u64::from(id)),
+            echo,
             attributes,
         });
     }
@@ -560,18 +564,16 @@ mod tests {
         let rows = udp(&[(true, MDNS_Q)], 53);
         assert_eq!(attr(&rows[0], "qclass"), Some("CLASS32769"));
 
-        // A response sent by the client side, and one with no query: rows, no request.
+        // A response sent by the client side, and one with no query: rows whose request
+        // columns come from the response's question section.
         let rows = udp(&[(true, SRV_R), (false, TCPDUMP_R)], 53);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].request_type, "");
+        assert_eq!(rows[0].request_type, "SRV");
         assert_eq!(rows[0].request_id, Some(0xeb56));
-        assert_eq!(
-            attr(&rows[0], "qname"),
-            Some("_sip._udp.sip.voice.google.com")
-        );
-        assert_eq!(attr(&rows[0], "qtype"), Some("SRV"));
+        assert_eq!(rows[0].request_resource, "_sip._udp.sip.voice.google.com");
+        assert_eq!(rows[0].response_time_us, None);
         assert_eq!(rows[0].response_status, "ok");
-        assert_eq!(attr(&rows[1], "qname"), Some("www.tcpdump.org"));
+        assert_eq!(rows[1].request_resource, "www.tcpdump.org");
     }
 
     #[test]
@@ -655,11 +657,7 @@ mod tests {
                 !drop(n - 1, &s.payload)
             })
             .collect();
-        let mut e = run_on(
-            &segs,
-            53,
-            crate::L7Engine::new(crate::L7Config::default()).unwrap(),
-        );
+        let mut e = run_on(&segs, 53, crate::L7Engine::new(crate::L7Config::default()));
         e.take_rows().collect()
     }
 
@@ -688,10 +686,11 @@ mod tests {
                 (Some(0x7054), "client_error")
             ]
         );
-        assert_eq!(rows[1].request_type, "", "its query was lost");
+        // Its query was lost: no response time, the question from the response.
+        assert_eq!(rows[1].response_time_us, None);
         assert_eq!(
-            attr(&rows[1], "qname"),
-            Some("dockerauth-ee-vpc.cn-shenzhen.aliyuncs.com")
+            rows[1].request_resource,
+            "dockerauth-ee-vpc.cn-shenzhen.aliyuncs.com"
         );
         assert_eq!(rows[2].request_type, "AAAA");
 

@@ -271,6 +271,7 @@ impl HttpSession {
                 String::new()
             },
             request_id: None,
+            echo: None,
             attributes,
         };
         if h.code == 101 {
