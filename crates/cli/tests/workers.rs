@@ -21,7 +21,9 @@ fn one_two_and_eight_workers_write_the_same_rows() {
             "PcapPlusPlus/ExamplesTest/pcap_examples/ip-frag.pcap",
             "suricata-verify/tests/bug-5633-gre-02/gre-sample.pcap",
             "nDPI/pcap/dns_fragmented.pcap",
-            "zeek/http/pipelined-requests.trace",
+            "zeek/Traces/http/pipelined-requests.pcap",
+            "zeek/Traces/http/http-large-gap.pcap",
+            "nDPI/pcap/tls_2_reasms.pcapng",
         ] {
             inputs.push(corpus.join(f));
         }

@@ -25,7 +25,11 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -225,13 +229,18 @@ fn main() {
                 }
             }
             if first.tcp {
-                let refs: Vec<(bool, &[u8])> = conv.iter().map(|(f, b)| (*f, b.as_slice())).collect();
+                let refs: Vec<(bool, &[u8])> =
+                    conv.iter().map(|(f, b)| (*f, b.as_slice())).collect();
                 let split = match rng.below(3) {
                     0 => Split::Random(rng.next()),
                     1 => Split::Reordered(rng.next()),
                     _ => Split::Whole,
                 };
-                let mut e = run_on(&segments(&refs, split), port, L7Engine::new(L7Config::default()));
+                let mut e = run_on(
+                    &segments(&refs, split),
+                    port,
+                    L7Engine::new(L7Config::default()),
+                );
                 rows += e.take_rows().count();
             } else {
                 rows += udp_round(&conv, port);
