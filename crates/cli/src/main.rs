@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
-use wirehouse_schema::{ClickHouseOptions, clickhouse_ddl};
+use wirehouse_schema::ClickHouseOptions;
 use wirehouse_sinks::Sink;
 use wirehouse_sinks::parquet::ParquetSink;
 
@@ -62,6 +62,12 @@ enum Cmd {
         /// ClickHouse database name.
         #[arg(long, default_value = "wirehouse")]
         database: String,
+        /// ClickHouse cluster: ReplicatedMergeTree local tables plus Distributed tables, ON CLUSTER.
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
+        /// Drop rows older than N days (off by default; ClickHouse drops rows already expired at insert time, so converting an old archive with a TTL stores nothing).
+        #[arg(long, value_name = "N")]
+        ttl_days: Option<u32>,
     },
     /// List the application protocols wirehouse recognises.
     Protocols,
@@ -142,18 +148,14 @@ fn run_convert(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_schema(sink: SinkKind, database: String) {
+fn print_schema(sink: SinkKind, ch: ClickHouseOptions) {
+    if let SinkKind::Clickhouse = sink {
+        print!("{}", wirehouse_pipeline::clickhouse_schema(&ch));
+        return;
+    }
     for t in wirehouse_pipeline::tables() {
         match sink {
-            SinkKind::Clickhouse => println!(
-                "{}",
-                clickhouse_ddl(
-                    t,
-                    &ClickHouseOptions {
-                        database: database.clone()
-                    }
-                )
-            ),
+            SinkKind::Clickhouse => {}
             SinkKind::Parquet => {
                 println!("# {} — {}\n", t.name, t.doc.trim());
                 println!("| column | type | nullable | meaning |\n|---|---|---|---|");
@@ -202,8 +204,18 @@ fn main() -> ExitCode {
             stats_json,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
         ),
-        Cmd::Schema { sink, database } => {
-            print_schema(sink, database);
+        Cmd::Schema {
+            sink,
+            database,
+            cluster,
+            ttl_days,
+        } => {
+            let ch = ClickHouseOptions {
+                database,
+                cluster,
+                ttl_days,
+            };
+            print_schema(sink, ch);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Protocols => {

@@ -9,6 +9,7 @@ wirehouse_schema::table! {
     table "l7_sessions" as L7Row, L7Builder;
     time_column time;
     order_by [l7_protocol, server_ip, endpoint, time];
+    search [request_domain, request_resource, endpoint];
     columns {
         /// Arrival of the request's first byte (UTC, microseconds); of the response's when there is no request.
         time: Timestamp,

@@ -7,7 +7,7 @@
 mod ddl;
 mod value;
 
-pub use ddl::{ClickHouseOptions, clickhouse_ddl};
+pub use ddl::{ClickHouseOptions, clickhouse_database_ddl, clickhouse_ddl, clickhouse_type};
 pub use value::{Attributes, ColumnValue, Timestamp};
 
 #[doc(hidden)]
@@ -97,6 +97,8 @@ pub struct TableDef {
     pub columns: &'static [ColumnDef],
     /// The timestamp column that partitions the table by day.
     pub time_column: &'static str,
+    /// Text columns users search (ClickHouse skip indexes).
+    pub search: &'static [&'static str],
     /// Sort key for stores that have one (ClickHouse ORDER BY).
     pub order_by: &'static [&'static str],
 }
@@ -150,6 +152,7 @@ macro_rules! table {
         table $tname:literal as $row:ident, $builder:ident;
         time_column $tcol:ident;
         order_by [$($ocol:ident),* $(,)?];
+        $(search [$($scol:ident),* $(,)?];)?
         columns {
             $( $(#[doc = $cdoc:literal])* $field:ident : $ty:ty ),* $(,)?
         }
@@ -173,6 +176,7 @@ macro_rules! table {
                 } ),* ],
                 time_column: stringify!($tcol),
                 order_by: &[$(stringify!($ocol)),*],
+                search: &[$($(stringify!($scol)),*)?],
             };
         }
 
