@@ -20,7 +20,7 @@ echo "== l7_sessions vs suricata-verify checks and zeek baselines in the corpus"
 "$VENV/bin/python" scripts/check-l7-corpus.py ./target/debug/wirehouse "${WIREHOUSE_CORPUS:-../shared/corpus}"
 echo "== a short fuzz run of the decoders and parsers (scripts/fuzz.sh runs longer)"
 mapfile -t caps < <(find "${WIREHOUSE_CORPUS:-../shared/corpus}" -type f \( -name '*.pcap' -o -name '*.pcapng' \) | sort)
-./target/debug/wirehouse-fuzz 20 "${caps[@]}"
+cargo run -q -p wirehouse-fuzz -- 20 "${caps[@]}"
 echo "== Parquet readers (pyarrow, DuckDB, chDB) on a conversion of the sample capture"
 OUT=$(mktemp -d /tmp/wirehouse-readers.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
