@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
 use wirehouse_schema::ClickHouseOptions;
 use wirehouse_sinks::Sink;
+use wirehouse_sinks::clickhouse::ClickHouseSink;
 use wirehouse_sinks::parquet::ParquetSink;
 
 #[derive(Parser)]
@@ -86,10 +87,23 @@ fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
                 .with_context(|| format!("output {spec}"))?;
             Ok((Box::new(sink), dir.to_string()))
         }
-        Some(("clickhouse", _)) => {
-            bail!("{spec}: the ClickHouse sink is not part of this build yet; use parquet:DIR")
+        Some(("clickhouse", url)) => {
+            let sink = ClickHouseSink::new(
+                url,
+                cfg.output.clickhouse.clone(),
+                wirehouse_pipeline::tables(),
+            )?;
+            // Never echo credentials given in the URL.
+            let shown = match url.split_once("://") {
+                Some((scheme, rest)) => format!(
+                    "clickhouse:{scheme}://{}",
+                    rest.rsplit('@').next().unwrap_or(rest)
+                ),
+                None => "clickhouse".to_string(),
+            };
+            Ok((Box::new(sink), shown))
         }
-        _ => bail!("{spec}: expected parquet:DIR"),
+        _ => bail!("{spec}: expected parquet:DIR or clickhouse:http://HOST:PORT/DATABASE"),
     }
 }
 
@@ -139,6 +153,14 @@ fn run_convert(
     if let Some(p) = stats_json {
         let f = std::fs::File::create(&p).with_context(|| format!("{}", p.display()))?;
         serde_json::to_writer_pretty(f, &stats).with_context(|| format!("{}", p.display()))?;
+    }
+    let left = stats.sink.get("spool_left_batches").copied().unwrap_or(0);
+    if left > 0 {
+        eprintln!(
+            "{left} batch(es) are still in the spool ({}): the next run replays them",
+            cfg.output.clickhouse.spool_dir
+        );
+        return Ok(ExitCode::from(1));
     }
     let bad = stats.unreadable_inputs() + arg_errors.len();
     if bad > 0 {

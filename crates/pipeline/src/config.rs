@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use wirehouse_flow::{DefragConfig, FlowConfig};
 use wirehouse_l7::L7Config;
+use wirehouse_sinks::clickhouse::config::ClickHouseConfig;
 use wirehouse_sinks::parquet::ParquetOptions;
 
 /// Everything `wirehouse.toml` can set.
@@ -52,6 +53,8 @@ pub struct OutputConfig {
     pub batch_rows: usize,
     /// Parquet sink settings.
     pub parquet: ParquetOptions,
+    /// ClickHouse sink settings.
+    pub clickhouse: ClickHouseConfig,
 }
 
 impl Default for OutputConfig {
@@ -59,6 +62,7 @@ impl Default for OutputConfig {
         Self {
             batch_rows: 65_536,
             parquet: ParquetOptions::default(),
+            clickhouse: ClickHouseConfig::default(),
         }
     }
 }

@@ -276,6 +276,7 @@ pub fn convert(
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+    stats.sink = summary.counters.clone();
     stats.files = summary
         .files
         .iter()

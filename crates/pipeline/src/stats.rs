@@ -72,6 +72,8 @@ pub struct RunStats {
     pub reassembly: wirehouse_flow::ReassemblyTotals,
     /// Rows written per table.
     pub rows: BTreeMap<String, u64>,
+    /// Sink outcomes (ClickHouse: inserted, retries, spooled, replayed, dead letters...).
+    pub sink: BTreeMap<String, u64>,
     /// Files written.
     pub files: Vec<String>,
     /// Wall-clock seconds.
@@ -170,6 +172,9 @@ impl RunStats {
             );
         }
         s.push_str(&format!("rows written: {:?}\n", self.rows));
+        if !self.sink.is_empty() {
+            s.push_str(&format!("sink: {:?}\n", self.sink));
+        }
         s
     }
 }

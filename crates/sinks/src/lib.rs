@@ -3,7 +3,10 @@
 //!
 //! - [`parquet::ParquetSink`]: `DIR/<table>/date=YYYY-MM-DD/part-*.parquet`, zstd,
 //!   written under a hidden temporary name and renamed when complete.
+//! - [`clickhouse::ClickHouseSink`]: `INSERT … FORMAT ArrowStream` over HTTP with retries,
+//!   deduplication tokens, a disk spool and a dead-letter directory.
 
+pub mod clickhouse;
 pub mod parquet;
 
 use arrow_array::RecordBatch;
@@ -30,6 +33,14 @@ pub enum SinkError {
         /// The error.
         source: ::parquet::errors::ParquetError,
     },
+    /// ClickHouse refused the setup or a batch could not be stored anywhere.
+    #[error("clickhouse {endpoint}: {message}")]
+    ClickHouse {
+        /// `http[s]://host:port/database` (no credentials).
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Arrow could not split or convert a batch.
     #[error("table {table}: arrow: {source}")]
     Arrow {
@@ -47,6 +58,8 @@ pub struct SinkSummary {
     pub rows: BTreeMap<&'static str, u64>,
     /// Files completed.
     pub files: Vec<PathBuf>,
+    /// Sink-specific outcome counters (ClickHouse: inserted, retried, spooled, ...).
+    pub counters: BTreeMap<String, u64>,
 }
 
 /// Somewhere record batches go.
