@@ -108,8 +108,13 @@ pub fn convert(
     let (reports, worker_reports, sink_result) = std::thread::scope(|s| {
         let (sink_tx, sink_rx) = bounded::<ToSink>(2 * n + 2);
         let sink_thread = s.spawn(move || {
-            for ToSink::Rows(table, batch) in sink_rx.iter() {
-                sink.write(table, batch)?;
+            loop {
+                match sink_rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                    Ok(ToSink::Rows(table, batch)) => sink.write(table, batch)?,
+                    // Quiet input (a stream, a live capture): age-based flushes still happen.
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => sink.tick()?,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                }
             }
             sink.close()
         });

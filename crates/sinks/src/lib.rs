@@ -66,6 +66,10 @@ pub struct SinkSummary {
 pub trait Sink: Send {
     /// Stores one batch of `table`.
     fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), SinkError>;
+    /// Called when no batch arrived for a while: send what has waited long enough.
+    fn tick(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Completes everything (files closed and renamed, buffers sent) and reports.
     fn close(&mut self) -> Result<SinkSummary, SinkError>;
 }

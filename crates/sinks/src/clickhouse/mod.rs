@@ -509,8 +509,12 @@ impl Sink for ClickHouseSink {
         if full {
             self.flush(table.name)?;
         }
-        // Any table whose oldest pending rows are old enough goes too.
-        let age = Duration::from_millis(cfg.batch_age_ms);
+        self.tick()
+    }
+
+    fn tick(&mut self) -> Result<(), SinkError> {
+        // Every table whose oldest pending rows are old enough goes.
+        let age = Duration::from_millis(self.shared.cfg.batch_age_ms);
         let due: Vec<&'static str> = self
             .pending
             .iter()
