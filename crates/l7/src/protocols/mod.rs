@@ -8,7 +8,10 @@ pub mod mongodb;
 pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
-pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL, &dns::PROTOCOL,
+pub static REGISTRY: &[&dyn Protocol] = &[
+    &http::PROTOCOL,
+    &tls::PROTOCOL,
+    &dns::PROTOCOL,
     &mongodb::PROTOCOL,
 ];
 

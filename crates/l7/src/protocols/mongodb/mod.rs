@@ -11,9 +11,9 @@ use crate::{
 };
 use parser::{
     HEADER_LEN, Header, MAX_CSTRING, MAX_MESSAGE_LEN, MSG_MORE_TO_COME, Message, MessageDecoder,
-    OP_COMMAND, OP_COMMANDREPLY, OP_COMPRESSED, OP_DELETE, OP_GET_MORE, OP_INSERT,
-    OP_KILL_CURSORS, OP_MSG, OP_QUERY, OP_REPLY, OP_UPDATE, REPLY_CURSOR_NOT_FOUND,
-    REPLY_QUERY_FAILURE, opcode_name, truncate,
+    OP_COMMAND, OP_COMMANDREPLY, OP_COMPRESSED, OP_DELETE, OP_GET_MORE, OP_INSERT, OP_KILL_CURSORS,
+    OP_MSG, OP_QUERY, OP_REPLY, OP_UPDATE, REPLY_CURSOR_NOT_FOUND, REPLY_QUERY_FAILURE,
+    opcode_name, truncate,
 };
 use wirehouse_schema::Attributes;
 
@@ -97,9 +97,13 @@ pub fn probe(b: &[u8], from_client: bool) -> Probe {
         return Probe::NotMine;
     }
     let direction_ok = if from_client {
-        h.response_to == 0 && !matches!(h.opcode, OP_REPLY | OP_COMMANDREPLY)
+        // Old drivers send responseTo = -1 on requests.
+        matches!(h.response_to, 0 | -1) && !matches!(h.opcode, OP_REPLY | OP_COMMANDREPLY)
     } else {
-        matches!(h.opcode, OP_REPLY | OP_COMMANDREPLY | OP_MSG | OP_COMPRESSED)
+        matches!(
+            h.opcode,
+            OP_REPLY | OP_COMMANDREPLY | OP_MSG | OP_COMPRESSED
+        )
     };
     if !direction_ok {
         return Probe::NotMine;
@@ -301,7 +305,10 @@ impl Session for MongoSession {
 }
 
 fn attr(a: &mut Attributes, k: &str, v: impl ToString) {
-    a.push((k.to_owned(), truncate(&v.to_string(), MAX_ATTR_LEN).to_owned()));
+    a.push((
+        k.to_owned(),
+        truncate(&v.to_string(), MAX_ATTR_LEN).to_owned(),
+    ));
 }
 
 /// `db` and `collection` of a namespace `db.collection`.
@@ -411,7 +418,7 @@ fn is_reply(m: &Message, from_client: bool) -> bool {
         OP_REPLY | OP_COMMANDREPLY => true,
         OP_QUERY | OP_GET_MORE | OP_INSERT | OP_UPDATE | OP_DELETE | OP_KILL_CURSORS
         | OP_COMMAND => false,
-        _ => m.header.response_to != 0 || !from_client,
+        _ => !matches!(m.header.response_to, 0 | -1) || !from_client,
     }
 }
 

@@ -422,11 +422,19 @@ fn value_len(t: u8, v: &[u8]) -> Result<Option<u64>, ()> {
         0x0B => {
             // Regular expression: two C strings.
             let Some(a) = v.iter().take(MAX_CSTRING + 1).position(|&c| c == 0) else {
-                return if v.len() > MAX_CSTRING { Err(()) } else { Ok(None) };
+                return if v.len() > MAX_CSTRING {
+                    Err(())
+                } else {
+                    Ok(None)
+                };
             };
             let rest = &v[a + 1..];
             let Some(b) = rest.iter().take(MAX_CSTRING + 1).position(|&c| c == 0) else {
-                return if rest.len() > MAX_CSTRING { Err(()) } else { Ok(None) };
+                return if rest.len() > MAX_CSTRING {
+                    Err(())
+                } else {
+                    Ok(None)
+                };
             };
             return Ok(Some((a + b + 2) as u64));
         }
@@ -755,9 +763,13 @@ pub struct Body {
 enum Phase {
     Prefix,
     Section,
-    SeqDocs { end: u64 },
+    SeqDocs {
+        end: u64,
+    },
     /// Documents up to the end of the body; the first is walked when `walk`.
-    Docs { walk: bool },
+    Docs {
+        walk: bool,
+    },
     Checksum,
     Rest,
 }
@@ -1333,7 +1345,7 @@ impl Default for Header {
 
 #[derive(Debug)]
 enum Kind {
-    Plain(Feeder, BodyParser),
+    Plain(Box<(Feeder, BodyParser)>),
     Compressed(Box<Compressed>),
 }
 
@@ -1372,10 +1384,10 @@ impl MessageDecoder {
                 out: Vec::new(),
             }))
         } else {
-            Kind::Plain(
+            Kind::Plain(Box::new((
                 Feeder::new(body_len),
                 BodyParser::new(header.opcode, body_len),
-            )
+            )))
         };
         MessageDecoder {
             header,
@@ -1395,7 +1407,9 @@ impl MessageDecoder {
 
     /// The next body bytes (at most [`remaining`](Self::remaining) are used).
     pub fn feed(&mut self, b: &[u8]) {
-        let b = &b[..b.len().min(usize::try_from(self.remaining()).unwrap_or(usize::MAX))];
+        let b = &b[..b
+            .len()
+            .min(usize::try_from(self.remaining()).unwrap_or(usize::MAX))];
         if let Some(c) = self.crc.as_mut() {
             // Everything but the trailing 4 bytes (the checksum itself).
             let sum_end = u64::from(self.header.len).saturating_sub(HEADER_LEN as u64 + 4);
@@ -1407,7 +1421,8 @@ impl MessageDecoder {
             return;
         }
         match &mut self.kind {
-            Kind::Plain(f, p) => {
+            Kind::Plain(fp) => {
+                let (f, p) = &mut **fp;
                 f.feed(p, b);
             }
             Kind::Compressed(c) => c.feed(b),
@@ -1432,7 +1447,8 @@ impl MessageDecoder {
             ..Message::default()
         };
         match self.kind {
-            Kind::Plain(f, p) => {
+            Kind::Plain(fp) => {
+                let (f, p) = *fp;
                 m.malformed |= !f.done(&p);
                 m.body = p.out;
             }

@@ -28,7 +28,6 @@ const MONGO: &str = include_str!("fixtures/mongo.hex");
 const MONGO_MSG: &str = include_str!("fixtures/mongo-msg.hex");
 const COMPRESSED: &str = include_str!("fixtures/compressed.hex");
 
-
 // ---- BSON and message builders for constructed cases ----
 
 enum V<'a> {
@@ -277,7 +276,13 @@ fn kind1_sequences_and_checksum() {
     bad[n - 9] ^= 1; // the last document's value, just before its NUL and the checksum
     assert_eq!(parser::decode(&bad).unwrap().checksum_ok, Some(false));
     let rows = tcp_sessions(
-        &[(true, &bad[..]), (false, &op_msg(9, 3, 0, &bson(&[("n", V::I(3)), ("ok", V::D(1.0))]), &[]))],
+        &[
+            (true, &bad[..]),
+            (
+                false,
+                &op_msg(9, 3, 0, &bson(&[("n", V::I(3)), ("ok", V::D(1.0))]), &[]),
+            ),
+        ],
         Split::Whole,
         27017,
     );
@@ -311,7 +316,11 @@ fn real_conversation_rows() {
     assert_eq!(e.response_status, "server_error");
     assert_eq!(e.response_code, Some(76));
     assert!(e.response_exception.ends_with("not running with --replSet"));
-    assert!(rows.iter().enumerate().all(|(i, r)| i == 11 || r.response_status == "ok"));
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, r)| i == 11 || r.response_status == "ok")
+    );
     assert_eq!((rows[0].request_bytes, rows[0].response_bytes), (508, 572));
 }
 
@@ -350,8 +359,20 @@ fn find_row_mapping() {
 
 #[test]
 fn pairing_out_of_order_and_errors() {
-    let q1 = op_msg(1, 0, 0, &bson(&[("insert", V::S("a")), ("$db", V::S("d"))]), &[]);
-    let q2 = op_msg(2, 0, 0, &bson(&[("findAndModify", V::S("b")), ("$db", V::S("d"))]), &[]);
+    let q1 = op_msg(
+        1,
+        0,
+        0,
+        &bson(&[("insert", V::S("a")), ("$db", V::S("d"))]),
+        &[],
+    );
+    let q2 = op_msg(
+        2,
+        0,
+        0,
+        &bson(&[("findAndModify", V::S("b")), ("$db", V::S("d"))]),
+        &[],
+    );
     let we = bson(&[
         ("index", V::I(0)),
         ("code", V::I(11000)),
@@ -361,7 +382,11 @@ fn pairing_out_of_order_and_errors() {
         10,
         1,
         0,
-        &bson(&[("n", V::I(0)), ("writeErrors", V::Arr(vec![we])), ("ok", V::D(1.0))]),
+        &bson(&[
+            ("n", V::I(0)),
+            ("writeErrors", V::Arr(vec![we])),
+            ("ok", V::D(1.0)),
+        ]),
         &[],
     );
     let r2 = op_msg(
@@ -432,18 +457,56 @@ fn big_reply(n: usize, to: i32) -> Vec<u8> {
         ("id", V::L(1234567)),
         ("ns", V::S("shop.big")),
     ]);
-    op_msg(100, to, 0, &bson(&[("cursor", V::Doc(cursor)), ("ok", V::D(1.0))]), &[])
+    op_msg(
+        100,
+        to,
+        0,
+        &bson(&[("cursor", V::Doc(cursor)), ("ok", V::D(1.0))]),
+        &[],
+    )
 }
 
 #[test]
 fn large_reply_over_many_segments() {
-    let q = op_msg(9, 0, 0, &bson(&[("find", V::S("big")), ("$db", V::S("shop"))]), &[]);
+    let q = op_msg(
+        9,
+        0,
+        0,
+        &bson(&[("find", V::S("big")), ("$db", V::S("shop"))]),
+        &[],
+    );
     let r = big_reply(5000, 9); // ~0.5 MB, four times the engine's buffer
     assert!(r.len() > 400_000);
-    let q2 = op_msg(10, 0, 0, &bson(&[("getMore", V::L(1234567)), ("collection", V::S("big")), ("$db", V::S("shop"))]), &[]);
-    let r2 = op_msg(101, 10, 0, &bson(&[("cursor", V::Doc(bson(&[("nextBatch", V::Arr(vec![])), ("id", V::L(0))]))), ("ok", V::I(1))]), &[]);
+    let q2 = op_msg(
+        10,
+        0,
+        0,
+        &bson(&[
+            ("getMore", V::L(1234567)),
+            ("collection", V::S("big")),
+            ("$db", V::S("shop")),
+        ]),
+        &[],
+    );
+    let r2 = op_msg(
+        101,
+        10,
+        0,
+        &bson(&[
+            (
+                "cursor",
+                V::Doc(bson(&[("nextBatch", V::Arr(vec![])), ("id", V::L(0))])),
+            ),
+            ("ok", V::I(1)),
+        ]),
+        &[],
+    );
     for split in [Split::Whole, Split::Random(3), Split::Reordered(4)] {
-        let rows = tcp_sessions(&[(true, &q), (false, &r), (true, &q2), (false, &r2)], split, 27017);
+        let rows = tcp_sessions(
+            &[(true, &q), (false, &r), (true, &q2), (false, &r2)],
+            split,
+            27017,
+        );
         assert_eq!(rows.len(), 2, "{split:?}");
         let x = &rows[0];
         assert_eq!(x.response_status, "ok");
@@ -465,8 +528,35 @@ fn large_reply_over_many_segments() {
 }
 
 #[test]
+fn request_with_response_to_minus_one() {
+    // packetbeat mongo_one_row.pcap (tshark): OP_QUERY on test.restaurants, requestID 10,
+    // responseTo -1 (0xffffffff), answered by an OP_REPLY with responseTo 10.
+    let mut q = header(0, 10, -1, 2004);
+    q.extend_from_slice(&0u32.to_le_bytes());
+    q.extend_from_slice(b"test.restaurants\0");
+    q.extend_from_slice(&0i32.to_le_bytes());
+    q.extend_from_slice(&1i32.to_le_bytes());
+    q.extend_from_slice(&bson(&[]));
+    let n = q.len() as i32;
+    q[..4].copy_from_slice(&n.to_le_bytes());
+    assert_eq!(probe(&q, true), Probe::Certain);
+    let mut r = header(16 + 20, 74, 10, 1);
+    r.extend_from_slice(&[0; 20]);
+    let rows = tcp_sessions(&[(true, &q), (false, &r)], Split::Whole, 27017);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].request_resource, "test.restaurants");
+    assert_eq!(rows[0].response_status, "ok");
+}
+
+#[test]
 fn more_to_come_request_is_written_without_reply() {
-    let q = op_msg(4, 0, 2, &bson(&[("insert", V::S("c")), ("$db", V::S("d"))]), &[]);
+    let q = op_msg(
+        4,
+        0,
+        2,
+        &bson(&[("insert", V::S("c")), ("$db", V::S("d"))]),
+        &[],
+    );
     let rows = tcp_sessions(&[(true, &q)], Split::Whole, 27017);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].response_status, "unknown");
@@ -479,7 +569,10 @@ fn probe_verdicts() {
     assert_eq!(probe(&f[0].1, true), Probe::Certain);
     assert_eq!(probe(&f[1].1, false), Probe::Certain);
     assert_eq!(probe(&f[0].1[..10], true), Probe::Unsure);
-    assert_eq!(probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true), Probe::NotMine);
+    assert_eq!(
+        probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        Probe::NotMine
+    );
     assert_eq!(probe(&f[1].1, true), Probe::NotMine); // responseTo set
 }
 
