@@ -4,10 +4,16 @@ use crate::Protocol;
 
 pub mod dns;
 pub mod http;
+pub mod kafka;
 pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
-pub static REGISTRY: &[&dyn Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL, &dns::PROTOCOL];
+pub static REGISTRY: &[&dyn Protocol] = &[
+    &http::PROTOCOL,
+    &tls::PROTOCOL,
+    &dns::PROTOCOL,
+    &kafka::PROTOCOL,
+];
 
 /// The registered protocol called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Protocol> {
