@@ -1082,4 +1082,338 @@ mod tests {
         assert_eq!(r[3].request_resource, "sampleTopic");
         assert_eq!(attr(&r[0], "client_software_version"), Some("3.6.1"));
     }
+
+    /// A RecordBatch (magic 2) of `count` records and `len` bytes in all.
+    fn batch(count: i32, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        b[8..12].copy_from_slice(&((len - 12) as i32).to_be_bytes());
+        b[16] = 2;
+        b[57..61].copy_from_slice(&count.to_be_bytes());
+        b
+    }
+
+    fn uvarint(mut v: u32, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn with_size(body: Vec<u8>) -> Vec<u8> {
+        let mut m = (body.len() as u32).to_be_bytes().to_vec();
+        m.extend(body);
+        m
+    }
+
+    /// A Produce v9 (correlation 47, zqy-test partition 0) carrying `sets`, and a Fetch
+    /// v12 response (correlation 15603, zqy-test partition 0) carrying the same batches.
+    fn large_messages(sets: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
+        let recs: Vec<u8> = sets.concat();
+        let mut p = hex(
+            "000000090000002f0010636f6e736f6c652d70726f64756365720000ffff000005dc02097a71792d746573740200000000",
+        );
+        uvarint(recs.len() as u32 + 1, &mut p);
+        p.extend(&recs);
+        p.extend([0, 0, 0]);
+        let mut f = hex(
+            "00003cf3000000000000000000000002097a71792d7465737402000000000000\
+            000000000000002400000000000000240000000000000000",
+        );
+        f.extend(hex("01ffffffff"));
+        uvarint(recs.len() as u32 + 1, &mut f);
+        f.extend(&recs);
+        f.extend([0, 0, 0]);
+        (with_size(p), with_size(f))
+    }
+
+    #[test]
+    fn large_messages_are_consumed_progressively() {
+        // Four batches of 50,000 bytes: the first 64 KiB of each message show the first
+        // two batch headers (10 + 20 records); the rest is skipped.
+        let sets: Vec<Vec<u8>> = [10, 20, 30, 40].iter().map(|&n| batch(n, 50_000)).collect();
+        let (produce, fetch) = large_messages(&sets);
+        assert!(produce.len() > L7_BUFFER && fetch.len() > L7_BUFFER);
+        let (pr, fr) = (hex(PRODUCE_V9_RESP), hex(FETCH_V12_REQ));
+        let conv: Vec<(bool, &[u8])> =
+            vec![(true, &produce), (false, &pr), (true, &fr), (false, &fetch)];
+        let r = segmentation_invariant(&conv, 9092);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].request_type, "Produce_v9");
+        assert_eq!(r[0].request_resource, "zqy-test");
+        assert_eq!(r[0].request_bytes, produce.len() as u64);
+        assert_eq!(r[0].response_status, "ok");
+        assert_eq!(attr(&r[0], "records"), Some("30"));
+        assert_eq!(attr(&r[0], "record_bytes"), Some("200000"));
+        assert_eq!(attr(&r[0], "records_partial"), Some("1"));
+        assert_eq!(r[1].request_type, "Fetch_v12");
+        assert_eq!(r[1].response_bytes, fetch.len() as u64);
+        assert_eq!(r[1].response_status, "ok");
+        assert_eq!(attr(&r[1], "records"), Some("30"));
+        assert_eq!(attr(&r[1], "records_partial"), Some("1"));
+        // The whole-message run ends each row when the last byte of its message came.
+        let whole = tcp_sessions(&conv, Split::Random(3), 9092);
+        assert!(whole.iter().all(|x| x.end_time >= x.time));
+
+        // Small enough to fit the window: counted exactly.
+        let sets: Vec<Vec<u8>> = [3, 4].iter().map(|&n| batch(n, 20_000)).collect();
+        let (produce, _) = large_messages(&sets);
+        let r = tcp_sessions(&[(true, &produce), (false, &pr)], Split::Random(1), 9092);
+        assert_eq!(attr(&r[0], "records"), Some("7"));
+        assert_eq!(attr(&r[0], "records_partial"), None);
+    }
+
+    /// The engine's default buffer cap.
+    const L7_BUFFER: usize = 131_072;
+
+    #[test]
+    fn a_gap_inside_a_skipped_message_keeps_the_framing() {
+        use wirehouse_flow::harness::{run_on, segments};
+        let sets: Vec<Vec<u8>> = [10, 20, 30, 40].iter().map(|&n| batch(n, 50_000)).collect();
+        let (produce, _) = large_messages(&sets);
+        let (pr, hb, hr) = (
+            hex(PRODUCE_V9_RESP),
+            hex(FETCH_V12_REQ),
+            hex(FETCH_V12_RESP),
+        );
+        let conv: Vec<(bool, &[u8])> =
+            vec![(true, &produce), (false, &pr), (true, &hb), (false, &hr)];
+        // Cut in 10,000-byte segments; lose one past the first 64 KiB of the Produce.
+        let segs: Vec<_> = segments(&conv, Split::Random(7))
+            .into_iter()
+            .enumerate()
+            .collect();
+        let mut seen = 0usize;
+        let mut dropped = false;
+        let kept: Vec<_> = segs
+            .into_iter()
+            .filter(|(_, s)| {
+                if !s.from_client || s.payload.is_empty() || dropped {
+                    return true;
+                }
+                let start = seen;
+                seen += s.payload.len();
+                if start > 100_000 && seen < 190_000 {
+                    dropped = true;
+                    return false;
+                }
+                true
+            })
+            .map(|(_, s)| s)
+            .collect();
+        assert!(dropped);
+        let mut e = run_on(
+            &kept,
+            9092,
+            crate::L7Engine::new(crate::L7Config::default()),
+        );
+        let r: Vec<L7Row> = e.take_rows().collect();
+        let got: Vec<_> = r
+            .iter()
+            .map(|x| (x.request_type.as_str(), x.response_status))
+            .collect();
+        assert_eq!(got, [("Produce_v9", "ok"), ("Fetch_v12", "ok")]);
+    }
+
+    /// xorshift64*.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// `base` with a few random bytes changed (and sometimes cut or extended).
+    fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+        let mut m = base.to_vec();
+        for _ in 0..1 + rng.below(6) {
+            let i = rng.below(m.len());
+            if let Some(b) = m.get_mut(i) {
+                *b = match rng.below(4) {
+                    0 => 0xff,
+                    1 => rng.next() as u8 & 0x3f,
+                    _ => rng.next() as u8,
+                };
+            }
+        }
+        match rng.below(5) {
+            0 => m.truncate(rng.below(m.len() + 1)),
+            1 => m.extend((0..rng.below(40)).map(|_| rng.next() as u8)),
+            _ => {}
+        }
+        m
+    }
+
+    /// Every real exchange: (request, response).
+    const PAIRS: &[(&str, &str)] = &[
+        (PRODUCE_V2_REQ, PRODUCE_V2_RESP),
+        (PRODUCE_V3_REQ, PRODUCE_V3_RESP),
+        (PRODUCE_V7_REQ, PRODUCE_V7_RESP),
+        (PRODUCE_V9_REQ, PRODUCE_V9_RESP),
+        (PRODUCE_V9B_REQ, PRODUCE_V9B_RESP),
+        (FETCH_V12_REQ, FETCH_V12_RESP),
+        (FETCH_V12_SESSION_REQ, FETCH_V12_ERR_RESP),
+        (FETCH_V13_REQ, FETCH_V13_RESP),
+        (JOIN_V7_REQ, JOIN_V7_RESP),
+        (SYNC_V5_REQ, SYNC_V5_RESP),
+        (LEAVE_V4_REQ, LEAVE_V4_RESP),
+        (APIV3_REQ, APIV3_RESP),
+        (APIV0_REQ, APIV0_RESP),
+        (APIV3B_REQ, APIV3B_RESP),
+        (COMMIT_V8_REQ, COMMIT_V8_RESP),
+        (HEARTBEAT_V4_REQ, HEARTBEAT_V4_RESP),
+        (META_V2_REQ, META_V2_RESP),
+        (META_V12_REQ, META_V12_RESP),
+        (INITPID_V4_REQ, INITPID_V4_RESP),
+    ];
+
+    #[test]
+    fn produce_v3_from_rdkafka() {
+        // nDPI #15/#16: tshark Produce v3, correlation 2, rdkafka, acks 1, one batch of one
+        // record; response offset 11222049, error 0, throttle 0.
+        let r = rows(&[(true, PRODUCE_V3_REQ), (false, PRODUCE_V3_RESP)], 9092);
+        assert_eq!(r[0].request_type, "Produce_v3");
+        assert_eq!(r[0].request_domain, "rdkafka");
+        assert_eq!(r[0].request_resource, "LB_MAIN_LOG_INPUT");
+        assert_eq!(attr(&r[0], "records"), Some("1"));
+        assert_eq!(attr(&r[0], "acks"), Some("1"));
+        assert_eq!(r[0].response_status, "ok");
+        assert_eq!(attr(&r[0], "throttle_time_ms"), None);
+    }
+
+    #[test]
+    fn mutated_conversations_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = PAIRS.iter().map(|(q, a)| (hex(q), hex(a))).collect();
+        for round in 0..400 {
+            let mut msgs = Vec::new();
+            for i in 0..4 {
+                let (q, a) = &pairs[(round * 4 + i) % pairs.len()];
+                msgs.push((true, mutate(&mut rng, q)));
+                msgs.push((false, mutate(&mut rng, a)));
+            }
+            let conv: Vec<(bool, &[u8])> = msgs
+                .iter()
+                .filter(|(_, m)| !m.is_empty())
+                .map(|(c, m)| (*c, m.as_slice()))
+                .collect();
+            let split = if round % 2 == 0 {
+                Split::Whole
+            } else {
+                Split::Random(round as u64)
+            };
+            for r in tcp_sessions(&conv, split, 9092) {
+                assert!(r.request_resource.len() <= MAX_RESOURCE);
+                assert!(r.endpoint.len() <= MAX_RESOURCE);
+                assert!(r.attributes.iter().all(|(_, v)| v.len() <= MAX_ATTR));
+            }
+        }
+        // Every truncation of a real exchange's response, and of its request.
+        for (q, a) in pairs.iter().take(6) {
+            for n in 0..a.len() {
+                let _ = tcp_sessions(&[(true, q), (false, &a[..n])], Split::Whole, 9092);
+            }
+            for n in 1..q.len() {
+                let _ = tcp_sessions(&[(true, &q[..n]), (false, a)], Split::Whole, 9092);
+            }
+        }
+    }
+
+    #[test]
+    fn decoders_never_panic_on_truncations_and_mutations() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = PAIRS.iter().map(|(q, a)| (hex(q), hex(a))).collect();
+        let check = |b: &Body| {
+            assert!(b.topics.iter().map(|t| t.len() + 1).sum::<usize>() < 600 + 300);
+            assert!(b.partitions <= parser::MAX_PARTITIONS as u64);
+            assert!(b.topic_count <= parser::MAX_TOPICS as u64);
+        };
+        // Every truncation, as a prefix of the declared message and as a message cut short.
+        for (q, a) in &pairs {
+            let h = request_header(&q[4..], q.len() - 4).unwrap();
+            for n in 4..q.len() {
+                for total in [q.len() - 4, n - 4] {
+                    if let Ok(h) = request_header(&q[4..n], total) {
+                        let body = q.get(4 + h.len..n).unwrap_or_default();
+                        check(&decode_request(
+                            h.api_key,
+                            h.api_version,
+                            body,
+                            total.saturating_sub(h.len),
+                        ));
+                    }
+                }
+                for total in [a.len() - 4, n.min(a.len()) - 4] {
+                    let m = &a[4..n.min(a.len())];
+                    if let Ok(hl) = response_header_len(m, total, h.api_key, h.api_version) {
+                        let body = m.get(hl..).unwrap_or_default();
+                        check(&decode_response(
+                            h.api_key,
+                            h.api_version,
+                            body,
+                            total.saturating_sub(hl),
+                        ));
+                    }
+                }
+            }
+        }
+        // Mutated bodies decoded as every decoded API at every version.
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut decoded = 0;
+        for i in 0..4000 {
+            let (q, a) = &pairs[i % pairs.len()];
+            let m = mutate(&mut rng, if i % 2 == 0 { q } else { a });
+            let k = [
+                0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 22, 25, 26, 36,
+            ][rng.below(18)];
+            let v = rng.below(20) as i16;
+            let off = rng.below(24).min(m.len());
+            let total = if rng.below(2) == 0 {
+                m.len() - off
+            } else {
+                m.len() - off + rng.below(1000)
+            };
+            let b = if i % 2 == 0 {
+                decode_request(k, v, &m[off..], total)
+            } else {
+                decode_response(k, v, &m[off..], total)
+            };
+            check(&b);
+            decoded += usize::from(!b.malformed);
+            let _ = request_header(&m, m.len());
+        }
+        assert!(decoded > 100);
+    }
+
+    #[test]
+    fn caps_bound_the_walk_and_acks_0_expects_no_response() {
+        // Produce v9, acks 0, 2000 topics "t0000".."t1999" of one partition (null records).
+        let mut p = hex("000000090000000100016300000000000005dc");
+        uvarint(2001, &mut p);
+        for i in 0..2000 {
+            p.push(6);
+            p.extend(format!("t{i:04}").bytes());
+            p.extend(hex("0200000000000000"));
+        }
+        p.push(0);
+        let m = with_size(p);
+        let b = decode_request(0, 9, &m[4 + 12..], m.len() - 16);
+        assert_eq!((b.topic_count, b.partitions), (1000, 1000));
+        assert!(b.incomplete && !b.malformed);
+        let r = tcp_sessions(&[(true, &m)], Split::Whole, 9092);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].request_type, "Produce_v9");
+        assert!(r[0].request_resource.starts_with("t0000,t0001,"));
+        assert!(r[0].request_resource.len() <= MAX_RESOURCE);
+        assert!(attr(&r[0], "topics").unwrap().len() <= MAX_ATTR);
+        assert_eq!(attr(&r[0], "acks"), Some("0"));
+        // No response comes for acks=0: not a timeout.
+        assert_eq!(r[0].response_status, "unknown");
+        assert_eq!(r[0].response_bytes, 0);
+    }
 }

@@ -478,6 +478,8 @@ pub struct Body {
     pub incomplete: bool,
     /// The body does not have the shape its API and version call for.
     pub malformed: bool,
+    /// The partition cap was reached.
+    stop: bool,
 }
 
 impl Body {
@@ -774,11 +776,17 @@ fn partitions_cap(body: &mut Body, budget: &mut Budget, n: usize) -> usize {
     body.partitions += take as u64;
     if take < n {
         body.incomplete = true;
+        body.stop = true;
     }
     take
 }
 
-/// Stops the walk (caps reached): the rest of the message is not decoded.
+/// The partition cap was reached: stop walking.
+fn stopped(body: &Body) -> bool {
+    body.stop
+}
+
+/// A cap was reached: the rest of the message is not decoded.
 fn capped(body: &Body) -> bool {
     body.incomplete
 }
@@ -849,7 +857,7 @@ fn produce_request(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(), Er
             records(r, body)?;
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -897,7 +905,7 @@ fn fetch_request(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(), Erro
             r.i32()?;
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -946,7 +954,7 @@ fn list_offsets_request(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(
             }
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1025,7 +1033,7 @@ fn offset_commit_request(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<
             r.skip_string()?;
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1217,7 +1225,7 @@ fn produce_response(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(), E
             }
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1272,7 +1280,7 @@ fn fetch_response(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(), Err
             records(r, body)?;
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1308,7 +1316,7 @@ fn list_offsets_response(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<
             }
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1372,7 +1380,7 @@ fn metadata_response(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result<(), 
             }
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         if v >= 8 {
@@ -1409,7 +1417,7 @@ fn offset_commit_response(r: &mut Reader<'_>, v: i16, body: &mut Body) -> Result
             body.error(e);
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1443,7 +1451,7 @@ fn offset_fetch_response_topics(
             body.error(e);
             r.tagged()?;
         }
-        if capped(body) {
+        if stopped(body) {
             return Ok(());
         }
         r.tagged()?;
@@ -1557,5 +1565,96 @@ pub(crate) mod tests {
         s.chunks(2)
             .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn request_headers_v0_v1_v2() {
+        // v0 (ControlledShutdown v0, built per the guide): no client id.
+        let m = hex("000700000000002a000003e9");
+        let h = request_header(&m, m.len()).unwrap();
+        assert_eq!((h.api_key, h.api_version, h.correlation_id), (7, 0, 42));
+        assert_eq!((h.client_id, h.len), (None, 8));
+        // v1: nDPI kafka.pcapng #1, ApiVersions v0, correlation 129, client rdkafka.
+        let m = hex("0012000000000081000772646b61666b61");
+        let h = request_header(&m, m.len()).unwrap();
+        assert_eq!((h.api_key, h.api_version, h.correlation_id), (18, 0, 129));
+        assert_eq!((h.client_id.as_deref(), h.len), (Some("rdkafka"), 17));
+        // v1 with an empty client id: arkime kafka.pcap, ListOffsets v0.
+        let m = hex("00020000000000000000ffffffff");
+        let h = request_header(&m, m.len()).unwrap();
+        assert_eq!(
+            (h.api_key, h.client_id.as_deref(), h.len),
+            (2, Some(""), 10)
+        );
+        // v2: deepflow 18-api-versions-v3 #1, client id adminclient-1, empty tagged fields.
+        let m = hex(
+            "0012000300000002000d61646d696e636c69656e742d3100126170616368652d6b61666b61\
+             06332e302e3000",
+        );
+        let h = request_header(&m, m.len()).unwrap();
+        assert_eq!((h.api_key, h.api_version, h.correlation_id), (18, 3, 2));
+        assert_eq!((h.client_id.as_deref(), h.len), (Some("adminclient-1"), 24));
+        // A null client id (-1), and a tagged field carrying data (tag 0, 2 bytes).
+        let m = hex("0003000900000005ffff010002616200");
+        let h = request_header(&m, m.len()).unwrap();
+        assert_eq!((h.client_id, h.len), (None, 15));
+        // Cut: truncated when the declared size goes on, malformed when it does not.
+        assert_eq!(request_header(&m[..5], m.len()), Err(Error::Truncated));
+        assert_eq!(request_header(&m[..5], 5), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn names_and_ranges() {
+        assert_eq!(APIS.len(), 93);
+        assert_eq!(api_name(0), "Produce");
+        assert_eq!(api_name(1), "Fetch");
+        assert_eq!(api_name(18), "ApiVersions");
+        assert_eq!(api_name(22), "InitProducerId");
+        assert_eq!(api_name(68), "ConsumerGroupHeartbeat");
+        assert_eq!(api_name(500), "ApiKey500");
+        assert_eq!(api_name(-3), "ApiKey-3");
+        assert!(is_flexible(0, 9) && !is_flexible(0, 8));
+        assert!(is_flexible(1, 12) && !is_flexible(1, 11));
+        assert!(!is_flexible(17, 1));
+    }
+
+    #[test]
+    fn record_counts_of_legacy_and_v2_sets() {
+        // deepflow 00-produce-v2 #1: one magic-1 message (size 49), a 61-byte set.
+        let set = hex(
+            "000000000000000000000031dfa8ca66010000000158741cd909ffffffff0000001b\
+             4d65737361676520776974686f757420636f6d7072657373696f6e",
+        );
+        assert_eq!(set.len(), 61);
+        assert_eq!(count_records(&set, 61), (1, false));
+        // Two legacy entries, the second cut by the end of the set (a Fetch may do that).
+        let two = [&set[..], &set[..30]].concat();
+        assert_eq!(count_records(&two, two.len()), (1, false));
+        // Only a prefix of a 122-byte set seen: partial.
+        let full = [&set[..], &set[..]].concat();
+        assert_eq!(count_records(&full[..20], 122), (1, true));
+        assert_eq!(count_records(&full[..10], 122), (0, true));
+        // A negative length ends the walk.
+        let mut bad = set.clone();
+        bad[8] = 0xff;
+        assert_eq!(count_records(&bad, 61), (0, false));
+    }
+
+    #[test]
+    fn varints_are_bounded() {
+        let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x0f], 5, true);
+        assert_eq!(r.uvarint(), Ok(u32::MAX));
+        let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x1f], 5, true);
+        assert_eq!(r.uvarint(), Err(Error::Malformed));
+        let mut r = Reader::new(&[0x80, 0x80], 9, true);
+        assert_eq!(r.uvarint(), Err(Error::Truncated));
+        // A compact array announcing more elements than bytes left.
+        let mut r = Reader::new(&[0x7f, 0, 0], 3, true);
+        assert_eq!(r.count(1), Err(Error::Malformed));
+        assert_eq!(
+            uuid_text(&[0xab; 16]),
+            "abababab-abab-abab-abab-abababababab"
+        );
+        assert_eq!(cut("héllo", 2), "h");
     }
 }
