@@ -4,6 +4,7 @@ use crate::Protocol;
 
 pub mod dns;
 pub mod http;
+pub mod kafka;
 pub mod mongodb;
 pub mod tls;
 
@@ -13,6 +14,7 @@ pub static REGISTRY: &[&dyn Protocol] = &[
     &tls::PROTOCOL,
     &dns::PROTOCOL,
     &mongodb::PROTOCOL,
+    &kafka::PROTOCOL,
 ];
 
 /// The registered protocol called `name`.
