@@ -89,6 +89,9 @@ pub struct FlowL7(Option<Box<Inner>>);
 
 struct Inner {
     phase: Phase,
+    /// The flow table took the server for the client (no handshake, service on a high
+    /// port): the parser sees directions swapped and the rows say so.
+    reversed: bool,
     proto: Option<usize>,
     bufs: [DirBuf; 2],
     pairing: Pairing,
@@ -227,10 +230,22 @@ impl L7Engine {
             server_port: flow.key.endpoint(flow.client.other()).1,
         };
         let at_limit = at_end || data.len() >= self.cfg.detect_bytes;
-        match self.detect(&input, &mut excluded[d], at_limit) {
-            Some(Some(i)) => return Some(i),
-            None => return None,
-            Some(None) => {}
+        let verdict = self.detect(&input, &mut excluded[d], at_limit);
+        if let Some(Some(i)) = verdict {
+            return Some(i);
+        }
+        // Bytes a protocol is certain came from the other side: the flow table guessed
+        // the orientation wrong (no handshake seen, the service on a high port).
+        match self.reversed_verdict(&input) {
+            Ok(Some(i)) => {
+                inner.reversed = true;
+                return Some(i);
+            }
+            Err(()) if !at_limit => return None,
+            _ => {}
+        }
+        if verdict.is_none() {
+            return None;
         }
         dead[d] = true;
         held.retain(|h| h.0 != fc);
@@ -240,6 +255,32 @@ impl L7Engine {
             inner.bufs = Default::default();
         }
         None
+    }
+
+    /// The first enabled protocol certain of `input` seen from the other side (`Err(())`
+    /// when none is certain but one might be with more bytes).
+    fn reversed_verdict(&self, input: &ProbeInput<'_>) -> Result<Option<usize>, ()> {
+        let flipped = ProbeInput {
+            from_client: !input.from_client,
+            ..*input
+        };
+        let mut unsure = false;
+        for &i in &self.enabled {
+            if !Self::proto(i).info().transport.allows(input.tcp) {
+                continue;
+            }
+            match Self::proto(i).probe(&flipped) {
+                Probe::Certain => return Ok(Some(i)),
+                Probe::Unsure => unsure = true,
+                Probe::NotMine => {}
+            }
+        }
+        if unsure { Err(()) } else { Ok(None) }
+    }
+
+    /// The first enabled protocol certain of `input` seen from the other side.
+    fn certain_reversed(&self, input: &ProbeInput<'_>) -> Option<usize> {
+        self.reversed_verdict(input).ok().flatten()
     }
 
     /// Switches the flow to protocol `i` and replays what detection held, in order.
@@ -275,6 +316,7 @@ impl L7Engine {
             return;
         };
         let d = usize::from(!fc);
+        let rev = inner.reversed;
         let buf = &mut inner.bufs[d];
         let old_len = buf.data.len();
         let start = if old_len == 0 { first } else { buf.start_ns };
@@ -285,18 +327,28 @@ impl L7Engine {
             rows: &mut self.rows,
             stats: &mut self.stats[i],
             limits: self.limits,
+            reversed: inner.reversed,
         };
         let times = (start, first, last);
         let max = self.cfg.max_errors_per_flow;
         let errors = &mut inner.errors;
         let (used, outcome) = if old_len == 0 {
-            run(session.as_mut(), &mut cx, fc, bytes, 0, times, errors, max)
+            run(
+                session.as_mut(),
+                &mut cx,
+                fc != rev,
+                bytes,
+                0,
+                times,
+                errors,
+                max,
+            )
         } else {
             buf.data.extend_from_slice(bytes);
             run(
                 session.as_mut(),
                 &mut cx,
-                fc,
+                fc != rev,
                 &buf.data,
                 old_len,
                 times,
@@ -320,7 +372,7 @@ impl L7Engine {
                 if rest > self.cfg.max_buffer_bytes {
                     cx.stats.buffer_overflows += 1;
                     buf.data.clear();
-                    if !session.gap(&mut cx, fc, rest as u64, last) {
+                    if !session.gap(&mut cx, fc != rev, rest as u64, last) {
                         give_up = true;
                     }
                 } else if old_len == 0 {
@@ -422,6 +474,7 @@ impl StreamHandler for L7Engine {
                             datagrams: 0,
                         },
                         proto: None,
+                        reversed: false,
                         bufs: Default::default(),
                         pairing: Pairing::default(),
                         errors: 0,
@@ -469,9 +522,10 @@ impl StreamHandler for L7Engine {
                             rows: &mut self.rows,
                             stats: &mut self.stats[i],
                             limits: self.limits,
+                            reversed: inner.reversed,
                         };
                         cx.stats.gaps += 1;
-                        if !session.gap(&mut cx, fc, len + lost, ts_ns) {
+                        if !session.gap(&mut cx, fc != inner.reversed, len + lost, ts_ns) {
                             cx.stats.given_up += 1;
                             inner.phase = Phase::Off;
                             inner.bufs = Default::default();
@@ -500,8 +554,9 @@ impl StreamHandler for L7Engine {
                         rows: &mut self.rows,
                         stats: &mut self.stats[i],
                         limits: self.limits,
+                        reversed: inner.reversed,
                     };
-                    session.end(&mut cx, fc, &buf, ts_ns);
+                    session.end(&mut cx, fc != inner.reversed, &buf, ts_ns);
                 }
             }
         }
@@ -520,6 +575,7 @@ impl StreamHandler for L7Engine {
                     datagrams: 0,
                 },
                 proto: None,
+                reversed: false,
                 bufs: Default::default(),
                 pairing: Pairing::default(),
                 errors: 0,
@@ -541,8 +597,14 @@ impl StreamHandler for L7Engine {
             // Each datagram stands alone: an unsure one is decided by the port at once, and
             // one that no protocol claims rules nothing out for the next (junk first).
             let mut ex = *excluded.first().unwrap_or(&0);
-            let v = self.detect(&input, &mut ex, true);
+            let mut v = self.detect(&input, &mut ex, true);
             let n = *datagrams;
+            if !matches!(v, Some(Some(_)))
+                && let Some(i) = self.certain_reversed(&input)
+            {
+                inner.reversed = true;
+                v = Some(Some(i));
+            }
             match v {
                 Some(Some(i)) => self.activate(flow, inner, i),
                 _ if n >= 8 => {
@@ -562,12 +624,13 @@ impl StreamHandler for L7Engine {
             rows: &mut self.rows,
             stats: &mut self.stats[i],
             limits: self.limits,
+            reversed: inner.reversed,
         };
         let span = Span {
             start_ns: ts_ns,
             end_ns: ts_ns,
         };
-        match session.parse(&mut cx, fc, payload, span) {
+        match session.parse(&mut cx, fc != inner.reversed, payload, span) {
             Parse::Consumed(_) => {}
             Parse::Needed(_) | Parse::Invalid => {
                 cx.stats.parse_errors += 1;
@@ -596,7 +659,13 @@ impl StreamHandler for L7Engine {
             rows: &mut self.rows,
             stats: &mut self.stats[i],
             limits: self.limits,
+            reversed: inner.reversed,
         };
         cx.flush();
+        if inner.reversed {
+            // The application showed who the server is: the flow row says so too.
+            flow.client = flow.client.other();
+            flow.dir.swap(0, 1);
+        }
     }
 }

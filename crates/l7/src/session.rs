@@ -171,12 +171,23 @@ pub struct Cx<'a> {
     pub(crate) rows: &'a mut Vec<L7Row>,
     pub(crate) stats: &'a mut ProtocolStats,
     pub(crate) limits: PairLimits,
+    /// The flow's client is really its server (see the engine).
+    pub(crate) reversed: bool,
 }
 
 impl Cx<'_> {
+    /// The server's side of the flow (as the parser sees it).
+    fn server_side(&self) -> wirehouse_flow::Side {
+        if self.reversed {
+            self.flow.client
+        } else {
+            self.flow.client.other()
+        }
+    }
+
     /// The flow's server port.
     pub fn server_port(&self) -> u16 {
-        self.flow.key.endpoint(self.flow.client.other()).1
+        self.flow.key.endpoint(self.server_side()).1
     }
 
     /// True when the flow is TCP.
@@ -299,7 +310,8 @@ impl Cx<'_> {
 
     fn write(&mut self, req: Option<Request>, resp: Option<Response>) {
         let f = self.flow;
-        let (c, s) = (f.key.endpoint(f.client), f.key.endpoint(f.client.other()));
+        let server = self.server_side();
+        let (c, s) = (f.key.endpoint(server.other()), f.key.endpoint(server));
         let (start, req_end) = match (&req, &resp) {
             (Some(q), _) => (q.start_ns, q.end_ns),
             (None, Some(r)) => (r.start_ns, r.start_ns),

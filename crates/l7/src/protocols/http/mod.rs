@@ -615,6 +615,31 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
     }
 
     #[test]
+    fn a_flow_oriented_the_wrong_way_is_turned_round() {
+        // Segments "from the client" carry responses: the flow table's guess was wrong.
+        let conv: Vec<(bool, &[u8])> = vec![
+            (false, b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (true, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.request_resource.as_str(), r.response_code),
+            ("/x", Some(200))
+        );
+        // The harness's client is 10.0.0.1:40000; the real client sent the GET.
+        assert_eq!(
+            (r.client_ip.to_string().as_str(), r.client_port),
+            ("10.0.0.2", 80)
+        );
+        assert_eq!(
+            (r.server_ip.to_string().as_str(), r.server_port),
+            ("10.0.0.1", 40000)
+        );
+    }
+
+    #[test]
     fn garbage_between_messages_resyncs() {
         let conv: Vec<(bool, &[u8])> = vec![
             (true, b"GET /1 HTTP/1.1\r\n\r\n"),
