@@ -244,9 +244,8 @@ impl L7Engine {
             Err(()) if !at_limit => return None,
             _ => {}
         }
-        if verdict.is_none() {
-            return None;
-        }
+        // Some protocol is still unsure: wait for more bytes.
+        verdict?;
         dead[d] = true;
         held.retain(|h| h.0 != fc);
         inner.bufs[d].data = Vec::new();
