@@ -352,8 +352,8 @@ def zeek(args, tmp, report):
 
 KAFKA = re.compile(r'KafkaInfo \{ msg_type: (\w+), correlation_id: (?:Some\((\d+)\)|None), api_key: (\w+), '
                    r'api_version: (\d+), client_id: "([^"]*)", topic_name: "([^"]*)".*?status_code: (?:Some\((-?\d+)\)|None)')
-MONGO = re.compile(r'MongoDBInfo \{ msg_type: (\w+), .*?request_id: (\d+), response_id: \d+, op_code: (\d+).*?'
-                   r'(?:, code: (-?\d+))?, exception')
+MONGO = re.compile(r'MongoDBInfo \{ msg_type: (\w+), .*?request_id: (\d+), response_id: \d+, op_code: (\d+)')
+MONGO_CODE = re.compile(r'response_code: (-?\d+)')
 
 
 def deepflow(args, tmp, report):
@@ -377,7 +377,9 @@ def deepflow(args, tmp, report):
                     else:
                         theirs_r.append((cid, code))
                 elif proto == "mongodb" and (m := MONGO.search(line)):
-                    kind, rid, _op, code = m.groups()
+                    kind, rid, _op = m.groups()
+                    c = MONGO_CODE.search(line)
+                    code = c.group(1) if c else None
                     (theirs_q if kind == "Request" else theirs_r).append(
                         (rid,) if kind == "Request" else (rid, code or "0"))
             rows = [r for r in convert(args.wirehouse, pcap, tmp, args.protocols) if r["l7_protocol"] == proto]
