@@ -6,8 +6,9 @@
 use crate::row::L7Row;
 pub use crate::session::ProtocolStats;
 use crate::session::{PairLimits, Pairing};
-use crate::{Cx, Parse, Probe, ProbeInput, Protocol, REGISTRY, Session, Span};
+use crate::{Cx, Parse, Probe, ProbeInput, Protocol, REGISTRY, Session, Shared, Span};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use wirehouse_flow::{Flow, StreamEvent, StreamHandler};
 
 /// Application-layer settings (`[l7]` in the configuration file).
@@ -105,12 +106,20 @@ pub struct L7Engine {
     limits: PairLimits,
     rows: Vec<L7Row>,
     stats: Vec<ProtocolStats>,
+    /// State shared with the run's other engines (FTP data connections).
+    shared: Arc<Shared>,
 }
 
 impl L7Engine {
     /// An engine for the protocols `cfg` enables (unknown names are ignored here; see
     /// [`L7Config::check`]).
     pub fn new(cfg: L7Config) -> Self {
+        Self::with_shared(cfg, Arc::new(Shared::new()))
+    }
+
+    /// An engine that shares `shared` with the run's other engines (one per worker), so
+    /// a flow can be linked to one another worker sees (FTP data connections).
+    pub fn with_shared(cfg: L7Config, shared: Arc<Shared>) -> Self {
         let enabled: Vec<usize> = (0..REGISTRY.len())
             .filter(|&i| {
                 cfg.protocols.is_empty()
@@ -130,6 +139,7 @@ impl L7Engine {
             limits,
             rows: Vec::new(),
             stats: vec![ProtocolStats::default(); REGISTRY.len()],
+            shared,
         }
     }
 
@@ -228,6 +238,9 @@ impl L7Engine {
             from_client: fc,
             tcp: true,
             server_port: flow.key.endpoint(flow.client.other()).1,
+            client: flow.key.endpoint(flow.client),
+            server: flow.key.endpoint(flow.client.other()),
+            shared: Some(&self.shared),
         };
         let at_limit = at_end || data.len() >= self.cfg.detect_bytes;
         let verdict = self.detect(&input, &mut excluded[d], at_limit);
@@ -259,8 +272,11 @@ impl L7Engine {
     /// The first enabled protocol certain of `input` seen from the other side (`Err(())`
     /// when none is certain but one might be with more bytes).
     fn reversed_verdict(&self, input: &ProbeInput<'_>) -> Result<Option<usize>, ()> {
+        // Seen from the other side, the endpoints swap roles too.
         let flipped = ProbeInput {
             from_client: !input.from_client,
+            client: input.server,
+            server: input.client,
             ..*input
         };
         let mut unsure = false;
@@ -327,6 +343,7 @@ impl L7Engine {
             stats: &mut self.stats[i],
             limits: self.limits,
             reversed: inner.reversed,
+            shared: &self.shared,
         };
         let times = (start, first, last);
         let max = self.cfg.max_errors_per_flow;
@@ -522,6 +539,7 @@ impl StreamHandler for L7Engine {
                             stats: &mut self.stats[i],
                             limits: self.limits,
                             reversed: inner.reversed,
+                            shared: &self.shared,
                         };
                         cx.stats.gaps += 1;
                         if !session.gap(&mut cx, fc != inner.reversed, len + lost, ts_ns) {
@@ -554,6 +572,7 @@ impl StreamHandler for L7Engine {
                         stats: &mut self.stats[i],
                         limits: self.limits,
                         reversed: inner.reversed,
+                        shared: &self.shared,
                     };
                     session.end(&mut cx, fc != inner.reversed, &buf, ts_ns);
                 }
@@ -592,6 +611,9 @@ impl StreamHandler for L7Engine {
                 from_client: fc,
                 tcp: false,
                 server_port: flow.key.endpoint(flow.client.other()).1,
+                client: flow.key.endpoint(flow.client),
+                server: flow.key.endpoint(flow.client.other()),
+                shared: Some(&self.shared),
             };
             // Each datagram stands alone: an unsure one is decided by the port at once, and
             // one that no protocol claims rules nothing out for the next (junk first).
@@ -624,6 +646,7 @@ impl StreamHandler for L7Engine {
             stats: &mut self.stats[i],
             limits: self.limits,
             reversed: inner.reversed,
+            shared: &self.shared,
         };
         let span = Span {
             start_ns: ts_ns,
@@ -644,6 +667,21 @@ impl StreamHandler for L7Engine {
     }
 
     fn close(&mut self, flow: &mut Flow, state: FlowL7) {
+        if state.0.as_ref().is_none_or(|inner| inner.proto.is_none()) {
+            // An FTP data connection whose control session another worker announced
+            // only after this flow's bytes were probed (or that carried no bytes).
+            if let Some(i) = self.enabled.iter().copied().find(|&i| {
+                std::ptr::eq(
+                    REGISTRY[i].info(),
+                    crate::protocols::ftp_data::PROTOCOL.info(),
+                )
+            }) && crate::protocols::ftp_data::adopt_at_close(&self.shared, flow)
+            {
+                self.stats[i].flows += 1;
+                flow.l7_protocol = REGISTRY[i].info().name;
+            }
+            return;
+        }
         let Some(mut inner) = state.0 else {
             return;
         };
@@ -659,6 +697,7 @@ impl StreamHandler for L7Engine {
             stats: &mut self.stats[i],
             limits: self.limits,
             reversed: inner.reversed,
+            shared: &self.shared,
         };
         cx.flush();
         if inner.reversed {

@@ -7,10 +7,13 @@
 //! flow's reassembled TCP bytes (with gaps) and UDP datagrams, picks the protocol, feeds
 //! the parser, and collects session rows.
 
+use std::net::IpAddr;
+
 mod engine;
 pub mod protocols;
 mod row;
 mod session;
+pub mod shared;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -18,6 +21,7 @@ pub use engine::{L7Config, L7Engine, L7Stats, ProtocolStats};
 pub use protocols::{REGISTRY, by_name};
 pub use row::{L7Builder, L7Row};
 pub use session::{Cx, Request, Response, Status};
+pub use shared::Shared;
 
 /// Which transport a protocol runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,30 @@ pub struct ProbeInput<'a> {
     pub tcp: bool,
     /// The flow's server port.
     pub server_port: u16,
+    /// The flow's client endpoint (as the flow table oriented it; swapped with `server`
+    /// when the engine probes the bytes as coming from the other side).
+    pub client: (IpAddr, u16),
+    /// The flow's server endpoint.
+    pub server: (IpAddr, u16),
+    /// The run's cross-worker state (FTP data connections are recognised by the
+    /// endpoint their control connection announced); `None` in unit tests.
+    pub shared: Option<&'a Shared>,
+}
+
+impl Default for ProbeInput<'_> {
+    /// No bytes, client to server, TCP, unspecified endpoints, no shared state.
+    fn default() -> Self {
+        let any = (IpAddr::from([0u8, 0, 0, 0]), 0);
+        Self {
+            bytes: &[],
+            from_client: true,
+            tcp: true,
+            server_port: 0,
+            client: any,
+            server: any,
+            shared: None,
+        }
+    }
 }
 
 /// The times of the bytes a parser is given: the first byte arrived at `start_ns`, the

@@ -5,6 +5,7 @@
 //! timeout when a newer one arrives, are written with `response_status = timeout`.
 
 use crate::ProtocolInfo;
+use crate::Shared;
 use crate::row::L7Row;
 use std::collections::VecDeque;
 use wirehouse_flow::Flow;
@@ -173,6 +174,8 @@ pub struct Cx<'a> {
     pub(crate) limits: PairLimits,
     /// The flow's client is really its server (see the engine).
     pub(crate) reversed: bool,
+    /// The run's cross-worker state.
+    pub(crate) shared: &'a Shared,
 }
 
 impl Cx<'_> {
@@ -188,6 +191,25 @@ impl Cx<'_> {
     /// The flow's server port.
     pub fn server_port(&self) -> u16 {
         self.flow.key.endpoint(self.server_side()).1
+    }
+
+    /// The flow's `(client, server)` endpoints (as the parser sees them).
+    pub fn endpoints(&self) -> ((std::net::IpAddr, u16), (std::net::IpAddr, u16)) {
+        let server = self.server_side();
+        (
+            self.flow.key.endpoint(server.other()),
+            self.flow.key.endpoint(server),
+        )
+    }
+
+    /// The flow's `flow_id`.
+    pub fn flow_id(&self) -> u64 {
+        self.flow.id
+    }
+
+    /// The run's state shared by every worker (see [`crate::shared`]).
+    pub fn shared(&self) -> &Shared {
+        self.shared
     }
 
     /// True when the flow is TCP.

@@ -121,16 +121,20 @@ pub fn convert(
         let (recycle_tx, recycle_rx) = bounded::<Batch>(4 * n);
         let mut txs = Vec::new();
         let mut handles = Vec::new();
+        // One cross-worker L7 registry per run (FTP control/data linking).
+        let shared = Arc::new(wirehouse_l7::Shared::new());
         for _ in 0..n {
             let (tx, rx) = bounded::<ToWorker>(cfg.pipeline.queue_batches.max(1));
             txs.push(tx);
-            let (cfg, sources, sink_tx, recycle_tx) = (
+            let (cfg, sources, sink_tx, recycle_tx, shared) = (
                 cfg.clone(),
                 sources.clone(),
                 sink_tx.clone(),
                 recycle_tx.clone(),
+                shared.clone(),
             );
-            handles.push(s.spawn(move || worker::run(cfg, sources, rx, sink_tx, recycle_tx)));
+            handles
+                .push(s.spawn(move || worker::run(cfg, sources, rx, sink_tx, recycle_tx, shared)));
         }
         drop(sink_tx);
         drop(recycle_tx);

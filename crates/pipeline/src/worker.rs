@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wirehouse_flow::{CloseReason, FlowBuilder, FlowRow, FlowTable, PacketCount, ReassemblyTotals};
-use wirehouse_l7::{L7Builder, L7Engine, L7Row, L7Stats};
+use wirehouse_l7::{L7Builder, L7Engine, L7Row, L7Stats, Shared};
 use wirehouse_schema::TableDef;
 use wirehouse_wire::{DecodeError, LinkType, decode};
 
@@ -86,8 +86,14 @@ pub(crate) fn run(
     rx: Receiver<ToWorker>,
     sink: Sender<ToSink>,
     recycle: Sender<Batch>,
+    shared: Arc<Shared>,
 ) -> WorkerReport {
-    let mut table = FlowTable::with_handler(cfg.flow.clone(), L7Engine::new(cfg.l7.clone()));
+    // `shared` is the run's one cross-worker L7 registry (FTP data connections land on
+    // any worker): the only thing workers share.
+    let mut table = FlowTable::with_handler(
+        cfg.flow.clone(),
+        L7Engine::with_shared(cfg.l7.clone(), shared),
+    );
     let batch_rows = cfg.output.batch_rows.max(1);
     let mut builder = FlowBuilder::with_capacity(batch_rows.min(1 << 16));
     let mut sessions = L7Builder::with_capacity(batch_rows.min(1 << 12));

@@ -3,6 +3,8 @@
 use crate::Protocol;
 
 pub mod dns;
+pub mod ftp;
+pub mod ftp_data;
 pub mod http;
 pub mod kafka;
 pub mod mongodb;
@@ -10,11 +12,14 @@ pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
 pub static REGISTRY: &[&dyn Protocol] = &[
+    // First: certain only of endpoints an FTP control session announced.
+    &ftp_data::PROTOCOL,
     &http::PROTOCOL,
     &tls::PROTOCOL,
     &dns::PROTOCOL,
     &mongodb::PROTOCOL,
     &kafka::PROTOCOL,
+    &ftp::PROTOCOL,
 ];
 
 /// The registered protocol called `name`.

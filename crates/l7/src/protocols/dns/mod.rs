@@ -424,6 +424,7 @@ mod tests {
             from_client: true,
             tcp: false,
             server_port: port,
+            ..ProbeInput::default()
         })
     }
 
@@ -445,6 +446,7 @@ mod tests {
                 from_client: true,
                 tcp: true,
                 server_port: 53,
+                ..ProbeInput::default()
             })
         };
         let q = hex(TCP_Q2);

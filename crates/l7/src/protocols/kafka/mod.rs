@@ -634,6 +634,7 @@ mod tests {
             from_client,
             tcp: true,
             server_port: port,
+            ..ProbeInput::default()
         })
     }
 
@@ -671,6 +672,7 @@ mod tests {
                 from_client: true,
                 tcp: true,
                 server_port: 9092,
+                ..ProbeInput::default()
             });
             assert_eq!(p, Probe::NotMine, "{b:02x?}");
         }
@@ -680,6 +682,7 @@ mod tests {
             from_client: true,
             tcp: false,
             server_port: 9092,
+            ..ProbeInput::default()
         });
         assert_eq!(udp, Probe::NotMine);
         assert_eq!(
