@@ -24,6 +24,10 @@ fn one_two_and_eight_workers_write_the_same_rows() {
             "zeek/Traces/http/pipelined-requests.pcap",
             "zeek/Traces/http/http-large-gap.pcap",
             "nDPI/pcap/tls_2_reasms.pcapng",
+            "zeek/Traces/ftp/ipv4.pcap",
+            "suricata-verify/tests/ftp/ftp-download-active/input.pcap",
+            "deepflow/flow_generator/kafka/11-join-group-v7.pcap",
+            "deepflow/flow_generator/mongo/mongo.pcap",
         ] {
             inputs.push(corpus.join(f));
         }

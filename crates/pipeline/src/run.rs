@@ -7,7 +7,8 @@ use crate::merge::{self, Planned};
 use crate::worker::{self, Batch, Item, ToSink, ToWorker, WorkerReport};
 use crate::{Config, Progress, RunStats};
 use crossbeam_channel::{Sender, bounded};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -18,7 +19,17 @@ use wirehouse_wire::{DecodeError, ErrorKind, LinkType, decode};
 /// How often (in packets read) every worker hears the clock and partial batches go out.
 const TICK_PACKETS: u64 = 65_536;
 
+/// How long an announced FTP data endpoint keeps sending its flows to the control
+/// connection's worker after it was last used, ns of packet time.
+const FTP_ROUTE_NS: i64 = 600_000_000_000;
+/// Announced FTP data endpoints remembered at most.
+const FTP_ROUTES_MAX: usize = 65_536;
+
 struct Dispatch {
+    /// FTP data endpoints announced on a control connection (PASV/EPSV/PORT/EPRT) → the
+    /// control connection's worker and the last time used: the data connection goes to
+    /// the same worker, so linking the two never depends on the number of workers.
+    ftp: HashMap<(IpAddr, u16), (usize, i64)>,
     txs: Vec<Sender<ToWorker>>,
     batches: Vec<Batch>,
     recycle: crossbeam_channel::Receiver<Batch>,
@@ -56,7 +67,9 @@ impl Dispatch {
         bytes: &[u8],
         raw_ip: bool,
     ) {
-        let w = (FlowKey::of(whole).0.symmetric_hash() % self.txs.len() as u64) as usize;
+        let key = FlowKey::of(whole).0;
+        self.note_ftp(&key, whole.payload, item.ts);
+        let w = self.pick(&key, item.ts);
         let linktype = if raw_ip { LinkType::Raw } else { item.linktype };
         self.push(w, Item { linktype, ..item }, bytes);
     }
@@ -64,6 +77,49 @@ impl Dispatch {
     /// The worker that owns a flow.
     fn worker_of(&self, key: &FlowKey) -> usize {
         (key.symmetric_hash() % self.txs.len() as u64) as usize
+    }
+
+    /// The worker for a packet of `key` at `ts`: its own, or its FTP control
+    /// connection's when it goes to an announced data endpoint.
+    fn pick(&mut self, key: &FlowKey, ts: i64) -> usize {
+        if !self.ftp.is_empty() {
+            for ep in [key.lo, key.hi] {
+                if let Some(e) = self.ftp.get_mut(&ep)
+                    && ts.saturating_sub(e.1) < FTP_ROUTE_NS
+                {
+                    e.1 = ts;
+                    return e.0;
+                }
+            }
+        }
+        self.worker_of(key)
+    }
+
+    /// Remembers the data endpoints an FTP control packet announces.
+    fn note_ftp(&mut self, key: &FlowKey, payload: &[u8], ts: i64) {
+        if self.txs.len() == 1 || key.proto != 6 || payload.is_empty() {
+            return;
+        }
+        let (server, client) = match (key.lo.1, key.hi.1) {
+            (21, _) => (key.lo, key.hi),
+            (_, 21) => (key.hi, key.lo),
+            _ => return,
+        };
+        let mut eps = Vec::new();
+        wirehouse_l7::protocols::ftp::parser::announcements(payload, server.0, client.0, &mut eps);
+        if eps.is_empty() {
+            return;
+        }
+        let w = self.pick(key, ts);
+        if self.ftp.len() + eps.len() > FTP_ROUTES_MAX {
+            self.ftp
+                .retain(|_, e| ts.saturating_sub(e.1) < FTP_ROUTE_NS);
+        }
+        for ep in eps {
+            if self.ftp.len() < FTP_ROUTES_MAX {
+                self.ftp.insert(ep, (w, ts));
+            }
+        }
     }
 
     /// Sends every partial batch, and the clock to workers with nothing pending.
@@ -139,6 +195,7 @@ pub fn convert(
         drop(sink_tx);
         drop(recycle_tx);
         let mut d = Dispatch {
+            ftp: HashMap::new(),
             txs,
             batches: (0..n).map(|_| Batch::default()).collect(),
             recycle: recycle_rx,
@@ -155,7 +212,12 @@ pub fn convert(
             if let Some(key) = FlowKey::hint(p.linktype, p.data) {
                 stats.flow_packets += 1;
                 let item = Item::frame(p.ts_ns, p.linktype, src as u32);
-                let w = d.worker_of(&key);
+                if (key.lo.1 == 21 || key.hi.1 == 21)
+                    && let Ok(dec) = decode(p.linktype, p.data)
+                {
+                    d.note_ftp(&key, dec.payload, p.ts_ns);
+                }
+                let w = d.pick(&key, p.ts_ns);
                 d.push(w, item, p.data);
             } else {
                 match decode(p.linktype, p.data) {

@@ -204,6 +204,36 @@ pub fn host_port(s: &[u8]) -> Option<(IpAddr, u16)> {
     None
 }
 
+/// Data-connection endpoints a control-connection payload announces: `227` (and, for
+/// NAT, the control server's address with that port), `229`, `PORT`, `EPRT`. Used by the
+/// dispatcher to send a data connection to the worker of its control connection, so
+/// linking does not depend on the number of workers.
+pub fn announcements(payload: &[u8], server: IpAddr, client: IpAddr, out: &mut Vec<(IpAddr, u16)>) {
+    for l in payload.split(|&b| b == b'\n').take(64) {
+        let l = l.trim_ascii();
+        if let Some(rest) = l.strip_prefix(b"227") {
+            if let Some((ip, p)) = host_port(rest) {
+                out.push((ip, p));
+                out.push((server, p));
+            }
+        } else if let Some(rest) = l.strip_prefix(b"229") {
+            if let Some(p) = epsv_port(rest) {
+                out.push((server, p));
+            }
+        } else if l.len() > 5 && l[..5].eq_ignore_ascii_case(b"PORT ") {
+            if let Some((ip, p)) = host_port(&l[5..]) {
+                out.push((ip, p));
+                out.push((client, p));
+            }
+        } else if l.len() > 5
+            && l[..5].eq_ignore_ascii_case(b"EPRT ")
+            && let Some(ep) = eprt(&l[5..])
+        {
+            out.push(ep);
+        }
+    }
+}
+
 /// The port of an EPSV reply: `(<d><d><d>port<d>)` (RFC 2428 §3), the delimiter being
 /// any printable character (usually `|`).
 pub fn epsv_port(s: &[u8]) -> Option<u16> {
