@@ -5,12 +5,13 @@ use crate::{Sink, SinkError, SinkSummary};
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wirehouse_schema::TableDef;
+use wirehouse_schema::{Kind, TableDef};
 
 /// Parquet sink settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -125,11 +126,27 @@ impl ParquetSink {
             source,
         })?;
         let level = ZstdLevel::try_new(self.opts.zstd_level).unwrap_or_default();
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(self.opts.row_group_rows))
-            .set_created_by(format!("wirehouse {}", env!("CARGO_PKG_VERSION")))
-            .build();
+            .set_created_by(format!("wirehouse {}", env!("CARGO_PKG_VERSION")));
+        // Min/max of free text (paths, SQL, answers, attributes) prunes nothing and costs
+        // a comparison per value: statistics only where they help (times, numbers,
+        // addresses, low-cardinality names).
+        for c in table.columns {
+            let paths: Vec<ColumnPath> = match c.kind {
+                Kind::Str => vec![ColumnPath::from(c.name)],
+                Kind::Map => ["key", "value"]
+                    .iter()
+                    .map(|leaf| ColumnPath::new(vec![c.name.into(), "entries".into(), (*leaf).into()]))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for p in paths {
+                props = props.set_column_statistics_enabled(p, EnabledStatistics::None);
+            }
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| {
             SinkError::Parquet {
                 path: tmp.clone(),
