@@ -3,6 +3,11 @@
 //! correlation id...) or first-in-first-out (HTTP/1.1 pipelining) and writes
 //! [`L7Row`]s. Requests still unanswered when the flow ends, or older than the session
 //! timeout when a newer one arrives, are written with `response_status = timeout`.
+//!
+//! A parser may report a request under another `l7_protocol` than its own
+//! ([`Cx::request_as`], [`Cx::request_open_as`]): the HTTP parser does so for OCI registry
+//! API calls (`oci`). The row (with its response, or as a timeout) carries that name; the
+//! counters stay the reporting protocol's.
 
 use crate::ProtocolInfo;
 use crate::Shared;
@@ -148,6 +153,8 @@ struct Pending {
     resp: Option<Response>,
     /// More of the request (its body) is still arriving.
     open: bool,
+    /// `l7_protocol` of the row when not the parser's own.
+    protocol: Option<&'static str>,
 }
 
 /// Unwritten requests of one flow.
@@ -225,16 +232,28 @@ impl Cx<'_> {
     /// A request was seen. Requests pending longer than the session timeout are written
     /// as timeouts first; beyond the pending cap the oldest is.
     pub fn request(&mut self, r: Request) {
-        self.push(r, false);
+        self.push(r, false, None);
+    }
+
+    /// Like [`request`](Self::request), the row written under `l7_protocol = protocol`
+    /// instead of the parser's own name (a protocol carried inside another: OCI in HTTP).
+    pub fn request_as(&mut self, protocol: &'static str, r: Request) {
+        self.push(r, false, Some(protocol));
     }
 
     /// A request whose body is still to come: a response that arrives before
     /// [`request_done`](Self::request_done) waits for it, so the row counts the whole body.
     pub fn request_open(&mut self, r: Request) {
-        self.push(r, true);
+        self.push(r, true, None);
     }
 
-    fn push(&mut self, r: Request, open: bool) {
+    /// [`request_open`](Self::request_open) under another `l7_protocol` (see
+    /// [`request_as`](Self::request_as)).
+    pub fn request_open_as(&mut self, protocol: &'static str, r: Request) {
+        self.push(r, true, Some(protocol));
+    }
+
+    fn push(&mut self, r: Request, open: bool, protocol: Option<&'static str>) {
         self.stats.requests += 1;
         let cutoff = r.start_ns.saturating_sub(self.limits.timeout_ns);
         while self
@@ -255,6 +274,7 @@ impl Cx<'_> {
             req: r,
             resp: None,
             open,
+            protocol,
         });
     }
 
@@ -301,11 +321,11 @@ impl Cx<'_> {
             Some(i) if self.pairing.pending[i].open => self.pairing.pending[i].resp = Some(r),
             Some(i) => {
                 let p = self.pairing.pending.remove(i).expect("in range");
-                self.write(Some(p.req), Some(r));
+                self.write(Some(p.req), Some(r), p.protocol);
             }
             None => {
                 self.stats.unpaired_responses += 1;
-                self.write(None, Some(r));
+                self.write(None, Some(r), None);
             }
         }
     }
@@ -320,17 +340,22 @@ impl Cx<'_> {
 
     fn finish(&mut self, p: Pending) {
         match p.resp {
-            Some(r) => self.write(Some(p.req), Some(r)),
-            None => self.timeout(p.req),
+            Some(r) => self.write(Some(p.req), Some(r), p.protocol),
+            None => self.timeout(p.req, p.protocol),
         }
     }
 
-    fn timeout(&mut self, p: Request) {
+    fn timeout(&mut self, p: Request, protocol: Option<&'static str>) {
         self.stats.timeouts += 1;
-        self.write(Some(p), None);
+        self.write(Some(p), None, protocol);
     }
 
-    fn write(&mut self, req: Option<Request>, resp: Option<Response>) {
+    fn write(
+        &mut self,
+        req: Option<Request>,
+        resp: Option<Response>,
+        protocol: Option<&'static str>,
+    ) {
         let f = self.flow;
         let server = self.server_side();
         let (c, s) = (f.key.endpoint(server.other()), f.key.endpoint(server));
@@ -380,7 +405,7 @@ impl Cx<'_> {
             server_ip: s.0,
             client_port: c.1,
             server_port: s.1,
-            l7_protocol: self.proto.name,
+            l7_protocol: protocol.unwrap_or(self.proto.name),
             version: if req.version.is_empty() {
                 resp.version
             } else {

@@ -1,8 +1,13 @@
 //! HTTP/1.0 and 1.1: request and response heads, bodies framed by Content-Length,
 //! chunked encoding or connection close, pipelining (FIFO pairing), HEAD / 1xx / 204 /
 //! 304 without bodies, 101 and CONNECT tunnels (parsing stops), and resynchronisation at
-//! the next head after a gap or invalid bytes. See `README.md` for the row mapping.
+//! the next head after a gap or invalid bytes. Registry API calls (OCI distribution
+//! spec) are recognised by `oci` and written as `l7_protocol = 'oci'`. See `README.md`
+//! for the row mapping.
 
+pub mod oci;
+#[cfg(test)]
+mod oci_capture;
 pub mod parser;
 
 use crate::{
@@ -85,6 +90,14 @@ enum Asked {
     Other,
 }
 
+/// A request whose response is awaited: what framing to expect, and the registry call
+/// it is, if any.
+#[derive(Debug)]
+struct Ask {
+    kind: Asked,
+    oci: Option<Box<oci::Call>>,
+}
+
 /// Most request kinds remembered for framing responses.
 const MAX_ASKED: usize = 512;
 
@@ -93,7 +106,7 @@ const MAX_ASKED: usize = 512;
 pub struct HttpSession {
     req: Dir,
     resp: Dir,
-    asked: VecDeque<Asked>,
+    asked: VecDeque<Ask>,
     /// The response whose body is arriving.
     current: Option<Response>,
     /// Interim (1xx) response bytes, counted into the final response.
@@ -101,6 +114,12 @@ pub struct HttpSession {
     /// A CONNECT succeeded: HTTP may go on through the tunnel (a plain-HTTP proxy), or
     /// something else (TLS) does, and parsing stops.
     tunnel: bool,
+    /// Registry blobs named by manifests on this connection.
+    known: oci::Known,
+    /// The request body being kept (a registry manifest PUT).
+    cap_req: Option<oci::Capture>,
+    /// The response body being kept (a registry manifest GET).
+    cap_resp: Option<oci::Capture>,
 }
 
 fn status_of(code: u16) -> Status {
@@ -124,6 +143,13 @@ fn common_attrs(attrs: &mut Vec<(String, String)>, f: &Fields) {
     if let Some(trace_id) = f.traceparent.split('-').nth(1).filter(|t| t.len() == 32) {
         push_attr(attrs, "trace_id", trace_id);
     }
+}
+
+/// A body worth keeping for a registry summary: not encoded, not known to be too large.
+fn body_fits(body: &Body, f: &Fields) -> bool {
+    let encoded =
+        !f.content_encoding.is_empty() && !f.content_encoding.eq_ignore_ascii_case("identity");
+    *body != Body::Head && !encoded && f.content_length.is_none_or(|n| n <= oci::MAX_BODY as u64)
 }
 
 fn framing(f: &Fields) -> Body {
@@ -151,8 +177,39 @@ impl HttpSession {
         }
     }
 
+    /// Body bytes of the current message, kept when it is a registry manifest.
+    fn keep(&mut self, fc: bool, b: &[u8]) {
+        let cap = if fc {
+            &mut self.cap_req
+        } else {
+            &mut self.cap_resp
+        };
+        if let Some(c) = cap {
+            c.extend(b);
+        }
+    }
+
+    /// A kept manifest body is complete: its summary joins the message's attributes.
+    fn summarize(&mut self, cx: &mut Cx<'_>, fc: bool) {
+        if fc {
+            if let Some(c) = self.cap_req.take()
+                && let Some(body) = c.body()
+                && let Some(r) = cx.last_request()
+            {
+                oci::body_attrs(body, true, &mut self.known, &mut r.attributes);
+            }
+        } else if let Some(c) = self.cap_resp.take()
+            && let Some(body) = c.body()
+            && let Some(r) = self.current.as_mut()
+        {
+            let ok = r.code.is_some_and(|c| (200..300).contains(&c));
+            oci::body_attrs(body, ok, &mut self.known, &mut r.attributes);
+        }
+    }
+
     /// The current message's body is complete.
     fn body_done(&mut self, cx: &mut Cx<'_>, fc: bool) {
+        self.summarize(cx, fc);
         if fc {
             self.req.body = Body::Head;
             cx.request_done();
@@ -191,7 +248,8 @@ impl HttpSession {
         push_attr(&mut attributes, "referer", &f.referer);
         common_attrs(&mut attributes, f);
         let body = framing(f);
-        let r = Request {
+        let call = oci::classify(&h.method, &h.target).map(Box::new);
+        let mut r = Request {
             pair_id: None,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
@@ -204,26 +262,42 @@ impl HttpSession {
             request_id: None,
             attributes,
         };
-        if body == Body::Head {
-            cx.request(r);
-        } else {
-            cx.request_open(r);
+        self.cap_req = None;
+        match &call {
+            Some(c) => {
+                r.resource = c.resource();
+                r.endpoint = c.endpoint.as_str().to_string();
+                oci::request_attrs(c, f, &self.known, &mut r.attributes);
+                if c.captures_request() && body_fits(&body, f) {
+                    self.cap_req = Some(oci::Capture::default());
+                }
+                if body == Body::Head {
+                    cx.request_as(oci::PROTOCOL, r);
+                } else {
+                    cx.request_open_as(oci::PROTOCOL, r);
+                }
+            }
+            None if body == Body::Head => cx.request(r),
+            None => cx.request_open(r),
         }
         if self.asked.len() >= MAX_ASKED {
             self.asked.pop_front();
         }
-        self.asked.push_back(match h.method.as_str() {
+        let kind = match h.method.as_str() {
             _ if h.version == "HTTP/0.9" => Asked::V09,
             "HEAD" => Asked::Head,
             "CONNECT" => Asked::Connect,
             _ => Asked::Other,
-        });
+        };
+        self.asked.push_back(Ask { kind, oci: call });
         self.req.body = body;
         Parse::Consumed(h.len)
     }
 
     fn response(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
-        if self.asked.front() == Some(&Asked::V09) && parser::looks_like_response(buf).is_none() {
+        if self.asked.front().map(|a| a.kind) == Some(Asked::V09)
+            && parser::looks_like_response(buf).is_none()
+        {
             // An HTTP/0.9 response: no status line, the body runs to the close.
             self.asked.pop_front();
             self.current = Some(Response {
@@ -246,7 +320,10 @@ impl HttpSession {
             self.interim_bytes += h.len as u64;
             return Parse::Consumed(h.len);
         }
-        let asked = self.asked.pop_front();
+        let (asked, call) = match self.asked.pop_front() {
+            Some(a) => (Some(a.kind), a.oci),
+            None => (None, None),
+        };
         let f = &h.fields;
         let mut attributes = Vec::new();
         push_attr(&mut attributes, "response_content_type", &f.content_type);
@@ -256,6 +333,9 @@ impl HttpSession {
         }
         common_attrs(&mut attributes, f);
         let status = status_of(h.code);
+        let exception = call
+            .as_deref()
+            .and_then(|c| oci::response_attrs(c, h.code, f, &mut attributes));
         let resp = Response {
             pair_id: None,
             start_ns: span.start_ns,
@@ -265,10 +345,12 @@ impl HttpSession {
             status,
             code: Some(i64::from(h.code)),
             result: String::new(),
-            exception: if matches!(status, Status::ClientError | Status::ServerError) {
-                h.reason.clone()
-            } else {
-                String::new()
+            exception: match exception {
+                Some(e) => e,
+                None if matches!(status, Status::ClientError | Status::ServerError) => {
+                    h.reason.clone()
+                }
+                None => String::new(),
             },
             request_id: None,
             echo: None,
@@ -296,6 +378,10 @@ impl HttpSession {
             }
         };
         self.resp.body = body;
+        self.cap_resp = None;
+        if call.is_some_and(|c| c.captures_response()) && body_fits(&body, f) {
+            self.cap_resp = Some(oci::Capture::default());
+        }
         if body == Body::Head {
             cx.response(resp);
         } else {
@@ -359,6 +445,7 @@ impl Session for HttpSession {
                     (false, l) => Body::Length(l),
                 };
                 self.account(cx, fc, k, end);
+                self.keep(fc, &buf[..k as usize]);
                 if !chunk && left == 0 {
                     self.body_done(cx, fc);
                 }
@@ -366,6 +453,7 @@ impl Session for HttpSession {
             }
             Body::UntilClose => {
                 self.account(cx, fc, buf.len() as u64, end);
+                self.keep(fc, buf);
                 Parse::Consumed(buf.len())
             }
             Body::ChunkSize => match parser::chunk_size(buf) {
@@ -410,6 +498,12 @@ impl Session for HttpSession {
     }
 
     fn gap(&mut self, cx: &mut Cx<'_>, fc: bool, len: u64, ts_ns: i64) -> bool {
+        // A kept body with a hole in it is not summarised.
+        if fc {
+            self.cap_req = None;
+        } else {
+            self.cap_resp = None;
+        }
         let dir = if fc { &mut self.req } else { &mut self.resp };
         match dir.body {
             // Lost bytes inside a body of known length: skip them and stay in sync.
@@ -447,6 +541,12 @@ impl Session for HttpSession {
     }
 
     fn end(&mut self, cx: &mut Cx<'_>, fc: bool, _buf: &[u8], ts_ns: i64) {
+        if !fc {
+            if self.resp.body == Body::UntilClose {
+                self.summarize(cx, fc);
+            }
+            self.cap_resp = None;
+        }
         if !fc && let Some(mut r) = self.current.take() {
             // A body delimited by the close, or cut short.
             if self.resp.body != Body::UntilClose {

@@ -74,6 +74,16 @@ pub struct Fields {
     pub upgrade: String,
     /// Referer.
     pub referer: String,
+    /// Content-Encoding as sent.
+    pub content_encoding: String,
+    /// Docker-Content-Digest (OCI registry).
+    pub docker_content_digest: String,
+    /// Docker-Upload-UUID (OCI registry).
+    pub docker_upload_uuid: String,
+    /// Docker-Distribution-API-Version (OCI registry).
+    pub distribution_api_version: String,
+    /// WWW-Authenticate (the first one).
+    pub www_authenticate: String,
 }
 
 /// A request head.
@@ -161,6 +171,16 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
             f.upgrade = text(v, 64);
         } else if n.eq_ignore_ascii_case(b"referer") {
             f.referer = text(v, 512);
+        } else if n.eq_ignore_ascii_case(b"content-encoding") {
+            f.content_encoding = text(v, 64);
+        } else if n.eq_ignore_ascii_case(b"docker-content-digest") {
+            f.docker_content_digest = text(v, 256);
+        } else if n.eq_ignore_ascii_case(b"docker-upload-uuid") {
+            f.docker_upload_uuid = text(v, 128);
+        } else if n.eq_ignore_ascii_case(b"docker-distribution-api-version") {
+            f.distribution_api_version = text(v, 64);
+        } else if n.eq_ignore_ascii_case(b"www-authenticate") && f.www_authenticate.is_empty() {
+            f.www_authenticate = text(v, 1024);
         }
     }
     f
