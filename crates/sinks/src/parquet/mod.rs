@@ -138,7 +138,9 @@ impl ParquetSink {
                 Kind::Str => vec![ColumnPath::from(c.name)],
                 Kind::Map => ["key", "value"]
                     .iter()
-                    .map(|leaf| ColumnPath::new(vec![c.name.into(), "entries".into(), (*leaf).into()]))
+                    .map(|leaf| {
+                        ColumnPath::new(vec![c.name.into(), "entries".into(), (*leaf).into()])
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
