@@ -8,7 +8,10 @@ use crate::{
     Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Request, Response, Session, Span, Status,
     Transport,
 };
-use parser::{Header, Message, class_name, opcode_name, parse_message, rcode_name, type_name};
+use parser::{
+    Header, Message, class_name, opcode_name, parse_message, parse_message_answers, rcode_name,
+    type_name,
+};
 use std::collections::VecDeque;
 use wirehouse_schema::Attributes;
 
@@ -283,25 +286,29 @@ fn response_attributes(m: &Message, a: &mut Attributes) {
 /// `response_result`: the answers as `name TYPE TTL data`, joined with `"; "`, at most
 /// [`MAX_RESULT_LEN`] bytes (`...` marks a cut).
 fn answers(m: &Message) -> String {
+    use std::fmt::Write;
     const MARK: &str = "; ...";
     let mut out = String::new();
     let mut cut = usize::from(m.answers_seen) > m.answers.len();
     for r in &m.answers {
-        let s = r.to_string();
-        let sep = if out.is_empty() { "" } else { "; " };
-        if out.len() + sep.len() + s.len() + MARK.len() > MAX_RESULT_LEN {
-            if out.is_empty() {
+        let before = out.len();
+        if before > 0 {
+            out.push_str("; ");
+        }
+        let _ = write!(out, "{r}");
+        if out.len() + MARK.len() > MAX_RESULT_LEN {
+            if before == 0 {
                 let mut n = MAX_RESULT_LEN - MARK.len();
-                while !s.is_char_boundary(n) {
+                while !out.is_char_boundary(n) {
                     n -= 1;
                 }
-                out.push_str(&s[..n]);
+                out.truncate(n);
+            } else {
+                out.truncate(before);
             }
             cut = true;
             break;
         }
-        out.push_str(sep);
-        out.push_str(&s);
     }
     if cut {
         out.push_str(if out.is_empty() { "..." } else { MARK });
@@ -312,7 +319,7 @@ fn answers(m: &Message) -> String {
 impl Session for DnsSession {
     fn parse(&mut self, cx: &mut Cx<'_>, from_client: bool, buf: &[u8], span: Span) -> Parse {
         if !cx.is_tcp() {
-            return match parse_message(buf) {
+            return match parse_message_answers(buf) {
                 Ok(m) => {
                     self.report(cx, &m, buf.len(), span);
                     Parse::Consumed(buf.len())
@@ -341,7 +348,7 @@ impl Session for DnsSession {
         let Some(msg) = buf.get(2..2 + n) else {
             return Parse::Needed(2 + n - buf.len());
         };
-        match parse_message(msg) {
+        match parse_message_answers(msg) {
             Ok(m) => self.report(cx, &m, n, span),
             // The framing holds: skip this message, count it.
             Err(_) => cx.parse_error(),

@@ -35,10 +35,10 @@ impl Protocol for FtpData {
         let Some(shared) = input.shared.filter(|_| input.tcp) else {
             return Probe::NotMine;
         };
+        // The dispatcher sends a data connection to its control connection's worker, so
+        // the announcement is always processed before the data flow's first byte.
         if shared.is_announced(input.server) {
             Probe::Certain
-        } else if shared.ftp_seen() && input.server.1 > 1023 {
-            Probe::Unsure
         } else {
             Probe::NotMine
         }

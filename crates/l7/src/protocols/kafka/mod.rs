@@ -106,7 +106,9 @@ pub fn probe_request(b: &[u8]) -> Probe {
     if !id.iter().all(|c| (0x20..0x7f).contains(c)) {
         return Probe::NotMine;
     }
-    if v > api.max_version {
+    // A null or empty client id, or one not yet all here, leaves too few checked bytes
+    // (zero-filled binary looks like Produce v0): let the port decide.
+    if len <= 0 || id.len() < len as usize || v > api.max_version {
         Probe::Unsure
     } else {
         Probe::Certain
@@ -646,12 +648,18 @@ mod tests {
             FETCH_V12_REQ,
             APIV3_REQ,
             APIV0_REQ,
-            LIST_OFFSETS_V0_REQ,
             JOIN_V7_REQ,
             COMMIT_V8_REQ,
         ] {
             assert_eq!(probe(h, true, 36333), Probe::Certain, "{h}");
         }
+        // An empty client id checks too few bytes (zero-filled binary passes): unsure,
+        // so the port hint decides.
+        assert_eq!(probe(LIST_OFFSETS_V0_REQ, true, 36333), Probe::Unsure);
+        assert_eq!(
+            probe("00000040000000000000000000000000", true, 8081),
+            Probe::Unsure
+        );
         // Fewer than 14 bytes: cannot tell yet.
         assert_eq!(probe(&APIV3_REQ[..20], true, 9092), Probe::Unsure);
         // Responses alone cannot be told from the correlation id.
