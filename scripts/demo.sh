@@ -30,4 +30,9 @@ print("Top talkers by bytes:")
 print(duckdb.sql(f"""SELECT server_ip, server_port, ip_proto, count(*) AS flows,
     sum(client_bytes + server_bytes) AS bytes FROM {flows}
   GROUP BY ALL ORDER BY bytes DESC LIMIT 5"""))
+sessions = f"read_parquet('{d}/l7_sessions/**/*.parquet')"
+print("Application sessions (l7_sessions):")
+print(duckdb.sql(f"""SELECT l7_protocol AS proto, request_type AS type, request_domain AS domain,
+    request_resource AS resource, response_status AS status, response_code AS code,
+    response_time_us AS rt_us FROM {sessions} ORDER BY time LIMIT 12"""))
 PY
