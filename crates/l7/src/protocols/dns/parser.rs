@@ -1104,7 +1104,9 @@ pub(crate) mod tests {
 
     #[test]
     fn answer_only_parse_agrees_with_the_full_parse() {
-        for h in [TCPDUMP_Q, TCPDUMP_R, FWDPTR_Q, SRV_R, MX_R, TXT_R, SOA_R, CAA_R, MDNS_Q] {
+        for h in [
+            TCPDUMP_Q, TCPDUMP_R, FWDPTR_Q, SRV_R, MX_R, TXT_R, SOA_R, CAA_R, MDNS_Q,
+        ] {
             let b = hex(h);
             for cut in 12..=b.len() {
                 let (full, lite) = (parse_message(&b[..cut]), parse_message_answers(&b[..cut]));
@@ -1115,7 +1117,11 @@ pub(crate) mod tests {
                             (&l.header, &l.questions, &l.answers, l.answers_seen),
                             "{h} cut {cut}"
                         );
-                        assert_eq!((f.edns, f.incomplete), (l.edns, l.incomplete), "{h} cut {cut}");
+                        assert_eq!(
+                            (f.edns, f.incomplete),
+                            (l.edns, l.incomplete),
+                            "{h} cut {cut}"
+                        );
                         assert!(l.authorities.is_empty() && l.additionals.is_empty());
                     }
                     (f, l) => assert_eq!(f.is_err(), l.is_err(), "{h} cut {cut}"),
