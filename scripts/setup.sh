@@ -16,6 +16,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v cc >/dev/null || need+=(gcc)
 if [[ $MODE == test ]]; then
   command -v tshark >/dev/null || need+=(tshark)
+  command -v ip >/dev/null || need+=(iproute2)
 fi
 if ((${#need[@]})); then
   echo "setup: apt-get install ${need[*]}" >&2

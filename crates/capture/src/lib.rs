@@ -8,6 +8,8 @@
 
 mod error;
 mod input;
+#[cfg(unix)]
+pub mod interfaces;
 pub mod pcap;
 pub mod pcapng;
 pub mod writer;

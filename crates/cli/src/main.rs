@@ -72,6 +72,12 @@ enum Cmd {
     },
     /// List the application protocols wirehouse recognises.
     Protocols,
+    /// List the capture devices: flags and addresses (like libpcap's findalldevs).
+    Interfaces {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -170,6 +176,54 @@ fn run_convert(
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_interfaces(json: bool) -> Result<ExitCode> {
+    let all = wirehouse_capture::interfaces::list().context("listing interfaces")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    use wirehouse_capture::interfaces::Connection;
+    for (n, i) in all.iter().enumerate() {
+        let mut flags = Vec::new();
+        for (on, name) in [
+            (i.up, "Up"),
+            (i.running, "Running"),
+            (i.loopback, "Loopback"),
+            (i.wireless, "Wireless"),
+        ] {
+            if on {
+                flags.push(name);
+            }
+        }
+        flags.push(match i.connection {
+            Connection::Connected => "Connected",
+            Connection::Disconnected => "Disconnected",
+            Connection::NotApplicable => "Connection status not applicable",
+            Connection::Unknown => "Connection status unknown",
+        });
+        let desc = if i.description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", i.description)
+        };
+        println!("{}. {}{desc} [{}]", n + 1, i.name, flags.join(", "));
+        for a in &i.addresses {
+            let mut line = format!("     {}", a.addr);
+            if let Some(m) = a.netmask {
+                line.push_str(&format!(" netmask {m}"));
+            }
+            if let Some(b) = a.broadcast {
+                line.push_str(&format!(" broadcast {b}"));
+            }
+            if let Some(p) = a.peer {
+                line.push_str(&format!(" peer {p}"));
+            }
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_schema(sink: SinkKind, ch: ClickHouseOptions) {
     if let SinkKind::Clickhouse = sink {
         print!("{}", wirehouse_pipeline::clickhouse_schema(&ch));
@@ -240,6 +294,7 @@ fn main() -> ExitCode {
             print_schema(sink, ch);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Interfaces { json } => print_interfaces(json),
         Cmd::Protocols => {
             println!(
                 "{:<12} {:>5} {:<9} default ports",
