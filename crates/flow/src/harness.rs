@@ -301,6 +301,55 @@ pub fn run_on<H: StreamHandler>(segs: &[Segment], port: u16, handler: H) -> H {
     t.into_handler()
 }
 
+/// A decoded UDP/IPv4 datagram of the same two hosts (client 10.0.0.1:40000, server
+/// 10.0.0.2:`port`).
+pub fn datagram_on(from_client: bool, payload: &[u8], port: u16) -> Decoded<'_> {
+    let (c, sv): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    let (src, dst, sp, dp) = if from_client {
+        (c, sv, 40000, port)
+    } else {
+        (sv, c, port, 40000)
+    };
+    Decoded {
+        vlan_id: 0,
+        tunnel_depth: 0,
+        ip_offset: 0,
+        ip: IpInfo {
+            version: 4,
+            src,
+            dst,
+            protocol: 17,
+            wire_len: 28 + payload.len() as u32,
+            ttl: 64,
+        },
+        frag: None,
+        l4: L4::Udp {
+            src_port: sp,
+            dst_port: dp,
+        },
+        payload,
+        payload_wire_len: payload.len() as u32,
+        l4_truncated: false,
+    }
+}
+
+/// Feeds UDP datagrams (`true` = from the client, 1 ms apart) through a flow table with
+/// `handler`; returns the handler after the flow has ended.
+pub fn run_datagrams_on<H: StreamHandler>(dgrams: &[(bool, &[u8])], port: u16, handler: H) -> H {
+    let mut t = FlowTable::with_handler(FlowConfig::default(), handler);
+    let src: Arc<str> = "harness".into();
+    for (i, (fc, p)) in dgrams.iter().enumerate() {
+        t.process(
+            1_000_000_000 + i as i64 * 1_000_000,
+            &datagram_on(*fc, p, port),
+            &src,
+            &mut |_| {},
+        );
+    }
+    t.drain(crate::CloseReason::EndOfInput, &mut |_| {});
+    t.into_handler()
+}
+
 /// The streams delivered for `conv` cut as `split`.
 pub fn deliver(conv: &[(bool, &[u8])], split: Split) -> Delivered {
     let c = run(&segments(conv, split), Collector::default());

@@ -6,14 +6,12 @@
 //! application-protocol parser. A panic writes the input to `wirehouse-fuzz-crash.bin`
 //! and aborts, so a run that ends normally ran that many rounds without one.
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wirehouse_flow::harness::{Split, run_on, segments};
-use wirehouse_flow::{CloseReason, FlowConfig, FlowTable};
+use wirehouse_flow::harness::{Split, run_datagrams_on, run_on, segments};
 use wirehouse_l7::{L7Config, L7Engine};
-use wirehouse_wire::{Decoded, IpInfo, L4, LinkType, decode};
+use wirehouse_wire::{L4, LinkType, decode};
 
 struct Rng(u64);
 
@@ -97,40 +95,9 @@ fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
 }
 
 fn udp_round(dgrams: &[(bool, Vec<u8>)], port: u16) -> usize {
-    let mut t = FlowTable::with_handler(FlowConfig::default(), L7Engine::new(L7Config::default()));
-    let src: Arc<str> = "fuzz".into();
-    let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
-    for (i, (fc, p)) in dgrams.iter().enumerate() {
-        let (a, b, sp, dp) = if *fc {
-            (c, s, 40000, port)
-        } else {
-            (s, c, port, 40000)
-        };
-        let d = Decoded {
-            vlan_id: 0,
-            tunnel_depth: 0,
-            ip_offset: 0,
-            ip: IpInfo {
-                version: 4,
-                src: a,
-                dst: b,
-                protocol: 17,
-                wire_len: 28 + p.len() as u32,
-                ttl: 64,
-            },
-            frag: None,
-            l4: L4::Udp {
-                src_port: sp,
-                dst_port: dp,
-            },
-            payload: p,
-            payload_wire_len: p.len() as u32,
-            l4_truncated: false,
-        };
-        t.process(i as i64 * 1_000_000, &d, &src, &mut |_| {});
-    }
-    t.drain(CloseReason::EndOfInput, &mut |_| {});
-    t.into_handler().take_rows().count()
+    let refs: Vec<(bool, &[u8])> = dgrams.iter().map(|(f, b)| (*f, b.as_slice())).collect();
+    let mut e = run_datagrams_on(&refs, port, L7Engine::new(L7Config::default()));
+    e.take_rows().count()
 }
 
 fn main() {

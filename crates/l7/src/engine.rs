@@ -99,15 +99,62 @@ struct Inner {
     errors: u32,
 }
 
+impl Inner {
+    /// A flow at its first payload byte: nothing known yet.
+    fn new() -> Self {
+        Inner {
+            phase: Phase::Detect {
+                held: Vec::new(),
+                excluded: [0; 2],
+                dead: [false; 2],
+                datagrams: 0,
+            },
+            proto: None,
+            reversed: false,
+            bufs: Default::default(),
+            pairing: Pairing::default(),
+            errors: 0,
+        }
+    }
+}
+
 /// Runs the enabled parsers over every flow; collects `l7_sessions` rows.
 pub struct L7Engine {
     enabled: Vec<usize>,
     cfg: L7Config,
+    out: Out,
+}
+
+/// What parsers report into, kept apart from the rest of the engine so a [`Cx`] can
+/// borrow it while a flow's session is borrowed too.
+struct Out {
     limits: PairLimits,
     rows: Vec<L7Row>,
     stats: Vec<ProtocolStats>,
     /// State shared with the run's other engines (FTP data connections).
     shared: Arc<Shared>,
+}
+
+impl Out {
+    /// The context a parser of protocol `i` reports through for `flow`.
+    fn cx<'a>(
+        &'a mut self,
+        flow: &'a Flow,
+        i: usize,
+        pairing: &'a mut Pairing,
+        reversed: bool,
+    ) -> Cx<'a> {
+        Cx {
+            flow,
+            proto: REGISTRY[i].info(),
+            pairing,
+            rows: &mut self.rows,
+            stats: &mut self.stats[i],
+            limits: self.limits,
+            reversed,
+            shared: &self.shared,
+        }
+    }
 }
 
 impl L7Engine {
@@ -136,10 +183,12 @@ impl L7Engine {
         Self {
             enabled,
             cfg,
-            limits,
-            rows: Vec::new(),
-            stats: vec![ProtocolStats::default(); REGISTRY.len()],
-            shared,
+            out: Out {
+                limits,
+                rows: Vec::new(),
+                stats: vec![ProtocolStats::default(); REGISTRY.len()],
+                shared,
+            },
         }
     }
 
@@ -150,19 +199,19 @@ impl L7Engine {
 
     /// Rows written since the last call.
     pub fn take_rows(&mut self) -> std::vec::Drain<'_, L7Row> {
-        self.rows.drain(..)
+        self.out.rows.drain(..)
     }
 
     /// Rows waiting to be taken.
     pub fn pending_rows(&self) -> usize {
-        self.rows.len()
+        self.out.rows.len()
     }
 
     /// Counters of the protocols that saw anything.
     pub fn stats(&self) -> L7Stats {
         REGISTRY
             .iter()
-            .zip(&self.stats)
+            .zip(&self.out.stats)
             .filter(|(_, s)| **s != ProtocolStats::default())
             .map(|(p, s)| (p.info().name, *s))
             .collect()
@@ -240,7 +289,7 @@ impl L7Engine {
             server_port: flow.key.endpoint(flow.client.other()).1,
             client: flow.key.endpoint(flow.client),
             server: flow.key.endpoint(flow.client.other()),
-            shared: Some(&self.shared),
+            shared: Some(&self.out.shared),
         };
         let at_limit = at_end || data.len() >= self.cfg.detect_bytes;
         let verdict = self.detect(&input, &mut excluded[d], at_limit);
@@ -300,7 +349,7 @@ impl L7Engine {
 
     /// Switches the flow to protocol `i` and replays what detection held, in order.
     fn activate(&mut self, flow: &Flow, inner: &mut Inner, i: usize) {
-        self.stats[i].flows += 1;
+        self.out.stats[i].flows += 1;
         let held = match &mut inner.phase {
             Phase::Detect { held, .. } => std::mem::take(held),
             _ => Vec::new(),
@@ -335,16 +384,7 @@ impl L7Engine {
         let buf = &mut inner.bufs[d];
         let old_len = buf.data.len();
         let start = if old_len == 0 { first } else { buf.start_ns };
-        let mut cx = Cx {
-            flow,
-            proto: REGISTRY[i].info(),
-            pairing: &mut inner.pairing,
-            rows: &mut self.rows,
-            stats: &mut self.stats[i],
-            limits: self.limits,
-            reversed: inner.reversed,
-            shared: &self.shared,
-        };
+        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
         let times = (start, first, last);
         let max = self.cfg.max_errors_per_flow;
         let errors = &mut inner.errors;
@@ -481,21 +521,7 @@ impl StreamHandler for L7Engine {
                 if bytes.is_empty() {
                     return;
                 }
-                let inner = state.0.get_or_insert_with(|| {
-                    Box::new(Inner {
-                        phase: Phase::Detect {
-                            held: Vec::new(),
-                            excluded: [0; 2],
-                            dead: [false; 2],
-                            datagrams: 0,
-                        },
-                        proto: None,
-                        reversed: false,
-                        bufs: Default::default(),
-                        pairing: Pairing::default(),
-                        errors: 0,
-                    })
-                });
+                let inner = state.0.get_or_insert_with(|| Box::new(Inner::new()));
                 if let Phase::Detect { held, dead, .. } = &mut inner.phase {
                     if dead[d] {
                         return;
@@ -531,16 +557,7 @@ impl StreamHandler for L7Engine {
                         let i = inner.proto.expect("active has a protocol");
                         let lost = inner.bufs[d].data.len() as u64;
                         inner.bufs[d].data.clear();
-                        let mut cx = Cx {
-                            flow,
-                            proto: REGISTRY[i].info(),
-                            pairing: &mut inner.pairing,
-                            rows: &mut self.rows,
-                            stats: &mut self.stats[i],
-                            limits: self.limits,
-                            reversed: inner.reversed,
-                            shared: &self.shared,
-                        };
+                        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
                         cx.stats.gaps += 1;
                         if !session.gap(&mut cx, fc != inner.reversed, len + lost, ts_ns) {
                             cx.stats.given_up += 1;
@@ -564,16 +581,7 @@ impl StreamHandler for L7Engine {
                 }
                 if let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) {
                     let buf = std::mem::take(&mut inner.bufs[d].data);
-                    let mut cx = Cx {
-                        flow,
-                        proto: REGISTRY[i].info(),
-                        pairing: &mut inner.pairing,
-                        rows: &mut self.rows,
-                        stats: &mut self.stats[i],
-                        limits: self.limits,
-                        reversed: inner.reversed,
-                        shared: &self.shared,
-                    };
+                    let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
                     session.end(&mut cx, fc != inner.reversed, &buf, ts_ns);
                 }
             }
@@ -584,21 +592,7 @@ impl StreamHandler for L7Engine {
         if self.enabled.is_empty() || payload.is_empty() {
             return;
         }
-        let inner = state.0.get_or_insert_with(|| {
-            Box::new(Inner {
-                phase: Phase::Detect {
-                    held: Vec::new(),
-                    excluded: [0; 2],
-                    dead: [false; 2],
-                    datagrams: 0,
-                },
-                proto: None,
-                reversed: false,
-                bufs: Default::default(),
-                pairing: Pairing::default(),
-                errors: 0,
-            })
-        });
+        let inner = state.0.get_or_insert_with(|| Box::new(Inner::new()));
         if let Phase::Detect {
             excluded,
             datagrams,
@@ -613,7 +607,7 @@ impl StreamHandler for L7Engine {
                 server_port: flow.key.endpoint(flow.client.other()).1,
                 client: flow.key.endpoint(flow.client),
                 server: flow.key.endpoint(flow.client.other()),
-                shared: Some(&self.shared),
+                shared: Some(&self.out.shared),
             };
             // Each datagram stands alone: an unsure one is decided by the port at once, and
             // one that no protocol claims rules nothing out for the next (junk first).
@@ -638,16 +632,7 @@ impl StreamHandler for L7Engine {
         let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) else {
             return;
         };
-        let mut cx = Cx {
-            flow,
-            proto: REGISTRY[i].info(),
-            pairing: &mut inner.pairing,
-            rows: &mut self.rows,
-            stats: &mut self.stats[i],
-            limits: self.limits,
-            reversed: inner.reversed,
-            shared: &self.shared,
-        };
+        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
         let span = Span {
             start_ns: ts_ns,
             end_ns: ts_ns,
@@ -675,9 +660,9 @@ impl StreamHandler for L7Engine {
                     REGISTRY[i].info(),
                     crate::protocols::ftp_data::PROTOCOL.info(),
                 )
-            }) && crate::protocols::ftp_data::adopt_at_close(&self.shared, flow)
+            }) && crate::protocols::ftp_data::adopt_at_close(&self.out.shared, flow)
             {
-                self.stats[i].flows += 1;
+                self.out.stats[i].flows += 1;
                 flow.l7_protocol = REGISTRY[i].info().name;
             }
             return;
@@ -689,16 +674,7 @@ impl StreamHandler for L7Engine {
             return;
         };
         flow.l7_protocol = REGISTRY[i].info().name;
-        let mut cx = Cx {
-            flow,
-            proto: REGISTRY[i].info(),
-            pairing: &mut inner.pairing,
-            rows: &mut self.rows,
-            stats: &mut self.stats[i],
-            limits: self.limits,
-            reversed: inner.reversed,
-            shared: &self.shared,
-        };
+        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
         cx.flush();
         if inner.reversed {
             // The application showed who the server is: the flow row says so too.

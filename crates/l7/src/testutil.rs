@@ -3,12 +3,8 @@
 //! engine, and check that rows do not depend on how the bytes were segmented.
 
 use crate::{L7Config, L7Engine, L7Row};
-use std::net::IpAddr;
-use std::sync::Arc;
-use wirehouse_flow::harness::{Split, run_on, segments};
-use wirehouse_flow::{CloseReason, FlowConfig, FlowTable};
+use wirehouse_flow::harness::{Split, run_datagrams_on, run_on, segments};
 use wirehouse_schema::Timestamp;
-use wirehouse_wire::{Decoded, IpInfo, L4};
 
 /// The rows for a TCP conversation (`true` = from the client) cut as `split`, with the
 /// server on `port` (client 10.0.0.1:40000, server 10.0.0.2).
@@ -23,40 +19,8 @@ pub fn tcp_sessions(conv: &[(bool, &[u8])], split: Split, port: u16) -> Vec<L7Ro
 
 /// The rows for UDP datagrams (`true` = from the client, 1 ms apart), server on `port`.
 pub fn udp_sessions(dgrams: &[(bool, &[u8])], port: u16) -> Vec<L7Row> {
-    let mut t = FlowTable::with_handler(FlowConfig::default(), L7Engine::new(L7Config::default()));
-    let src: Arc<str> = "test".into();
-    let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
-    for (i, (fc, p)) in dgrams.iter().enumerate() {
-        let (src_ip, dst_ip, sp, dp) = if *fc {
-            (c, s, 40000, port)
-        } else {
-            (s, c, port, 40000)
-        };
-        let d = Decoded {
-            vlan_id: 0,
-            tunnel_depth: 0,
-            ip_offset: 0,
-            ip: IpInfo {
-                version: 4,
-                src: src_ip,
-                dst: dst_ip,
-                protocol: 17,
-                wire_len: 28 + p.len() as u32,
-                ttl: 64,
-            },
-            frag: None,
-            l4: L4::Udp {
-                src_port: sp,
-                dst_port: dp,
-            },
-            payload: p,
-            payload_wire_len: p.len() as u32,
-            l4_truncated: false,
-        };
-        t.process(1_000_000_000 + i as i64 * 1_000_000, &d, &src, &mut |_| {});
-    }
-    t.drain(CloseReason::EndOfInput, &mut |_| {});
-    t.into_handler().take_rows().collect()
+    let mut e = run_datagrams_on(dgrams, port, L7Engine::new(L7Config::default()));
+    e.take_rows().collect()
 }
 
 /// Rows without their timing columns (which follow segment times).
