@@ -14,9 +14,17 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v cc >/dev/null || need+=(gcc)
+# libpcap: `wirehouse capture --engine pcap` and --bpf filters (the build links it).
+[[ -e /usr/include/pcap/pcap.h ]] || need+=(libpcap-dev)
 if [[ $MODE == test ]]; then
   command -v tshark >/dev/null || need+=(tshark)
   command -v ip >/dev/null || need+=(iproute2)
+  # Live-capture tests: real servers and clients in network namespaces, and tcpdump.
+  [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+  [[ -x /usr/sbin/unbound ]] || need+=(unbound)
+  command -v dig >/dev/null || need+=(bind9-dnsutils)
+  command -v curl >/dev/null || need+=(curl)
+  command -v tcpdump >/dev/null || need+=(tcpdump)
 fi
 if ((${#need[@]})); then
   echo "setup: apt-get install ${need[*]}" >&2

@@ -10,8 +10,11 @@ mod error;
 mod input;
 #[cfg(unix)]
 pub mod interfaces;
+#[cfg(unix)]
+pub mod live;
 pub mod pcap;
 pub mod pcapng;
+pub mod rotate;
 pub mod writer;
 
 pub use error::CaptureError;

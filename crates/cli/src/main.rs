@@ -36,24 +36,40 @@ enum Cmd {
         /// Capture files, directories, or - for standard input.
         #[arg(required = true)]
         inputs: Vec<String>,
-        /// Where the tables go: parquet:DIR.
-        #[arg(short, long, default_value = "parquet:./wirehouse-out")]
-        output: String,
-        /// Configuration file (see config/wirehouse.toml).
-        #[arg(short, long)]
-        config: Option<PathBuf>,
-        /// Shard workers (default: one per CPU core, or [pipeline] workers).
-        #[arg(short, long)]
-        workers: Option<usize>,
-        /// Application protocols to parse, comma-separated (default: all; see `wirehouse protocols`).
-        #[arg(long, value_name = "LIST")]
-        protocols: Option<String>,
-        /// Write the run summary as JSON to this file.
-        #[arg(long)]
-        stats_json: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
         /// Never show the progress bar.
         #[arg(long)]
         no_progress: bool,
+    },
+    /// Capture live from network interfaces, continuously, until SIGINT/SIGTERM (or --duration).
+    Capture {
+        /// Interface to capture (repeat for several; see `wirehouse interfaces`).
+        #[arg(short, long = "interface", value_name = "IFACE", required = true)]
+        interfaces: Vec<String>,
+        /// Capture engine (default: [capture] engine, af-packet).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
+        /// Filter expression, tcpdump syntax, compiled and attached in the kernel.
+        #[arg(long, value_name = "EXPR")]
+        bpf: Option<String>,
+        /// Also write the raw packets to pcap files in DIR, rotated by size or age.
+        #[arg(long, value_name = "DIR")]
+        save_pcap: Option<PathBuf>,
+        /// Bytes kept of each packet.
+        #[arg(long)]
+        snaplen: Option<u32>,
+        /// Do not put the interfaces in promiscuous mode.
+        #[arg(long)]
+        no_promisc: bool,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// Drop root privileges to this user once the capture sockets are open (like tcpdump -Z).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Print the tables' schemas (Parquet/Arrow columns, or ClickHouse DDL).
     Schema {
@@ -78,6 +94,58 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Options `convert` and `capture` share.
+#[derive(clap::Args)]
+struct Common {
+    /// Where the tables go: parquet:DIR or clickhouse:http://HOST:PORT/DATABASE.
+    #[arg(short, long, default_value = "parquet:./wirehouse-out")]
+    output: String,
+    /// Configuration file (see config/wirehouse.toml).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Shard workers (default: one per CPU core, or [pipeline] workers).
+    #[arg(short, long)]
+    workers: Option<usize>,
+    /// Application protocols to parse, comma-separated (default: all; see `wirehouse protocols`).
+    #[arg(long, value_name = "LIST")]
+    protocols: Option<String>,
+    /// Write the run summary as JSON to this file.
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
+}
+
+impl Common {
+    /// The configuration file with the flags applied.
+    fn config(&self) -> Result<Config> {
+        let mut cfg = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if let Some(w) = self.workers {
+            cfg.pipeline.workers = w;
+        }
+        if let Some(list) = &self.protocols {
+            cfg.l7.protocols = list
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+            if let Err(e) = cfg.l7.check() {
+                bail!("--protocols: {e}");
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    /// Linux AF_PACKET TPACKET_V3 rings with kernel fanout.
+    AfPacket,
+    /// libpcap.
+    Pcap,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,32 +183,8 @@ fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn run_convert(
-    inputs: Vec<String>,
-    output: String,
-    config: Option<PathBuf>,
-    (workers, protocols): (Option<usize>, Option<String>),
-    stats_json: Option<PathBuf>,
-    progress: bool,
-) -> Result<ExitCode> {
-    let mut cfg = match &config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    if let Some(w) = workers {
-        cfg.pipeline.workers = w;
-    }
-    if let Some(list) = protocols {
-        cfg.l7.protocols = list
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
-        if let Err(e) = cfg.l7.check() {
-            bail!("--protocols: {e}");
-        }
-    }
-    // SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
+/// SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
+fn on_signals_stop() {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("second interrupt: exiting now");
@@ -148,17 +192,31 @@ fn run_convert(
         }
         eprintln!("interrupted: finishing open flows and files (interrupt again to exit at once)");
     });
-    let (specs, arg_errors) = expand_inputs(&inputs);
-    for e in &arg_errors {
-        tracing::error!("{e}");
-    }
-    let (mut sink, dir) = open_sink(&output, &cfg)?;
-    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
+}
+
+/// The `--stats-json` file, created when the run starts (before privileges are dropped).
+type JsonOut = (std::fs::File, PathBuf);
+
+fn create_json(p: Option<&PathBuf>) -> Result<Option<JsonOut>> {
+    p.map(|p| {
+        std::fs::File::create(p)
+            .with_context(|| format!("{}", p.display()))
+            .map(|f| (f, p.clone()))
+    })
+    .transpose()
+}
+
+/// The summary on stderr, the JSON file, and the exit status a finished run earns.
+fn report(
+    stats: &wirehouse_pipeline::RunStats,
+    cfg: &Config,
+    dir: &str,
+    stats_json: Option<JsonOut>,
+) -> Result<Option<ExitCode>> {
     eprint!("{}", stats.summary());
     eprintln!("output: {dir}");
-    if let Some(p) = stats_json {
-        let f = std::fs::File::create(&p).with_context(|| format!("{}", p.display()))?;
-        serde_json::to_writer_pretty(f, &stats).with_context(|| format!("{}", p.display()))?;
+    if let Some((f, p)) = stats_json {
+        serde_json::to_writer_pretty(f, stats).with_context(|| format!("{}", p.display()))?;
     }
     let left = stats.sink.get("spool_left_batches").copied().unwrap_or(0);
     if left > 0 {
@@ -166,7 +224,23 @@ fn run_convert(
             "{left} batch(es) are still in the spool ({}): the next run replays them",
             cfg.output.clickhouse.spool_dir
         );
-        return Ok(ExitCode::from(1));
+        return Ok(Some(ExitCode::from(1)));
+    }
+    Ok(None)
+}
+
+fn run_convert(inputs: Vec<String>, common: Common, progress: bool) -> Result<ExitCode> {
+    let cfg = common.config()?;
+    on_signals_stop();
+    let (specs, arg_errors) = expand_inputs(&inputs);
+    for e in &arg_errors {
+        tracing::error!("{e}");
+    }
+    let (mut sink, dir) = open_sink(&common.output, &cfg)?;
+    let json = create_json(common.stats_json.as_ref())?;
+    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
+    if let Some(code) = report(&stats, &cfg, &dir, json)? {
+        return Ok(code);
     }
     let bad = stats.unreadable_inputs() + arg_errors.len();
     if bad > 0 {
@@ -174,6 +248,106 @@ fn run_convert(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `wirehouse capture` options besides the common ones.
+struct CaptureArgs {
+    interfaces: Vec<String>,
+    engine: Option<Engine>,
+    bpf: Option<String>,
+    save_pcap: Option<PathBuf>,
+    snaplen: Option<u32>,
+    no_promisc: bool,
+    duration: Option<f64>,
+    user: Option<String>,
+}
+
+#[cfg(unix)]
+fn run_capture(a: CaptureArgs, common: Common) -> Result<ExitCode> {
+    use wirehouse_pipeline::live;
+    let mut cfg = common.config()?;
+    if let Some(e) = a.engine {
+        cfg.capture.engine = match e {
+            Engine::AfPacket => "af-packet",
+            Engine::Pcap => "pcap",
+        }
+        .into();
+    }
+    if let Some(s) = a.snaplen {
+        cfg.capture.snaplen = s;
+    }
+    if a.no_promisc {
+        cfg.capture.promisc = false;
+    }
+    let spec = live::LiveSpec {
+        interfaces: a.interfaces,
+        bpf: a.bpf,
+        save_pcap: a.save_pcap,
+        duration: a
+            .duration
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .map(std::time::Duration::from_secs_f64),
+    };
+    on_signals_stop();
+    let sources = live::open(&spec, &cfg)?;
+    // Every file the run writes is opened or created before privileges go.
+    let (mut sink, dir) = open_sink(&common.output, &cfg)?;
+    if let Some(d) = &spec.save_pcap {
+        std::fs::create_dir_all(d).with_context(|| format!("--save-pcap {}", d.display()))?;
+    }
+    let json = create_json(common.stats_json.as_ref())?;
+    if let Some(name) = &a.user {
+        let mut owned: Vec<PathBuf> = spec.save_pcap.iter().cloned().collect();
+        if let Some(("parquet", d)) = common.output.split_once(':') {
+            owned.push(d.into());
+        }
+        drop_privileges(name, &owned)?;
+    }
+    tracing::info!(
+        "capturing on {} with {} ({}); stop with Ctrl-C",
+        spec.interfaces.join(", "),
+        cfg.capture.engine,
+        spec.bpf.as_deref().unwrap_or("no filter")
+    );
+    let stats = live::capture(sources, &spec, sink.as_mut(), &cfg, &STOP)?;
+    if let Some(code) = report(&stats, &cfg, &dir, json)? {
+        return Ok(code);
+    }
+    if stats.capture.iter().any(|c| c.error.is_some()) {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Becomes user `name` (its groups too), after handing it the directories the run
+/// writes into, as `tcpdump -Z` does.
+#[cfg(unix)]
+fn drop_privileges(name: &str, dirs: &[PathBuf]) -> Result<()> {
+    use nix::unistd::{Gid, Uid, User, chown, initgroups, setgid, setuid};
+    let u = User::from_name(name)
+        .with_context(|| format!("--user {name}"))?
+        .with_context(|| format!("--user {name}: no such user"))?;
+    for d in dirs {
+        std::fs::create_dir_all(d).with_context(|| format!("{}", d.display()))?;
+        chown(d, Some(u.uid), Some(u.gid)).with_context(|| format!("chown {}", d.display()))?;
+    }
+    let cname = std::ffi::CString::new(name).context("--user")?;
+    initgroups(&cname, u.gid).context("initgroups")?;
+    setgid(u.gid).context("setgid")?;
+    setuid(u.uid).context("setuid")?;
+    // There is no way back.
+    if u.uid != Uid::from_raw(0)
+        && (setuid(Uid::from_raw(0)).is_ok() || setgid(Gid::from_raw(0)).is_ok())
+    {
+        bail!("--user {name}: root privileges could be regained");
+    }
+    tracing::info!("running as {name} (uid {}, gid {})", u.uid, u.gid);
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn run_capture(_: CaptureArgs, _: Common) -> Result<ExitCode> {
+    bail!("live capture needs Linux (af-packet) or a Unix libpcap")
 }
 
 fn print_interfaces(json: bool) -> Result<ExitCode> {
@@ -266,19 +440,35 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Convert {
             inputs,
-            output,
-            config,
-            workers,
-            protocols,
-            stats_json,
+            common,
             no_progress,
         } => run_convert(
             inputs,
-            output,
-            config,
-            (workers, protocols),
-            stats_json,
+            common,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
+        ),
+        Cmd::Capture {
+            interfaces,
+            engine,
+            bpf,
+            save_pcap,
+            snaplen,
+            no_promisc,
+            duration,
+            user,
+            common,
+        } => run_capture(
+            CaptureArgs {
+                interfaces,
+                engine,
+                bpf,
+                save_pcap,
+                snaplen,
+                no_promisc,
+                duration,
+                user,
+            },
+            common,
         ),
         Cmd::Schema {
             sink,

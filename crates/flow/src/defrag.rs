@@ -78,6 +78,41 @@ pub struct DefragStats {
     pub partial_datagrams: u64,
 }
 
+impl DefragStats {
+    /// Adds another defragmenter's counters (one per capture thread).
+    pub fn add(&mut self, o: &DefragStats) {
+        // Destructured, so a new counter cannot be forgotten here.
+        let DefragStats {
+            fragments,
+            reassembled,
+            duplicates,
+            overlaps,
+            overlap_conflicts,
+            invalid_fragments,
+            oversize_datagrams,
+            inconsistent_datagrams,
+            too_many_fragments,
+            incomplete_datagrams,
+            evicted_datagrams,
+            lost_fragments,
+            partial_datagrams,
+        } = *o;
+        self.fragments += fragments;
+        self.reassembled += reassembled;
+        self.duplicates += duplicates;
+        self.overlaps += overlaps;
+        self.overlap_conflicts += overlap_conflicts;
+        self.invalid_fragments += invalid_fragments;
+        self.oversize_datagrams += oversize_datagrams;
+        self.inconsistent_datagrams += inconsistent_datagrams;
+        self.too_many_fragments += too_many_fragments;
+        self.incomplete_datagrams += incomplete_datagrams;
+        self.evicted_datagrams += evicted_datagrams;
+        self.lost_fragments += lost_fragments;
+        self.partial_datagrams += partial_datagrams;
+    }
+}
+
 /// A datagram put back together.
 #[derive(Debug, Clone)]
 pub struct Reassembled {

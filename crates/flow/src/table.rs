@@ -99,6 +99,43 @@ pub struct DirStats {
     pub missing_bytes: u64,
 }
 
+impl DirStats {
+    /// The counters gained since `base` (an earlier copy of the same direction); the TCP
+    /// flags stay cumulative (an OR cannot be split).
+    fn since(self, base: &DirStats) -> DirStats {
+        DirStats {
+            packets: self.packets.saturating_sub(base.packets),
+            bytes: self.bytes.saturating_sub(base.bytes),
+            payload_bytes: self.payload_bytes.saturating_sub(base.payload_bytes),
+            tcp_flags: self.tcp_flags,
+            retransmits: self.retransmits.saturating_sub(base.retransmits),
+            out_of_order: self.out_of_order.saturating_sub(base.out_of_order),
+            missing_bytes: self.missing_bytes.saturating_sub(base.missing_bytes),
+        }
+    }
+}
+
+/// What a flow's earlier `active` rows carried in total (see
+/// [`FlowTable::report_active`]): subtracted when a row is built, so each row carries
+/// only the counters since the previous one and a flow's rows sum to its totals.
+#[derive(Debug, Clone, Default)]
+struct Reported {
+    /// Counters per key side (index 0 = [`Side::Lo`], 1 = [`Side::Hi`]), not per
+    /// client/server: a stream handler may swap `Flow::client` and `Flow::dir` when the
+    /// flow closes (the application showed who the server is), and the baseline must
+    /// follow the endpoints.
+    dir: [DirStats; 2],
+    /// IP fragments already reported.
+    ip_fragments: u64,
+    /// `now_ns` of the latest active row.
+    at_ns: i64,
+}
+
+/// Index of a key side in [`Reported::dir`].
+fn side_ix(s: Side) -> usize {
+    usize::from(s == Side::Hi)
+}
+
 /// One tracked flow.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -119,7 +156,9 @@ pub struct Flow {
     pub vlan_id: u16,
     /// IP version.
     pub ip_version: u8,
-    /// Client (0) and server (1) counters.
+    /// Client (0) and server (1) counters: totals since the flow started (a row subtracts
+    /// what earlier active rows carried). Retransmits, out of order and missing bytes are
+    /// filled in from the TCP streams when a row is written.
     pub dir: [DirStats; 2],
     /// IP fragments seen.
     pub ip_fragments: u64,
@@ -130,6 +169,8 @@ pub struct Flow {
     rtt_ns: Option<i64>,
     fin: [bool; 2],
     closed: Option<CloseReason>,
+    /// Set once the flow got an active row; boxed so other flows pay one pointer.
+    reported: Option<Box<Reported>>,
 }
 
 impl Flow {
@@ -148,7 +189,30 @@ impl Flow {
         self.last_ns.saturating_add(self.timeout_ns(c))
     }
 
-    /// The row for this flow, closed for `reason` (a FIN/RST close wins).
+    /// True when the flow should get an active row at `now_ns`: it had packets since its
+    /// previous row (or ever, without one), and that row (or its start) is at least
+    /// `interval_ns` old.
+    fn active_row_due(&self, now_ns: i64, interval_ns: i64) -> bool {
+        let (since_ns, packets_reported) = match &self.reported {
+            Some(r) => (r.at_ns, r.dir[0].packets.saturating_add(r.dir[1].packets)),
+            None => (self.start_ns, 0),
+        };
+        let packets = self.dir[0].packets.saturating_add(self.dir[1].packets);
+        packets > packets_reported && now_ns.saturating_sub(since_ns) >= interval_ns
+    }
+
+    /// Records the current counters as reported by an active row written at `now_ns`.
+    fn mark_reported(&mut self, now_ns: i64) {
+        let r = self.reported.get_or_insert_with(Box::default);
+        r.dir[side_ix(self.client)] = self.dir[0];
+        r.dir[side_ix(self.client.other())] = self.dir[1];
+        r.ip_fragments = self.ip_fragments;
+        r.at_ns = now_ns;
+    }
+
+    /// The row for this flow, closed for `reason` (a FIN/RST close wins). After active
+    /// rows ([`FlowTable::report_active`]) the counters are those since the latest one;
+    /// otherwise they are the flow's totals.
     pub fn to_row(&self, reason: CloseReason) -> FlowRow {
         // A connection that closed (FIN both ways, or RST) says so, whenever its row is
         // written (linger timeout, end of input, shutdown); periodic rows stay 'active'.
@@ -161,7 +225,13 @@ impl Flow {
             self.key.endpoint(self.client),
             self.key.endpoint(self.client.other()),
         );
-        let [cd, sd] = self.dir;
+        let [mut cd, mut sd] = self.dir;
+        let mut ip_fragments = self.ip_fragments;
+        if let Some(r) = &self.reported {
+            cd = cd.since(&r.dir[side_ix(self.client)]);
+            sd = sd.since(&r.dir[side_ix(self.client.other())]);
+            ip_fragments = ip_fragments.saturating_sub(r.ip_fragments);
+        }
         FlowRow {
             flow_id: self.id,
             start_time: Timestamp::from_ns(self.start_ns),
@@ -191,7 +261,7 @@ impl Flow {
             server_out_of_order: sd.out_of_order,
             client_missing_bytes: cd.missing_bytes,
             server_missing_bytes: sd.missing_bytes,
-            ip_fragments: self.ip_fragments,
+            ip_fragments,
             close_reason: reason.as_str(),
         }
     }
@@ -221,6 +291,8 @@ pub struct FlowStats {
     pub evicted: u64,
     /// TCP connections reopened with a new SYN on a closed 5-tuple (port reuse).
     pub port_reuse: u64,
+    /// Periodic rows written for open flows ([`FlowTable::report_active`]).
+    pub active_rows: u64,
 }
 
 /// The application layer's view of the flows: reassembled TCP streams, UDP datagrams,
@@ -248,6 +320,9 @@ pub trait StreamHandler {
     }
     /// The flow ends (its streams have ended); may set `flow.l7_protocol` for its row.
     fn close(&mut self, _flow: &mut Flow, _state: Self::State) {}
+    /// The flow is about to get a periodic (`active`) row: fill in what is known so far
+    /// (e.g. its application protocol).
+    fn describe(&mut self, _flow: &mut Flow, _state: &mut Self::State) {}
 }
 
 /// A handler that ignores streams (flows only).
@@ -285,6 +360,16 @@ pub struct FlowTable<H: StreamHandler = NoStreams> {
     handler: H,
     reasm_mem: usize,
     totals: ReassemblyTotals,
+}
+
+/// Copies the reassembly counters of a flow's streams (client, server) into its
+/// per-direction counters, which hold them only from then on.
+fn copy_stream_counters(dir: &mut [DirStats; 2], streams: &[HalfStream; 2]) {
+    for (d, half) in dir.iter_mut().zip(streams.iter()) {
+        d.retransmits = half.stats.retransmits;
+        d.out_of_order = half.stats.out_of_order;
+        d.missing_bytes = half.stats.missing_bytes;
+    }
 }
 
 fn is_service_port(p: u16, other: u16) -> bool {
@@ -349,12 +434,9 @@ impl<H: StreamHandler> FlowTable<H> {
                 let delta = half.finish(ts, &mut |ev| handler.stream(flow, state, i == 0, ev));
                 self.reasm_mem = self.reasm_mem.saturating_add_signed(delta);
             }
-            for (i, half) in st.iter().enumerate() {
+            copy_stream_counters(&mut e.flow.dir, st);
+            for half in st.iter() {
                 let h = half.stats;
-                let d = &mut e.flow.dir[i];
-                d.retransmits = h.retransmits;
-                d.out_of_order = h.out_of_order;
-                d.missing_bytes = h.missing_bytes;
                 let t = &mut self.totals.streams;
                 t.retransmits += h.retransmits;
                 t.out_of_order += h.out_of_order;
@@ -469,6 +551,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 rtt_ns: None,
                 fin: [false; 2],
                 closed: None,
+                reported: None,
             };
             self.deadlines
                 .push(Reverse((f.deadline(&self.cfg), generation, key)));
@@ -630,6 +713,41 @@ impl<H: StreamHandler> FlowTable<H> {
         }
     }
 
+    /// Periodic rows of open flows (live capture, DESIGN.md §4): every flow that had
+    /// packets since its previous row (or since its start, without one) and whose previous
+    /// row (or start) is at least `interval_ns` before `now_ns` gets a row with
+    /// close_reason `active`. Each row carries only the counters since the flow's previous
+    /// row (packets, bytes, payload bytes, retransmits, out of order, missing bytes, IP
+    /// fragments), and so does the flow's final row, so a flow's rows sum to its totals;
+    /// TCP flags stay cumulative, the handshake RTT, flow id and start time are the same
+    /// on every row. Rows come in (start time, key) order.
+    ///
+    /// Neither moves the packet clock nor expires flows: `now_ns` is usually
+    /// [`now_ns`](Self::now_ns), after [`advance`](Self::advance).
+    pub fn report_active(&mut self, now_ns: i64, interval_ns: i64, out: &mut impl FnMut(FlowRow)) {
+        let mut due: Vec<(i64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, e)| e.flow.active_row_due(now_ns, interval_ns))
+            .map(|(k, e)| (e.flow.start_ns, *k))
+            .collect();
+        due.sort_unstable();
+        for (_, key) in due {
+            let Some(e) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            // Retransmits, out of order and missing bytes live in the streams until the
+            // flow ends: bring them up to date for this row and the baseline.
+            if let Some(st) = &e.streams {
+                copy_stream_counters(&mut e.flow.dir, st);
+            }
+            self.handler.describe(&mut e.flow, &mut e.state);
+            out(e.flow.to_row(CloseReason::Active));
+            e.flow.mark_reported(now_ns);
+            self.stats.active_rows += 1;
+        }
+    }
+
     /// Ends every open flow with `reason` (end of input, shutdown).
     pub fn drain(&mut self, reason: CloseReason, out: &mut impl FnMut(FlowRow)) {
         let mut flows: Vec<Entry<H::State>> = self.flows.drain().map(|(_, e)| e).collect();
@@ -757,5 +875,231 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert!(rows[1..].iter().all(|r| r.close_reason == "timeout"));
         assert!(t.is_empty());
+    }
+
+    /// A TCP segment with sequence numbers and a payload, built on [`pkt`].
+    fn seg(
+        src: (&str, u16),
+        dst: (&str, u16),
+        fl: u8,
+        seq: u32,
+        ack: u32,
+        payload: &'static [u8],
+    ) -> Decoded<'static> {
+        let mut d = pkt(src, dst, fl, payload.len() as u32);
+        if let L4::Tcp(t) = &mut d.l4 {
+            t.seq = seq;
+            t.ack = ack;
+        }
+        d.payload = payload;
+        d
+    }
+
+    /// The counters that rows of one flow split between them (summed over the rows).
+    fn counters(r: &FlowRow) -> [u64; 13] {
+        [
+            r.client_packets,
+            r.server_packets,
+            r.client_bytes,
+            r.server_bytes,
+            r.client_payload_bytes,
+            r.server_payload_bytes,
+            r.client_retransmits,
+            r.server_retransmits,
+            r.client_out_of_order,
+            r.server_out_of_order,
+            r.client_missing_bytes,
+            r.server_missing_bytes,
+            r.ip_fragments,
+        ]
+    }
+
+    #[test]
+    fn active_rows_carry_counters_since_the_previous_row_and_sum_to_totals() {
+        let c = ("10.0.0.2", 40000);
+        let s = ("10.0.0.1", 80);
+        let ms = 1_000_000;
+        let ack = flags::ACK;
+        let psh = flags::PSH | flags::ACK;
+        // (time ms, packet, IP fragments it was made of: 0 = not fragmented)
+        let phase1 = [
+            (0, seg(c, s, flags::SYN, 999, 0, b""), 0),
+            (1, seg(s, c, flags::SYN | ack, 4999, 1000, b""), 0),
+            (2, seg(c, s, ack, 1000, 5000, b""), 0),
+            (3, seg(c, s, psh, 1000, 5000, b"hello"), 0),
+            // Ahead of a hole (out of order), which the server then acknowledges past
+            // (missing bytes).
+            (4, seg(c, s, psh, 1010, 5000, b"later"), 0),
+            (5, seg(s, c, psh, 5000, 1015, b"abcdef"), 0),
+        ];
+        let phase2 = [
+            // "hello" again: a retransmission.
+            (11, seg(c, s, psh, 1000, 5006, b"hello"), 0),
+            (12, seg(s, c, psh, 5006, 1015, b"xyz"), 2),
+        ];
+        let phase3 = [
+            (21, seg(c, s, flags::FIN | ack, 1015, 5009, b""), 0),
+            (22, seg(s, c, flags::FIN | ack, 5009, 1016, b""), 0),
+            (23, seg(c, s, ack, 1016, 5010, b""), 0),
+        ];
+        let run = |reports: &[i64]| {
+            let mut t = FlowTable::new(FlowConfig::default());
+            let src: Arc<str> = "test".into();
+            let mut rows = Vec::new();
+            for (i, phase) in [&phase1[..], &phase2[..], &phase3[..]].iter().enumerate() {
+                for (at, d, frags) in phase.iter() {
+                    let count = PacketCount {
+                        packets: (*frags).max(1),
+                        ip_bytes: u64::from(d.ip.wire_len),
+                        fragments: *frags,
+                    };
+                    t.process_counted(at * ms, d, &src, count, &mut |r| rows.push(r));
+                }
+                if let Some(&now) = reports.get(i) {
+                    t.report_active(now * ms, 5 * ms, &mut |r| rows.push(r));
+                }
+            }
+            t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+            (rows, t.stats())
+        };
+        let (single, stats) = run(&[]);
+        assert_eq!(single.len(), 1);
+        assert_eq!(stats.active_rows, 0);
+        let total = counters(&single[0]);
+        // The conversation exercises every counter that the rows split.
+        assert_eq!(single[0].client_retransmits, 1);
+        assert_eq!(single[0].client_out_of_order, 1);
+        assert_eq!(single[0].client_missing_bytes, 5);
+        assert_eq!(single[0].ip_fragments, 2);
+
+        let (rows, stats) = run(&[10, 20]);
+        let reasons: Vec<_> = rows.iter().map(|r| r.close_reason).collect();
+        assert_eq!(reasons, ["active", "active", "fin"]);
+        assert_eq!(stats.active_rows, 2);
+        let mut sum = [0u64; 13];
+        for r in &rows {
+            for (s, v) in sum.iter_mut().zip(counters(r)) {
+                *s += v;
+            }
+        }
+        assert_eq!(sum, total);
+        // Each row holds its own phase (phase 2's fragmented datagram counts 2 packets).
+        let packets: Vec<u64> = rows
+            .iter()
+            .map(|r| r.client_packets + r.server_packets)
+            .collect();
+        assert_eq!(packets, [6, 3, 3]);
+        assert_eq!(rows[0].client_out_of_order, 1);
+        assert_eq!(
+            (rows[0].client_retransmits, rows[1].client_retransmits),
+            (0, 1)
+        );
+        for r in &rows {
+            assert_eq!(r.flow_id, single[0].flow_id);
+            assert_eq!(r.start_time, single[0].start_time);
+            assert_eq!(r.handshake_rtt_us, Some(2000));
+        }
+        // Flags stay cumulative: the final row has them all, as the single row does.
+        let last = &rows[2];
+        assert_eq!(
+            (last.tcp_flags_client, last.tcp_flags_server, last.end_time),
+            (
+                single[0].tcp_flags_client,
+                single[0].tcp_flags_server,
+                single[0].end_time
+            )
+        );
+    }
+
+    #[test]
+    fn active_rows_skip_idle_and_young_flows() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let src: Arc<str> = "test".into();
+        let ms = 1_000_000;
+        let s = ("10.0.0.1", 80);
+        let (a, b) = (("10.0.0.2", 40000), ("10.0.0.3", 40000));
+        let mut rows = Vec::new();
+        let send = |t: &mut FlowTable, at: i64, from: (&str, u16)| {
+            t.process(at * ms, &pkt(from, s, flags::ACK, 10), &src, &mut |_| {});
+        };
+        send(&mut t, 0, a);
+        send(&mut t, 1, a);
+        send(&mut t, 8, b);
+        // b started 2 ms ago: younger than the interval.
+        t.report_active(10 * ms, 5 * ms, &mut |r| rows.push(r));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].client_ip, rows[0].client_packets),
+            (a.0.parse().unwrap(), 2)
+        );
+        // a: new packet but its row is 2 ms old; b: still young (4 ms).
+        send(&mut t, 11, a);
+        t.report_active(12 * ms, 5 * ms, &mut |r| rows.push(r));
+        assert_eq!(rows.len(), 1);
+        // a is due again (one packet since its row), b is due for the first time.
+        t.report_active(15 * ms, 5 * ms, &mut |r| rows.push(r));
+        let got: Vec<_> = rows[1..]
+            .iter()
+            .map(|r| (r.client_ip, r.client_packets, r.close_reason))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (a.0.parse().unwrap(), 1, "active"),
+                (b.0.parse().unwrap(), 1, "active")
+            ]
+        );
+        // Nothing sent since: no more rows, however long the wait.
+        t.report_active(100 * ms, 5 * ms, &mut |r| rows.push(r));
+        assert_eq!(rows.len(), 3);
+        assert_eq!(t.stats().active_rows, 3);
+        // The final rows carry nothing new, and say why the flows ended.
+        t.drain(CloseReason::Shutdown, &mut |r| rows.push(r));
+        assert_eq!(rows.len(), 5);
+        assert!(
+            rows[3..]
+                .iter()
+                .all(|r| r.close_reason == "shutdown" && r.client_packets + r.server_packets == 0)
+        );
+    }
+
+    /// Turns the flow around at close, as the L7 engine does when the application shows
+    /// who the server is.
+    struct SwapAtClose;
+
+    impl StreamHandler for SwapAtClose {
+        type State = ();
+        fn stream(&mut self, _: &Flow, _: &mut (), _: bool, _: StreamEvent<'_>) {}
+        fn close(&mut self, flow: &mut Flow, _: ()) {
+            flow.client = flow.client.other();
+            flow.dir.swap(0, 1);
+        }
+    }
+
+    #[test]
+    fn final_row_after_active_rows_follows_an_orientation_swap() {
+        let mut t = FlowTable::with_handler(FlowConfig::default(), SwapAtClose);
+        let src: Arc<str> = "test".into();
+        let (x, y) = (("10.0.0.2", 40000), ("10.0.0.1", 80));
+        let mut rows = Vec::new();
+        let mut at = 0;
+        let mut send = |t: &mut FlowTable<SwapAtClose>, from, to, n| {
+            for _ in 0..n {
+                at += 1;
+                t.process(at, &pkt(from, to, flags::ACK, 0), &src, &mut |_| {});
+            }
+        };
+        send(&mut t, x, y, 3);
+        send(&mut t, y, x, 1);
+        t.report_active(100, 0, &mut |r| rows.push(r));
+        send(&mut t, x, y, 1);
+        send(&mut t, y, x, 2);
+        t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.client_port, r.client_packets, r.server_packets))
+            .collect();
+        // Active row: x is the client (3, 1); final row: y is, with y's 2 and x's 1 since.
+        assert_eq!(got, [(40000, 3, 1), (80, 2, 1)]);
     }
 }

@@ -651,6 +651,14 @@ impl StreamHandler for L7Engine {
         }
     }
 
+    fn describe(&mut self, flow: &mut Flow, state: &mut FlowL7) {
+        // Periodic rows of a live capture name the protocol as soon as it is known. (A
+        // flow the payload showed to be reversed is only turned round at its end.)
+        if let Some(i) = state.0.as_ref().and_then(|inner| inner.proto) {
+            flow.l7_protocol = REGISTRY[i].info().name;
+        }
+    }
+
     fn close(&mut self, flow: &mut Flow, state: FlowL7) {
         if state.0.as_ref().is_none_or(|inner| inner.proto.is_none()) {
             // An FTP data connection whose control session another worker announced

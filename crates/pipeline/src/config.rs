@@ -21,6 +21,61 @@ pub struct Config {
     pub l7: L7Config,
     /// Batching and sinks.
     pub output: OutputConfig,
+    /// Live capture (`wirehouse capture`).
+    pub capture: CaptureConfig,
+}
+
+/// Live capture settings; command-line flags override them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// "af-packet" (Linux rings with kernel fanout) or "pcap" (libpcap).
+    pub engine: String,
+    /// Bytes kept of each packet.
+    pub snaplen: u32,
+    /// Put the interfaces in promiscuous mode.
+    pub promisc: bool,
+    /// af-packet: bytes per ring block (a multiple of 4096).
+    pub ring_block_size: u32,
+    /// af-packet: blocks per ring (one ring per worker and interface).
+    pub ring_blocks: u32,
+    /// af-packet: ms after which the kernel hands over a partly filled block.
+    pub block_timeout_ms: u32,
+    /// af-packet: fanout group id of the first interface (the next ones use the
+    /// following ids); 0 picks one from the process id.
+    pub fanout_group: u16,
+    /// pcap: kernel buffer per interface, MiB.
+    pub pcap_buffer_mb: u32,
+    /// Longest wait for packets before the clock moves on, ms.
+    pub poll_timeout_ms: u32,
+    /// Rows reach the sink at least this often, seconds.
+    pub flush_interval_s: u64,
+    /// Flows with traffic get a `close_reason = active` row this often, seconds (0 = never).
+    pub active_interval_s: u64,
+    /// `--save-pcap`: start a new file after this many MiB (0 = no limit).
+    pub save_pcap_max_mb: u64,
+    /// `--save-pcap`: start a new file after this many seconds (0 = no limit).
+    pub save_pcap_max_seconds: u64,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            engine: "af-packet".into(),
+            snaplen: 262_144,
+            promisc: true,
+            ring_block_size: 1 << 20,
+            ring_blocks: 64,
+            block_timeout_ms: 10,
+            fanout_group: 0,
+            pcap_buffer_mb: 64,
+            poll_timeout_ms: 100,
+            flush_interval_s: 5,
+            active_interval_s: 60,
+            save_pcap_max_mb: 1024,
+            save_pcap_max_seconds: 3600,
+        }
+    }
 }
 
 /// Threads and queues.
@@ -107,6 +162,15 @@ impl Config {
             path: path.into(),
             message,
         })?;
+        if !matches!(cfg.capture.engine.as_str(), "af-packet" | "pcap") {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: format!(
+                    "[capture] engine = {:?}: expected \"af-packet\" or \"pcap\"",
+                    cfg.capture.engine
+                ),
+            });
+        }
         Ok(cfg)
     }
 

@@ -9,17 +9,29 @@
 
 mod config;
 mod inputs;
+#[cfg(unix)]
+pub mod live;
 mod merge;
 mod progress;
 mod run;
 mod stats;
 mod worker;
 
-pub use config::{Config, ConfigError, OutputConfig, PipelineConfig};
+pub use config::{CaptureConfig, Config, ConfigError, OutputConfig, PipelineConfig};
 pub use inputs::{InputSpec, expand_inputs};
 pub use progress::Progress;
 pub use run::convert;
-pub use stats::{InputReport, RunStats};
+pub use stats::{CaptureReport, InputReport, RunStats};
+
+/// Shard workers for `cfg`: the configured number, or one per core.
+pub(crate) fn workers(cfg: &Config) -> usize {
+    match cfg.pipeline.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        w => w,
+    }
+}
 
 /// Every table the pipeline writes, in order.
 pub fn tables() -> Vec<&'static wirehouse_schema::TableDef> {

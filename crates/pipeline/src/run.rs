@@ -25,7 +25,19 @@ const FTP_ROUTE_NS: i64 = 600_000_000_000;
 /// Announced FTP data endpoints remembered at most.
 const FTP_ROUTES_MAX: usize = 65_536;
 
-struct Dispatch {
+/// What a dispatcher counted.
+#[derive(Default)]
+pub(crate) struct DispatchCounts {
+    pub captured_bytes: u64,
+    pub wire_bytes: u64,
+    pub flow_packets: u64,
+    pub non_ip_packets: u64,
+    pub unsupported_linktype_packets: u64,
+    pub decode_errors: BTreeMap<DecodeError, u64>,
+}
+
+/// Packets into per-worker batches, by symmetric flow hash.
+struct Router {
     /// FTP data endpoints announced on a control connection (PASV/EPSV/PORT/EPRT) → the
     /// control connection's worker and the last time used: the data connection goes to
     /// the same worker, so linking the two never depends on the number of workers.
@@ -37,7 +49,125 @@ struct Dispatch {
     clock: i64,
 }
 
+/// Reads packets into per-worker batches: minimal decode, IP defragmentation, symmetric
+/// flow hash. `convert` has one; a live capture has one per capture thread.
+pub(crate) struct Dispatch {
+    r: Router,
+    defrag: Defragmenter,
+    pub counts: DispatchCounts,
+}
+
 impl Dispatch {
+    pub(crate) fn new(
+        txs: Vec<Sender<ToWorker>>,
+        recycle: crossbeam_channel::Receiver<Batch>,
+        cfg: &Config,
+    ) -> Self {
+        let n = txs.len();
+        Dispatch {
+            r: Router {
+                ftp: HashMap::new(),
+                txs,
+                batches: (0..n).map(|_| Batch::default()).collect(),
+                recycle,
+                max_items: cfg.pipeline.batch_packets.max(1),
+                clock: i64::MIN,
+            },
+            defrag: Defragmenter::new(cfg.defrag.clone()),
+            counts: DispatchCounts::default(),
+        }
+    }
+
+    /// Hands one captured frame of input (or interface) `src` to the worker of its flow.
+    pub(crate) fn packet(
+        &mut self,
+        ts_ns: i64,
+        linktype: LinkType,
+        data: &[u8],
+        wire_len: u32,
+        src: u32,
+    ) {
+        let (r, defrag, counts) = (&mut self.r, &mut self.defrag, &mut self.counts);
+        counts.captured_bytes += data.len() as u64;
+        counts.wire_bytes += u64::from(wire_len);
+        r.clock = r.clock.max(ts_ns);
+        // The common packet is sharded from its raw bytes; the worker decodes it.
+        if let Some(key) = FlowKey::hint(linktype, data) {
+            counts.flow_packets += 1;
+            let item = Item::frame(ts_ns, linktype, src);
+            if (key.lo.1 == 21 || key.hi.1 == 21)
+                && let Ok(dec) = decode(linktype, data)
+            {
+                r.note_ftp(&key, dec.payload, ts_ns);
+            }
+            let w = r.pick(&key, ts_ns);
+            r.push(w, item, data);
+            return;
+        }
+        match decode(linktype, data) {
+            Ok(dec) => {
+                let item = Item {
+                    vlan: dec.vlan_id,
+                    ..Item::frame(ts_ns, linktype, src)
+                };
+                let fed = defrag.feed(ts_ns, data, &dec, |whole, count, datagram| {
+                    counts.flow_packets += u64::from(count.packets);
+                    r.route(
+                        whole,
+                        Item { count, ..item },
+                        datagram.unwrap_or(data),
+                        datagram.is_some(),
+                    );
+                });
+                if let Err((e, frags)) = fed {
+                    *counts.decode_errors.entry(e).or_default() += u64::from(frags);
+                }
+            }
+            Err(e) => match e.kind {
+                ErrorKind::NotIp(_) => counts.non_ip_packets += 1,
+                ErrorKind::UnsupportedLinkType(_) => counts.unsupported_linktype_packets += 1,
+                _ => *counts.decode_errors.entry(e).or_default() += 1,
+            },
+        }
+    }
+
+    /// Datagrams still waiting for fragments: their leading parts go to their flows, as
+    /// input `src` at the current clock.
+    pub(crate) fn finish_defrag(&mut self, src: u32) {
+        let (r, defrag, counts) = (&mut self.r, &mut self.defrag, &mut self.counts);
+        let last = Item::frame(r.clock, LinkType::Raw, src);
+        let finished = defrag.finish(|whole, count, datagram| {
+            counts.flow_packets += u64::from(count.packets);
+            r.route(
+                whole,
+                Item { count, ..last },
+                datagram.unwrap_or_default(),
+                true,
+            );
+        });
+        if let Err((e, frags)) = finished {
+            *counts.decode_errors.entry(e).or_default() += u64::from(frags);
+        }
+    }
+
+    /// Sends every partial batch, and the clock to workers with nothing pending.
+    pub(crate) fn tick(&mut self) {
+        self.r.tick();
+    }
+
+    /// Moves the clock (live capture: the wall clock) forward.
+    pub(crate) fn set_clock(&mut self, ns: i64) {
+        self.r.clock = self.r.clock.max(ns);
+    }
+
+    /// Sends what is pending; the workers are finished by whoever owns their channels.
+    pub(crate) fn done(mut self) -> (DispatchCounts, wirehouse_flow::DefragStats) {
+        self.r.tick();
+        (self.counts, self.defrag.stats())
+    }
+}
+
+impl Router {
     /// Appends a packet for worker `w`; `item.start`/`item.len` are filled in here.
     fn push(&mut self, w: usize, mut item: Item, bytes: &[u8]) {
         let b = &mut self.batches[w];
@@ -134,34 +264,30 @@ impl Dispatch {
     }
 }
 
-/// Converts `inputs` into tables written to `sink`, with `cfg.pipeline.workers` shard
-/// workers. Input damage is reported in the statistics; only a sink failure makes it an
-/// error. When `stop` is set, reading stops and every open flow is written with
-/// `close_reason = shutdown`.
-pub fn convert(
-    inputs: &[crate::InputSpec],
-    sink: &mut dyn Sink,
-    cfg: &Config,
-    progress: &Progress,
-    stop: &AtomicBool,
-) -> Result<RunStats, SinkError> {
-    let started = Instant::now();
-    let mut stats = RunStats::default();
-    let planned: Vec<Planned<'_>> = merge::plan(inputs, &mut stats.inputs);
-    progress.total(planned.iter().map(|p| p.size).sum());
-    let sources: Arc<Vec<Arc<str>>> =
-        Arc::new(planned.iter().map(|p| Arc::from(p.spec.name())).collect());
-    let n = match cfg.pipeline.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        w => w,
-    };
-    stats.workers = n;
+/// What the reading side of a run hands back.
+pub(crate) struct Fed<T> {
+    pub result: T,
+    pub counts: Vec<DispatchCounts>,
+    pub defrag: Vec<wirehouse_flow::DefragStats>,
+    /// How the workers end their open flows.
+    pub reason: CloseReason,
+}
 
-    let mut defrag = Defragmenter::new(cfg.defrag.clone());
-    let mut decode_errors: BTreeMap<DecodeError, u64> = BTreeMap::new();
-    let (reports, worker_reports, sink_result) = std::thread::scope(|s| {
+/// Runs `n` shard workers and the sink thread around `feed`, which gets one sender per
+/// worker and the shared pool of empty batches, reads packets through its dispatcher(s),
+/// and returns. Then every worker ends its flows with the reason `feed` gives, and the
+/// statistics are gathered.
+pub(crate) fn run_pipeline<T>(
+    cfg: &Config,
+    n: usize,
+    sources: Arc<Vec<Arc<str>>>,
+    live: Option<worker::Live>,
+    sink: &mut dyn Sink,
+    stats: &mut RunStats,
+    feed: impl FnOnce(&[Sender<ToWorker>], &crossbeam_channel::Receiver<Batch>) -> Fed<T>,
+) -> Result<T, SinkError> {
+    stats.workers = n;
+    let (fed, worker_reports, sink_result) = std::thread::scope(|s| {
         let (sink_tx, sink_rx) = bounded::<ToSink>(2 * n + 2);
         let sink_thread = s.spawn(move || {
             loop {
@@ -189,109 +315,38 @@ pub fn convert(
                 recycle_tx.clone(),
                 shared.clone(),
             );
-            handles
-                .push(s.spawn(move || worker::run(cfg, sources, rx, sink_tx, recycle_tx, shared)));
+            handles.push(
+                s.spawn(move || worker::run(cfg, sources, rx, sink_tx, recycle_tx, shared, live)),
+            );
         }
         drop(sink_tx);
         drop(recycle_tx);
-        let mut d = Dispatch {
-            ftp: HashMap::new(),
-            txs,
-            batches: (0..n).map(|_| Batch::default()).collect(),
-            recycle: recycle_rx,
-            max_items: cfg.pipeline.batch_packets.max(1),
-            clock: i64::MIN,
-        };
-        let mut seen = 0u64;
-        let reports = merge::for_each_packet(&planned, stop, |src, p, pos| {
-            seen += 1;
-            stats.captured_bytes += p.data.len() as u64;
-            stats.wire_bytes += u64::from(p.wire_len);
-            d.clock = d.clock.max(p.ts_ns);
-            // The common packet is sharded from its raw bytes; the worker decodes it.
-            if let Some(key) = FlowKey::hint(p.linktype, p.data) {
-                stats.flow_packets += 1;
-                let item = Item::frame(p.ts_ns, p.linktype, src as u32);
-                if (key.lo.1 == 21 || key.hi.1 == 21)
-                    && let Ok(dec) = decode(p.linktype, p.data)
-                {
-                    d.note_ftp(&key, dec.payload, p.ts_ns);
-                }
-                let w = d.pick(&key, p.ts_ns);
-                d.push(w, item, p.data);
-            } else {
-                match decode(p.linktype, p.data) {
-                    Ok(dec) => {
-                        let item = Item {
-                            vlan: dec.vlan_id,
-                            ..Item::frame(p.ts_ns, p.linktype, src as u32)
-                        };
-                        let fed = defrag.feed(p.ts_ns, p.data, &dec, |whole, count, datagram| {
-                            stats.flow_packets += u64::from(count.packets);
-                            d.route(
-                                whole,
-                                Item { count, ..item },
-                                datagram.unwrap_or(p.data),
-                                datagram.is_some(),
-                            );
-                        });
-                        if let Err((e, frags)) = fed {
-                            *decode_errors.entry(e).or_default() += u64::from(frags);
-                        }
-                    }
-                    Err(e) => match e.kind {
-                        ErrorKind::NotIp(_) => stats.non_ip_packets += 1,
-                        ErrorKind::UnsupportedLinkType(_) => {
-                            stats.unsupported_linktype_packets += 1
-                        }
-                        _ => *decode_errors.entry(e).or_default() += 1,
-                    },
-                }
-            }
-            if seen.is_multiple_of(TICK_PACKETS) {
-                d.tick();
-                progress.update(pos, seen, started.elapsed().as_secs_f64());
-            }
-        });
-        // Datagrams still waiting for fragments: their leading parts go to their flows.
-        let last = Item::frame(
-            d.clock,
-            LinkType::Raw,
-            planned.len().saturating_sub(1) as u32,
-        );
-        let finished = defrag.finish(|whole, count, datagram| {
-            stats.flow_packets += u64::from(count.packets);
-            d.route(
-                whole,
-                Item { count, ..last },
-                datagram.unwrap_or_default(),
-                true,
-            );
-        });
-        if let Err((e, frags)) = finished {
-            *decode_errors.entry(e).or_default() += u64::from(frags);
+        let fed = feed(&txs, &recycle_rx);
+        for tx in &txs {
+            let _ = tx.send(ToWorker::Finish(fed.reason));
         }
-        d.tick();
-        let reason = if stop.load(Ordering::Relaxed) {
-            CloseReason::Shutdown
-        } else {
-            CloseReason::EndOfInput
-        };
-        for tx in &d.txs {
-            let _ = tx.send(ToWorker::Finish(reason));
-        }
-        drop(d);
+        drop(txs);
         let worker_reports: Vec<WorkerReport> = handles
             .into_iter()
             .map(|h| h.join().expect("worker panicked"))
             .collect();
         let sink_result = sink_thread.join().expect("sink thread panicked");
-        (reports, worker_reports, sink_result)
+        (fed, worker_reports, sink_result)
     });
-    progress.finish();
-    stats.defrag = defrag.stats();
-    stats.inputs.extend(reports);
-    stats.packets = stats.inputs.iter().map(|i| i.packets).sum();
+    let mut decode_errors: BTreeMap<DecodeError, u64> = BTreeMap::new();
+    for c in fed.counts {
+        stats.captured_bytes += c.captured_bytes;
+        stats.wire_bytes += c.wire_bytes;
+        stats.flow_packets += c.flow_packets;
+        stats.non_ip_packets += c.non_ip_packets;
+        stats.unsupported_linktype_packets += c.unsupported_linktype_packets;
+        for (k, v) in c.decode_errors {
+            *decode_errors.entry(k).or_default() += v;
+        }
+    }
+    for d in fed.defrag {
+        stats.defrag.add(&d);
+    }
     let mut latency: Option<hdrhistogram::Histogram<u64>> = None;
     for r in worker_reports {
         stats.truncated_transport_headers += r.truncated_transport_headers;
@@ -353,6 +408,54 @@ pub fn convert(
         .iter()
         .map(|p| p.display().to_string())
         .collect();
+    Ok(fed.result)
+}
+
+/// Converts `inputs` into tables written to `sink`, with `cfg.pipeline.workers` shard
+/// workers. Input damage is reported in the statistics; only a sink failure makes it an
+/// error. When `stop` is set, reading stops and every open flow is written with
+/// `close_reason = shutdown`.
+pub fn convert(
+    inputs: &[crate::InputSpec],
+    sink: &mut dyn Sink,
+    cfg: &Config,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Result<RunStats, SinkError> {
+    let started = Instant::now();
+    let mut stats = RunStats::default();
+    let planned: Vec<Planned<'_>> = merge::plan(inputs, &mut stats.inputs);
+    progress.total(planned.iter().map(|p| p.size).sum());
+    let sources: Arc<Vec<Arc<str>>> =
+        Arc::new(planned.iter().map(|p| Arc::from(p.spec.name())).collect());
+    let n = crate::workers(cfg);
+    let reports = run_pipeline(cfg, n, sources, None, sink, &mut stats, |txs, recycle| {
+        let mut d = Dispatch::new(txs.to_vec(), recycle.clone(), cfg);
+        let mut seen = 0u64;
+        let reports = merge::for_each_packet(&planned, stop, |src, p, pos| {
+            seen += 1;
+            d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, src as u32);
+            if seen.is_multiple_of(TICK_PACKETS) {
+                d.tick();
+                progress.update(pos, seen, started.elapsed().as_secs_f64());
+            }
+        });
+        d.finish_defrag(planned.len().saturating_sub(1) as u32);
+        let (counts, defrag) = d.done();
+        Fed {
+            result: reports,
+            counts: vec![counts],
+            defrag: vec![defrag],
+            reason: if stop.load(Ordering::Relaxed) {
+                CloseReason::Shutdown
+            } else {
+                CloseReason::EndOfInput
+            },
+        }
+    });
+    progress.finish();
+    stats.inputs.extend(reports?);
+    stats.packets = stats.inputs.iter().map(|i| i.packets).sum();
     stats.interrupted = stop.load(Ordering::Relaxed);
     stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(stats)

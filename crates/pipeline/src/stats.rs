@@ -20,6 +20,33 @@ pub struct InputReport {
     pub skipped: bool,
 }
 
+/// One live capture handle (an interface, and for af-packet one worker's ring of it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CaptureReport {
+    /// Interface.
+    pub interface: String,
+    /// "af-packet" or "pcap".
+    pub engine: String,
+    /// The worker whose ring this is (af-packet).
+    pub worker: Option<usize>,
+    /// Packets read.
+    pub packets: u64,
+    /// Packets the kernel accepted for this handle (af-packet: read + dropped).
+    pub kernel_packets: u64,
+    /// Packets the kernel dropped because the ring or buffer was full.
+    pub kernel_drops: u64,
+    /// Packets the interface or its driver dropped (pcap).
+    pub interface_drops: u64,
+    /// Times the ring was full (af-packet).
+    pub ring_freezes: u64,
+    /// `--save-pcap` files written.
+    pub saved_files: Vec<String>,
+    /// `--save-pcap` write failures (the analytics go on).
+    pub save_pcap_errors: u64,
+    /// The first error.
+    pub error: Option<String>,
+}
+
 /// Distribution of the time a worker spent on one batch, microseconds (hdrhistogram).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Latency {
@@ -84,6 +111,8 @@ pub struct RunStats {
     pub batch_latency_us: Option<Latency>,
     /// True when the run was stopped by a signal (open flows written as `shutdown`).
     pub interrupted: bool,
+    /// Live capture: per interface (and ring), packets and kernel drop counters.
+    pub capture: Vec<CaptureReport>,
 }
 
 impl RunStats {
@@ -165,6 +194,34 @@ impl RunStats {
                 "{} worker(s); batch latency us: p50 {} p90 {} p99 {} max {} over {} batches\n",
                 self.workers, l.p50, l.p90, l.p99, l.max, l.batches
             ));
+        }
+        for c in &self.capture {
+            let ring = c.worker.map(|w| format!(" ring {w}")).unwrap_or_default();
+            s.push_str(&format!(
+                "capture {} ({}{ring}): {} packets read; kernel: {} received, {} dropped{}{}\n",
+                c.interface,
+                c.engine,
+                c.packets,
+                c.kernel_packets,
+                c.kernel_drops,
+                if c.interface_drops > 0 {
+                    format!(", {} dropped by the interface", c.interface_drops)
+                } else {
+                    String::new()
+                },
+                if c.saved_files.is_empty() && c.save_pcap_errors == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        "; saved to {} pcap file(s), {} write error(s)",
+                        c.saved_files.len(),
+                        c.save_pcap_errors
+                    )
+                },
+            ));
+            if let Some(e) = &c.error {
+                s.push_str(&format!("capture {}: error: {e}\n", c.interface));
+            }
         }
         if self.interrupted {
             s.push_str(

@@ -80,6 +80,15 @@ pub(crate) struct WorkerReport {
     pub l7: L7Stats,
 }
 
+/// Live capture: rows go out on time, not only when a batch is full.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Live {
+    /// Partial record batches go to the sink at least this often.
+    pub flush: std::time::Duration,
+    /// Flows with traffic get a `close_reason = active` row at least this often (ns; 0 = never).
+    pub active_ns: i64,
+}
+
 pub(crate) fn run(
     cfg: Config,
     sources: Arc<Vec<Arc<str>>>,
@@ -87,6 +96,7 @@ pub(crate) fn run(
     sink: Sender<ToSink>,
     recycle: Sender<Batch>,
     shared: Arc<Shared>,
+    live: Option<Live>,
 ) -> WorkerReport {
     // `shared` is the run's one cross-worker L7 registry (FTP data connections land on
     // any worker): the only thing workers share.
@@ -121,6 +131,28 @@ pub(crate) fn run(
             let _ = sink.send(ToSink::Rows(&L7Row::TABLE, sessions.finish()));
         }
     };
+    let mut last_flush = Instant::now();
+    let mut last_active = i64::MIN;
+    // Live: partial batches leave on time, and long flows report themselves.
+    let mut on_time = |table: &mut FlowTable<L7Engine>, rows: &mut Vec<FlowRow>| -> bool {
+        let Some(l) = live else {
+            return false;
+        };
+        let now = table.now_ns();
+        if l.active_ns > 0 {
+            if last_active == i64::MIN {
+                last_active = now;
+            } else if now.saturating_sub(last_active) >= l.active_ns {
+                last_active = now;
+                table.report_active(now, l.active_ns, &mut |r| rows.push(r));
+            }
+        }
+        if last_flush.elapsed() >= l.flush {
+            last_flush = Instant::now();
+            return true;
+        }
+        false
+    };
     for msg in rx {
         match msg {
             ToWorker::Packets(mut b) => {
@@ -154,13 +186,14 @@ pub(crate) fn run(
                     }
                 }
                 table.advance(b.clock, &mut |r| rows.push(r));
+                let force = on_time(&mut table, &mut rows);
                 flush(
                     &mut table,
                     &mut builder,
                     &mut sessions,
                     &mut rows,
                     &mut report,
-                    false,
+                    force,
                 );
                 if let Some(h) = hist.as_mut() {
                     let _ = h.record(t0.elapsed().as_micros() as u64);
@@ -171,13 +204,14 @@ pub(crate) fn run(
             }
             ToWorker::Tick(clock) => {
                 table.advance(clock, &mut |r| rows.push(r));
+                let force = on_time(&mut table, &mut rows);
                 flush(
                     &mut table,
                     &mut builder,
                     &mut sessions,
                     &mut rows,
                     &mut report,
-                    false,
+                    force,
                 );
             }
             ToWorker::Finish(reason) => {

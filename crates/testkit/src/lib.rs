@@ -57,6 +57,19 @@ pub fn have_tool(tool: &str) -> bool {
     ok
 }
 
+/// True when `program` is on the PATH (or in /usr/sbin, /sbin: servers such as nginx
+/// have no `--version`); reports it missing otherwise.
+pub fn have_program(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let ok = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|d| d.join(program).is_file());
+    if !ok {
+        missing(program);
+    }
+    ok
+}
+
 /// One row of the corpus's MANIFEST.tsv.
 #[derive(Debug, Clone)]
 pub struct ManifestRow {

@@ -1,4 +1,4 @@
-//! The Parquet sink: one open file per (table, day), rolled by row count, zstd,
+//! The Parquet sink: one open file per (table, day), rolled by row count and by age, zstd,
 //! written atomically (hidden `.inprogress` name, renamed on close).
 
 use crate::{Sink, SinkError, SinkSummary};
@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wirehouse_schema::{Kind, TableDef};
 
 /// Parquet sink settings.
@@ -25,6 +26,9 @@ pub struct ParquetOptions {
     pub zstd_level: i32,
     /// Most files open at once (one per table and day); the least recently written is closed.
     pub max_open_files: usize,
+    /// Seconds (wall clock) a file stays open at most before it is completed, so a long
+    /// live capture's files become visible; the next rows start a new file. 0 = no limit.
+    pub max_file_seconds: u64,
 }
 
 impl Default for ParquetOptions {
@@ -34,6 +38,7 @@ impl Default for ParquetOptions {
             row_group_rows: 1 << 18,
             zstd_level: 3,
             max_open_files: 16,
+            max_file_seconds: 60,
         }
     }
 }
@@ -44,6 +49,8 @@ struct OpenFile {
     path: PathBuf,
     rows: u64,
     last_use: u64,
+    /// When the file was created (for `max_file_seconds`).
+    opened: Instant,
 }
 
 /// Writes `DIR/<table>/date=YYYY-MM-DD/part-<run>-<n>.parquet`.
@@ -161,6 +168,7 @@ impl ParquetSink {
             path,
             rows: 0,
             last_use: 0,
+            opened: Instant::now(),
         })
     }
 
@@ -179,6 +187,29 @@ impl ParquetSink {
             source,
         })?;
         self.summary.files.push(f.path);
+        Ok(())
+    }
+
+    /// Completes every open file older than `max_file_seconds`, as if it had reached
+    /// `max_rows_per_file`: later rows of its table and day start a new file. Called by
+    /// `tick` and, since rows arriving all the time mean no tick, after every `write`.
+    fn finish_aged_files(&mut self) -> Result<(), SinkError> {
+        if self.opts.max_file_seconds == 0 {
+            return Ok(());
+        }
+        let max_age = Duration::from_secs(self.opts.max_file_seconds);
+        let mut aged: Vec<(&'static str, i64)> = self
+            .open
+            .iter()
+            .filter(|(_, f)| f.opened.elapsed() >= max_age)
+            .map(|(k, _)| *k)
+            .collect();
+        aged.sort_unstable();
+        for key in aged {
+            if let Some(f) = self.open.remove(&key) {
+                self.finish_file(f)?;
+            }
+        }
         Ok(())
     }
 
@@ -234,7 +265,8 @@ impl Sink for ParquetSink {
         let days: Vec<i64> = ts.values().iter().map(|v| v.div_euclid(DAY_US)).collect();
         let first = days[0];
         if days.iter().all(|&d| d == first) {
-            return self.write_day(table, first, &batch);
+            self.write_day(table, first, &batch)?;
+            return self.finish_aged_files();
         }
         let mut distinct: Vec<i64> = days.clone();
         distinct.sort_unstable();
@@ -250,7 +282,11 @@ impl Sink for ParquetSink {
                 })?;
             self.write_day(table, day, &part)?;
         }
-        Ok(())
+        self.finish_aged_files()
+    }
+
+    fn tick(&mut self) -> Result<(), SinkError> {
+        self.finish_aged_files()
     }
 
     fn close(&mut self) -> Result<SinkSummary, SinkError> {
@@ -349,6 +385,46 @@ mod tests {
             }
         }
         assert_eq!(total, 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_are_completed_by_age() {
+        let dir = std::env::temp_dir().join(format!("wh-sink-age-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut sink = ParquetSink::new(
+            &dir,
+            ParquetOptions {
+                max_file_seconds: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let batch = |what: &str| {
+            let mut b = EventBuilder::with_capacity(1);
+            b.append(&EventRow {
+                time: Timestamp(1_704_153_599 * 1_000_000),
+                what: what.into(),
+            });
+            b.finish()
+        };
+        sink.write(&EventRow::TABLE, batch("first")).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        // No more rows: the sink thread ticks, and the file is older than a second.
+        sink.tick().unwrap();
+        let day = dir.join("events/date=2024-01-01");
+        let names: Vec<String> = std::fs::read_dir(&day)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].ends_with(".parquet") && !names[0].starts_with('.'));
+        // The next rows go to a new file.
+        sink.write(&EventRow::TABLE, batch("second")).unwrap();
+        let s = sink.close().unwrap();
+        assert_eq!(s.rows["events"], 2);
+        assert_eq!(s.files.len(), 2);
+        assert!(s.files.iter().all(|f| f.exists()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
