@@ -7,7 +7,10 @@
 # For each rate R (default: 250 500 750 1000 1500 2000 Mbit/s) it prints the rate
 # tcpreplay achieved, packets sent and read, kernel drops (ring full), packets the
 # receiving CPU's backlog dropped before any socket saw them (softnet), wirehouse's CPU
-# seconds and peak RSS. The highest R with zero drops is the sustainable rate.
+# seconds and peak RSS, and the sessions found beside those of an offline conversion of
+# the same file. The highest R with zero drops is the sustainable rate. (af-packet reads
+# fewer packets than were sent when the capture has IP fragments: the kernel's fanout
+# reassembles them, one datagram for its fragments.)
 # Frames must fit the veth MTU (make-traffic.sh captures do: 1514 bytes at most).
 # Installs tcpreplay if missing. Needs root (namespaces, raw sockets).
 set -euo pipefail
@@ -41,6 +44,11 @@ for ns in $TX $RX; do ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv
 # promiscuous mode, which wirehouse sets; nothing routes or answers them.
 cat "$CAP" >/dev/null
 
+# The same capture converted offline: the sessions a lossless live capture must find.
+"$BIN" convert -q -w "$WORKERS" "$CAP" -o "parquet:$W/ref" --stats-json "$W/ref.json" 2>/dev/null
+REF_SESSIONS=$(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1]))["sessions"].values()))' "$W/ref.json")
+rm -rf "$W/ref"
+
 softnet_drops() { awk '{s+=strtonum("0x"$2)} END{print s}' /proc/net/softnet_stat; }
 
 rows=()
@@ -61,18 +69,18 @@ for R in "${RATES[@]}"; do
   SENT=$(awk '/Actual:/{print $2; exit}' "$W/replay")
   MBPS=$(awk '/Rated:/{for(i=1;i<=NF;i++) if($i ~ /Mbps/) {print $(i-1); exit}}' "$W/replay")
   read -r ELAPSED USR SYS RSS <"$W/time"
-  read -r READ KDROPS < <(python3 -c '
+  read -r READ KDROPS SESSIONS < <(python3 -c '
 import json,sys
 s=json.load(open(sys.argv[1]))
-print(s["packets"], sum(c["kernel_drops"] for c in s["capture"]))' "$W/stats.json")
+print(s["packets"], sum(c["kernel_drops"] for c in s["capture"]), sum(s["sessions"].values()))' "$W/stats.json")
   CPU=$(echo "$USR + $SYS" | bc)
-  rows+=("| $R | ${MBPS:-?} | ${SENT:-?} | $READ | $KDROPS | $((SD1 - SD0)) | $CPU | $((RSS / 1024)) |")
+  rows+=("| $R | ${MBPS:-?} | ${SENT:-?} | $READ | $KDROPS | $((SD1 - SD0)) | $SESSIONS / $REF_SESSIONS | $CPU | $((RSS / 1024)) |")
   echo "${rows[-1]}" >&2
 done
 {
   echo "Live capture, $(basename "$CAP"), engine $ENGINE, $WORKERS workers ($(nproc) cores, $(date -u +%Y-%m-%d)):"
   echo
-  echo "| target Mbit/s | tcpreplay Mbit/s | sent | read | kernel drops | backlog drops | wirehouse CPU s | peak RSS MiB |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| target Mbit/s | tcpreplay Mbit/s | sent | read | kernel drops | backlog drops | sessions (live / offline) | wirehouse CPU s | peak RSS MiB |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } | tee -a "${OUTFILE:-/dev/null}"

@@ -212,16 +212,26 @@ const DRAIN: Duration = Duration::from_secs(1);
 type ThreadResult = (DispatchCounts, DefragStats, Vec<CaptureReport>);
 
 #[cfg(target_os = "linux")]
+#[allow(clippy::too_many_arguments)]
 fn ring_thread(
     w: usize,
+    n_rings: usize,
     mut rings: Vec<Ring>,
-    tx: Sender<ToWorker>,
+    txs: Vec<Sender<ToWorker>>,
     recycle: Receiver<Batch>,
     cfg: &Config,
     spec: &LiveSpec,
     until: &Until<'_>,
 ) -> ThreadResult {
-    let mut d = Dispatch::new(vec![tx], recycle, cfg);
+    // The kernel spreads the flows over the rings; the dispatcher still shards by the
+    // pipeline's own symmetric hash, which agrees with itself for the datagrams this
+    // thread reassembles and the rest of their flow read by another ring's thread.
+    let mut d = Dispatch::new(txs, recycle, cfg);
+    if n_rings > 1 {
+        d.hold_reassembled(Duration::from_millis(
+            2 * u64::from(cfg.capture.poll_timeout_ms.max(1)) + 50,
+        ));
+    }
     let fds: Vec<_> = rings.iter().map(|r| r.fd()).collect();
     let mut savers: Vec<Saver> = rings
         .iter()
@@ -414,11 +424,12 @@ pub fn capture(
                 match sources {
                     #[cfg(target_os = "linux")]
                     LiveSources::AfPacket(rings) => {
+                        let n_rings = rings.len();
                         for (w, mine) in rings.into_iter().enumerate() {
-                            let (tx, rc, until) = (txs[w].clone(), recycle.clone(), &until);
-                            hs.push(
-                                s.spawn(move || ring_thread(w, mine, tx, rc, cfg, spec, until)),
-                            );
+                            let (txs, rc, until) = (txs.to_vec(), recycle.clone(), &until);
+                            hs.push(s.spawn(move || {
+                                ring_thread(w, n_rings, mine, txs, rc, cfg, spec, until)
+                            }));
                         }
                     }
                     #[cfg(feature = "libpcap")]

@@ -47,6 +47,10 @@ struct Router {
     recycle: crossbeam_channel::Receiver<Batch>,
     max_items: usize,
     clock: i64,
+    /// Live capture with several reading threads: how long datagrams reassembled here
+    /// wait before they go out (see [`Dispatch::hold_reassembled`]).
+    hold: Option<std::time::Duration>,
+    held: std::collections::VecDeque<(Instant, usize, Item, Vec<u8>)>,
 }
 
 /// Reads packets into per-worker batches: minimal decode, IP defragmentation, symmetric
@@ -72,6 +76,8 @@ impl Dispatch {
                 recycle,
                 max_items: cfg.pipeline.batch_packets.max(1),
                 clock: i64::MIN,
+                hold: None,
+                held: Default::default(),
             },
             defrag: Defragmenter::new(cfg.defrag.clone()),
             counts: DispatchCounts::default(),
@@ -150,8 +156,19 @@ impl Dispatch {
         }
     }
 
+    /// Live capture with several reading threads, each with its own defragmenter: a
+    /// flow's fragments may be read by another thread than the rest of the flow (the
+    /// kernel hashes IPv6 fragments by address pair only). Datagrams reassembled here
+    /// are sent `hold` later, by which time the thread that reads the rest of their flow
+    /// has sent what it read before them (threads send at least every tick), so the
+    /// worker sees a fragmented DNS answer after its query.
+    pub(crate) fn hold_reassembled(&mut self, hold: std::time::Duration) {
+        self.r.hold = Some(hold);
+    }
+
     /// Sends every partial batch, and the clock to workers with nothing pending.
     pub(crate) fn tick(&mut self) {
+        self.r.release(false);
         self.r.tick();
     }
 
@@ -162,6 +179,7 @@ impl Dispatch {
 
     /// Sends what is pending; the workers are finished by whoever owns their channels.
     pub(crate) fn done(mut self) -> (DispatchCounts, wirehouse_flow::DefragStats) {
+        self.r.release(true);
         self.r.tick();
         (self.counts, self.defrag.stats())
     }
@@ -201,7 +219,25 @@ impl Router {
         self.note_ftp(&key, whole.payload, item.ts);
         let w = self.pick(&key, item.ts);
         let linktype = if raw_ip { LinkType::Raw } else { item.linktype };
-        self.push(w, Item { linktype, ..item }, bytes);
+        let item = Item { linktype, ..item };
+        match self.hold {
+            Some(h) if raw_ip => self
+                .held
+                .push_back((Instant::now() + h, w, item, bytes.to_vec())),
+            _ => self.push(w, item, bytes),
+        }
+    }
+
+    /// Sends the held datagrams whose time has come (all of them when `all`).
+    fn release(&mut self, all: bool) {
+        let now = Instant::now();
+        while let Some((at, ..)) = self.held.front() {
+            if !all && *at > now {
+                break;
+            }
+            let (_, w, item, bytes) = self.held.pop_front().expect("front exists");
+            self.push(w, item, &bytes);
+        }
     }
 
     /// The worker that owns a flow.
