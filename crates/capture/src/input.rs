@@ -17,9 +17,18 @@ pub(crate) enum Fill {
 
 /// A named, buffered, decompressed byte stream that counts what was consumed.
 pub struct Input {
-    r: Buffered,
+    r: Source,
     name: String,
     pos: u64,
+}
+
+/// Where the bytes come from.
+enum Source {
+    /// A stream (pipe, compressed file, ...) through a buffer.
+    Stream(Buffered),
+    /// A regular uncompressed file, memory-mapped.
+    #[cfg(unix)]
+    Mapped(crate::mapped::Mapped),
 }
 
 impl Input {
@@ -37,7 +46,65 @@ impl Input {
                 .map_err(|e| CaptureError::io(&name, 0, e))?;
             r = Box::new(BufReader::with_capacity(BUF, d));
         }
-        Ok(Self { r, name, pos: 0 })
+        Ok(Self {
+            r: Source::Stream(r),
+            name,
+            pos: 0,
+        })
+    }
+
+    /// Reads a regular file through memory-mapped windows when it is not compressed;
+    /// otherwise as a stream.
+    pub fn file(name: String, f: std::fs::File) -> Result<Self, CaptureError> {
+        #[cfg(unix)]
+        {
+            let mut head = [0u8; 4];
+            use std::os::unix::fs::FileExt;
+            let n = f.read_at(&mut head, 0).unwrap_or(0);
+            let compressed = head[..n].starts_with(&[0x1f, 0x8b])
+                || head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+            if !compressed
+                && let Some(m) = crate::mapped::Mapped::open(
+                    f.try_clone().map_err(|e| CaptureError::io(&name, 0, e))?,
+                )
+            {
+                return Ok(Self {
+                    r: Source::Mapped(m),
+                    name,
+                    pos: 0,
+                });
+            }
+        }
+        Self::new(name, Box::new(f))
+    }
+
+    /// [`buffered`](Self::buffered), with the memory-mapped window the bytes lie in.
+    pub(crate) fn buffered_window(
+        &mut self,
+    ) -> Result<(&[u8], Option<&std::sync::Arc<crate::mapped::Window>>), CaptureError> {
+        let pos = self.pos;
+        match &mut self.r {
+            Source::Stream(r) => r.fill_buf().map(|b| (b, None)),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.buffered_window().map(|(b, w)| (b, Some(w))),
+        }
+        .map_err(|e| CaptureError::io(&self.name, pos, e))
+    }
+
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match &mut self.r {
+            Source::Stream(r) => r.fill_buf(),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.buffered(),
+        }
+    }
+
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.r {
+            Source::Stream(r) => r.read(buf),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.read(buf),
+        }
     }
 
     /// The input's name.
@@ -53,20 +120,20 @@ impl Input {
     /// The first four bytes without consuming them, `None` if fewer exist.
     pub(crate) fn peek4(&mut self) -> Result<Option<[u8; 4]>, CaptureError> {
         let pos = self.pos;
+        let name = self.name.clone();
         let b = self
-            .r
             .fill_buf()
-            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
+            .map_err(|e| CaptureError::io(&name, pos, e))?;
         Ok((b.len() >= 4).then(|| [b[0], b[1], b[2], b[3]]))
     }
 
     /// Whatever is left in the current buffer (used for error messages on tiny files).
     pub(crate) fn peek_all(&mut self) -> Result<Vec<u8>, CaptureError> {
         let pos = self.pos;
+        let name = self.name.clone();
         let b = self
-            .r
             .fill_buf()
-            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
+            .map_err(|e| CaptureError::io(&name, pos, e))?;
         Ok(b[..b.len().min(8)].to_vec())
     }
 
@@ -74,7 +141,7 @@ impl Input {
     pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<Fill, CaptureError> {
         let mut n = 0;
         while n < buf.len() {
-            match self.r.read(&mut buf[n..]) {
+            match self.read_some(&mut buf[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -92,22 +159,50 @@ impl Input {
     /// The bytes buffered now (reading more only when none are), without consuming them.
     pub(crate) fn buffered(&mut self) -> Result<&[u8], CaptureError> {
         let pos = self.pos;
-        self.r
-            .fill_buf()
-            .map_err(|e| CaptureError::io(&self.name, pos, e))
+        match &mut self.r {
+            Source::Stream(r) => r.fill_buf(),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.buffered(),
+        }
+        .map_err(|e| CaptureError::io(&self.name, pos, e))
     }
 
     /// Consumes `n` bytes of what [`buffered`](Self::buffered) returned.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.r.consume(n);
+        match &mut self.r {
+            Source::Stream(r) => r.consume(n),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.consume(n),
+        }
         self.pos += n as u64;
     }
 
     /// Skips `n` bytes; returns how many were actually skipped.
     pub(crate) fn skip(&mut self, n: u64) -> Result<u64, CaptureError> {
         let pos = self.pos;
-        let k = io::copy(&mut (&mut self.r).take(n), &mut io::sink())
-            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
+        let k = match &mut self.r {
+            Source::Stream(r) => io::copy(&mut r.take(n), &mut io::sink()),
+            #[cfg(unix)]
+            Source::Mapped(m) => {
+                let mut left = n;
+                loop {
+                    let avail = m.buffered().map(|b| b.len() as u64);
+                    match avail {
+                        Ok(0) => break Ok(n - left),
+                        Ok(a) => {
+                            let k = a.min(left);
+                            m.consume(k as usize);
+                            left -= k;
+                            if left == 0 {
+                                break Ok(n);
+                            }
+                        }
+                        Err(e) => break Err(e),
+                    }
+                }
+            }
+        }
+        .map_err(|e| CaptureError::io(&self.name, pos, e))?;
         self.pos += k;
         Ok(k)
     }

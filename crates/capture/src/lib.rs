@@ -12,6 +12,25 @@ mod input;
 pub mod interfaces;
 #[cfg(unix)]
 pub mod live;
+#[cfg(unix)]
+pub mod mapped;
+/// Memory-mapped input needs Unix; elsewhere files are read as streams.
+#[cfg(not(unix))]
+pub mod mapped {
+    /// Never constructed off Unix.
+    #[derive(Debug)]
+    pub struct Window;
+    impl Window {
+        /// Never called off Unix.
+        pub fn bytes(&self) -> &[u8] {
+            &[]
+        }
+        /// Never called off Unix.
+        pub fn offset_of(&self, _data: &[u8]) -> Option<usize> {
+            None
+        }
+    }
+}
 pub mod pcap;
 pub mod pcapng;
 pub mod rotate;
@@ -38,6 +57,9 @@ pub struct Packet<'a> {
     pub interface: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// The memory-mapped window `data` lies in, when the input is a mapped file: another
+    /// thread can then hold the bytes by reference instead of copying them.
+    pub window: Option<&'a std::sync::Arc<mapped::Window>>,
 }
 
 /// A packet's metadata, with the location of its bytes in the reader's buffer.
@@ -54,8 +76,13 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    pub(crate) fn packet(self, buf: &[u8]) -> Packet<'_> {
+    pub(crate) fn packet<'a>(
+        self,
+        buf: &'a [u8],
+        window: Option<&'a std::sync::Arc<mapped::Window>>,
+    ) -> Packet<'a> {
         Packet {
+            window,
             ts_ns: self.ts_ns,
             linktype: self.linktype,
             wire_len: self.wire_len,
@@ -82,7 +109,7 @@ pub trait PacketSource: Send {
 pub fn open(path: &Path) -> Result<Box<dyn PacketSource>, CaptureError> {
     let name = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| CaptureError::io(&name, 0, e))?;
-    open_reader(name, Box::new(f))
+    open_input(Input::file(name, f)?)
 }
 
 /// Opens standard input as a capture stream.
@@ -95,7 +122,10 @@ pub fn open_reader(
     name: String,
     raw: Box<dyn Read + Send>,
 ) -> Result<Box<dyn PacketSource>, CaptureError> {
-    let mut input = Input::new(name, raw)?;
+    open_input(Input::new(name, raw)?)
+}
+
+fn open_input(mut input: Input) -> Result<Box<dyn PacketSource>, CaptureError> {
     let magic = input.peek4()?;
     match magic {
         Some(m) if pcapng::is_magic(m) => Ok(Box::new(pcapng::Reader::new(input)?)),

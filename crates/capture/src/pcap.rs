@@ -240,8 +240,11 @@ impl PacketSource for Reader {
             return Ok(None);
         }
         match self.read_record() {
-            Ok(Some(m)) if m.in_input => Ok(Some(m.packet(self.input.buffered()?))),
-            Ok(Some(m)) => Ok(Some(m.packet(&self.buf))),
+            Ok(Some(m)) if m.in_input => {
+                let (buf, window) = self.input.buffered_window()?;
+                Ok(Some(m.packet(buf, window)))
+            }
+            Ok(Some(m)) => Ok(Some(m.packet(&self.buf, None))),
             other => {
                 self.done = true;
                 other.map(|_| None)

@@ -318,7 +318,7 @@ impl PacketSource for Reader {
             return Ok(None);
         }
         match self.next_meta() {
-            Ok(Some(m)) => Ok(Some(m.packet(&self.buf))),
+            Ok(Some(m)) => Ok(Some(m.packet(&self.buf, None))),
             other => {
                 self.done = true;
                 other.map(|_| None)

@@ -148,6 +148,7 @@ mod tests {
             wire_len: data.len() as u32,
             interface: 0,
             data,
+            window: None,
         }
     }
 

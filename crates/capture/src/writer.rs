@@ -61,6 +61,7 @@ mod tests {
                 wire_len: f.len() as u32,
                 interface: 0,
                 data: f,
+                window: None,
             };
             w.write(&p).unwrap();
         }

@@ -264,7 +264,7 @@ fn ring_thread(
                 let read = ring.read_block(|p| {
                     saver.write(&p.as_packet());
                     *count += 1;
-                    d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, j as u32);
+                    d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, j as u32, None);
                 });
                 if read.is_none() {
                     break;
@@ -344,7 +344,7 @@ fn pcap_thread(
         let got = src.next(|p| {
             saver.write(&p.as_packet());
             packets += 1;
-            d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, j as u32);
+            d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, j as u32, None);
         });
         match got {
             Ok(true) => {}

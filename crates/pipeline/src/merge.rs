@@ -96,6 +96,7 @@ impl Open {
             wire_len: self.wire_len,
             interface: self.interface,
             data: &self.data,
+            window: None,
         }
     }
 

@@ -92,6 +92,7 @@ impl Dispatch {
         data: &[u8],
         wire_len: u32,
         src: u32,
+        window: Option<&Arc<wirehouse_capture::mapped::Window>>,
     ) {
         let (r, defrag, counts) = (&mut self.r, &mut self.defrag, &mut self.counts);
         counts.captured_bytes += data.len() as u64;
@@ -107,7 +108,10 @@ impl Dispatch {
                 r.note_ftp(&key, dec.payload, ts_ns);
             }
             let w = r.pick(&key, ts_ns);
-            r.push(w, item, data);
+            match window.and_then(|win| win.offset_of(data).map(|off| (win, off))) {
+                Some((win, off)) => r.push_ref(w, item, win, off, data.len()),
+                None => r.push(w, item, data),
+            }
             return;
         }
         match decode(linktype, data) {
@@ -194,6 +198,33 @@ impl Router {
         b.data.extend_from_slice(bytes);
         b.items.push(item);
         if b.items.len() >= self.max_items || b.data.len() >= 4 << 20 {
+            self.send(w);
+        }
+    }
+
+    /// Appends a packet whose bytes stay in a memory-mapped window (no copy).
+    fn push_ref(
+        &mut self,
+        w: usize,
+        mut item: Item,
+        window: &Arc<wirehouse_capture::mapped::Window>,
+        offset: usize,
+        len: usize,
+    ) {
+        let b = &mut self.batches[w];
+        let known = b.windows.last().is_some_and(|l| Arc::ptr_eq(l, window));
+        if !known {
+            if b.windows.len() >= usize::from(crate::worker::OWN) {
+                self.send(w);
+                return self.push_ref(w, item, window, offset, len);
+            }
+            b.windows.push(window.clone());
+        }
+        item.window = (b.windows.len() - 1) as u16;
+        item.start = offset as u32;
+        item.len = len as u32;
+        b.items.push(item);
+        if b.items.len() >= self.max_items {
             self.send(w);
         }
     }
@@ -470,7 +501,9 @@ pub fn convert(
         let mut seen = 0u64;
         let reports = merge::for_each_packet(&planned, stop, |src, p, pos| {
             seen += 1;
-            d.packet(p.ts_ns, p.linktype, p.data, p.wire_len, src as u32);
+            d.packet(
+                p.ts_ns, p.linktype, p.data, p.wire_len, src as u32, p.window,
+            );
             if seen.is_multiple_of(TICK_PACKETS) {
                 d.tick();
                 progress.update(pos, seen, started.elapsed().as_secs_f64());

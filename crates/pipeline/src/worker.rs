@@ -20,6 +20,9 @@ pub(crate) struct Item {
     pub start: u32,
     pub len: u32,
     pub source: u32,
+    /// Index of the memory-mapped window in [`Batch::windows`] holding the bytes, or
+    /// [`OWN`] when they are in [`Batch::data`].
+    pub window: u16,
     /// Reassembled datagrams (linktype Raw) carry their fragments' count and VLAN.
     pub count: PacketCount,
     pub vlan: u16,
@@ -40,19 +43,37 @@ impl Item {
             start: 0,
             len: 0,
             source,
+            window: OWN,
             count,
             vlan: 0,
         }
     }
 }
 
+/// [`Item::window`] of bytes copied into the batch.
+pub(crate) const OWN: u16 = u16::MAX;
+
 /// Packets for one worker, with the dispatcher's clock when the batch was sent: every
 /// packet of this worker's flows up to that time is in this batch or an earlier one.
+/// Bytes are copied into `data`, or, read from a memory-mapped file, referenced in their
+/// window (held here until the batch is processed).
 #[derive(Default)]
 pub(crate) struct Batch {
     pub data: Vec<u8>,
+    pub windows: Vec<Arc<wirehouse_capture::mapped::Window>>,
     pub items: Vec<Item>,
     pub clock: i64,
+}
+
+impl Batch {
+    /// The bytes of `it`.
+    fn bytes(&self, it: &Item) -> &[u8] {
+        let all = match it.window {
+            OWN => &self.data[..],
+            w => self.windows[w as usize].bytes(),
+        };
+        &all[it.start as usize..(it.start + it.len) as usize]
+    }
 }
 
 /// Messages to a worker.
@@ -158,7 +179,7 @@ pub(crate) fn run(
             ToWorker::Packets(mut b) => {
                 let t0 = Instant::now();
                 for it in &b.items {
-                    let bytes = &b.data[it.start as usize..(it.start + it.len) as usize];
+                    let bytes = b.bytes(it);
                     match decode(it.linktype, bytes) {
                         Ok(mut d) => {
                             // A whole frame stands for itself; a reassembled datagram
@@ -199,6 +220,7 @@ pub(crate) fn run(
                     let _ = h.record(t0.elapsed().as_micros() as u64);
                 }
                 b.data.clear();
+                b.windows.clear();
                 b.items.clear();
                 let _ = recycle.try_send(b);
             }

@@ -34,6 +34,7 @@ impl<'a> LivePacket<'a> {
             wire_len: self.wire_len,
             interface: 0,
             data: self.data,
+            window: None,
         }
     }
 }

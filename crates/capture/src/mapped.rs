@@ -1,0 +1,248 @@
+//! Regular files read through memory-mapped windows instead of `read(2)`: no copy from
+//! the page cache into a buffer, and packets handed to other threads by reference to
+//! their window ([`Window`]) instead of by copy.
+//!
+//! A file is mapped `WINDOW` bytes at a time (read-only, pre-faulted); when fewer than
+//! `MIN_AHEAD` bytes are left in a window, the next one is mapped from the current
+//! position (page-aligned down), so a record always lies whole in one window. A window is
+//! unmapped when the last holder of it is gone, so memory stays at a few windows
+//! whatever the file size.
+//!
+//! The caveat every mmap reader shares (ripgrep, for one): a file truncated by another
+//! process *while* it is being read makes the kernel raise SIGBUS on the missing pages.
+//! Files that are damaged or cut short before the run are handled like any other input.
+
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+/// Bytes mapped at a time.
+pub(crate) const WINDOW: usize = 32 << 20;
+/// A new window is mapped when fewer bytes than this are left in the current one
+/// (more than the largest record any reader accepts whole in one piece).
+pub(crate) const MIN_AHEAD: usize = 1 << 20;
+
+/// One mapped, read-only region of a file.
+#[derive(Debug)]
+pub struct Window {
+    ptr: *const u8,
+    len: usize,
+    /// Offset of the first byte in the file.
+    start: u64,
+}
+
+// SAFETY: the mapping is read-only and never changes owner-visible state; sharing
+// references to its bytes between threads is like sharing a `&[u8]`.
+unsafe impl Send for Window {}
+// SAFETY: as above.
+unsafe impl Sync for Window {}
+
+impl Window {
+    /// Maps `len` bytes of `file` from `start` (a multiple of the page size).
+    fn map(file: &File, start: u64, len: usize) -> std::io::Result<Self> {
+        if len == 0 {
+            return Ok(Self {
+                ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+                len: 0,
+                start,
+            });
+        }
+        // SAFETY: a fresh read-only private mapping of an open file; the kernel checks
+        // the offset and length.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_POPULATE,
+                file.as_raw_fd(),
+                start as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self {
+            ptr: p.cast(),
+            len,
+            start,
+        })
+    }
+
+    /// The mapped bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` is mapped readable for as long as `self` lives (or is a
+        // dangling pointer with length 0).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// Where `data` (a slice of these bytes) starts in the window, if it is one.
+    pub fn offset_of(&self, data: &[u8]) -> Option<usize> {
+        let (p, base) = (data.as_ptr() as usize, self.ptr as usize);
+        (p >= base && p + data.len() <= base + self.len).then(|| p - base)
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmapping our own mapping once; `bytes()` borrows end with `self`.
+            unsafe {
+                libc::munmap(self.ptr as *mut libc::c_void, self.len);
+            }
+        }
+    }
+}
+
+/// A regular file read through windows.
+pub(crate) struct Mapped {
+    file: File,
+    size: u64,
+    window: Arc<Window>,
+    /// Read position in the file.
+    pos: u64,
+}
+
+fn page() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
+
+impl Mapped {
+    /// Maps the start of `file`, `None` when it is not a non-empty regular file.
+    pub(crate) fn open(file: File) -> Option<Self> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() == 0 {
+            return None;
+        }
+        let size = meta.len();
+        let window = Arc::new(Window::map(&file, 0, (size as usize).min(WINDOW)).ok()?);
+        Some(Self {
+            file,
+            size,
+            window,
+            pos: 0,
+        })
+    }
+
+    fn remap(&mut self) -> std::io::Result<()> {
+        let start = self.pos / page() * page();
+        let len = ((self.size - start) as usize).min(WINDOW);
+        self.window = Arc::new(Window::map(&self.file, start, len)?);
+        Ok(())
+    }
+
+    /// The bytes from the read position to the end of the window, mapping the next
+    /// window first when the current one has fewer than `MIN_AHEAD` left.
+    pub(crate) fn buffered(&mut self) -> std::io::Result<&[u8]> {
+        let end = self.window.start + self.window.len as u64;
+        if end - self.pos < MIN_AHEAD as u64 && end < self.size {
+            self.remap()?;
+        }
+        let off = (self.pos - self.window.start) as usize;
+        Ok(&self.window.bytes()[off..])
+    }
+
+    /// Consumes `n` bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n as u64).min(self.size);
+    }
+
+    /// Copies up to `buf.len()` bytes.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.buffered()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+
+    /// [`buffered`](Self::buffered) and the window the bytes lie in.
+    pub(crate) fn buffered_window(&mut self) -> std::io::Result<(&[u8], &Arc<Window>)> {
+        self.buffered()?;
+        let off = (self.pos - self.window.start) as usize;
+        Ok((&self.window.bytes()[off..], &self.window))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{LinkType, Packet, PacketSource, PcapWriter};
+    use std::io::Write;
+
+    /// Every packet and the final error, read one way.
+    fn read_all(mut src: Box<dyn PacketSource>) -> (Vec<(i64, Vec<u8>)>, Option<String>) {
+        let mut out = Vec::new();
+        loop {
+            match src.next_packet() {
+                Ok(Some(p)) => out.push((p.ts_ns, p.data.to_vec())),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn mapped_windows_read_what_the_stream_reads_across_boundaries_and_truncation() {
+        let dir = std::env::temp_dir().join(format!("wh-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.pcap");
+        let mut w = PcapWriter::new(
+            std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+            LinkType::Ethernet,
+            262_144,
+            true,
+        )
+        .unwrap();
+        // ~3 windows' worth of records of every size from 0 to 9000 bytes, each with
+        // distinct content, so records straddle every window boundary somewhere.
+        let mut total = 0usize;
+        let mut i = 0u64;
+        while total < 2 * super::WINDOW + super::WINDOW / 2 {
+            let len = (i * 7919 % 9001) as usize;
+            let data: Vec<u8> = (0..len).map(|k| (k as u64 ^ i) as u8).collect();
+            w.write(&Packet {
+                ts_ns: i as i64 * 1000,
+                linktype: LinkType::Ethernet,
+                wire_len: len as u32,
+                interface: 0,
+                data: &data,
+                window: None,
+            })
+            .unwrap();
+            total += 16 + len;
+            i += 1;
+        }
+        w.into_inner().unwrap().flush().unwrap();
+        let stream = |p: &std::path::Path| {
+            crate::open_reader(
+                p.display().to_string(),
+                Box::new(std::fs::File::open(p).unwrap()),
+            )
+            .unwrap()
+        };
+        let mut mapped = crate::open(&path).unwrap();
+        assert!(
+            mapped.next_packet().unwrap().unwrap().window.is_some(),
+            "a plain file is mapped"
+        );
+        let (a, ea) = read_all(crate::open(&path).unwrap());
+        let (b, eb) = read_all(stream(&path));
+        assert_eq!(a.len() as u64, i);
+        assert!(a == b && ea.is_none() && eb.is_none());
+
+        // Cut in the middle of a record past the first window: the same packets and the
+        // same error (naming the same offset) both ways.
+        let cut = dir.join("cut.pcap");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&cut, &bytes[..super::WINDOW + 12_345]).unwrap();
+        let (a, ea) = read_all(crate::open(&cut).unwrap());
+        let (b, eb) = read_all(stream(&cut));
+        assert!(a == b, "{} vs {} packets", a.len(), b.len());
+        assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
