@@ -2,7 +2,7 @@
 //! the page cache into a buffer, and packets handed to other threads by reference to
 //! their window ([`Window`]) instead of by copy.
 //!
-//! A file is mapped `WINDOW` bytes at a time (read-only, pre-faulted); when fewer than
+//! A file is mapped `WINDOW` bytes at a time (read-only, read ahead); when fewer than
 //! `MIN_AHEAD` bytes are left in a window, the next one is mapped from the current
 //! position (page-aligned down), so a record always lies whole in one window. A window is
 //! unmapped when the last holder of it is gone, so memory stays at a few windows
@@ -56,13 +56,27 @@ impl Window {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_POPULATE,
+                libc::MAP_PRIVATE,
                 file.as_raw_fd(),
                 start as libc::off_t,
             )
         };
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
+        }
+        // Read sequentially, and start reading this window and the next from disk now,
+        // while the previous one is processed (what read(2)'s readahead does; it matters
+        // when the file is not cached).
+        // SAFETY: advice only, on our own mapping and file.
+        unsafe {
+            libc::madvise(p, len, libc::MADV_SEQUENTIAL);
+            libc::madvise(p, len, libc::MADV_WILLNEED);
+            libc::posix_fadvise(
+                file.as_raw_fd(),
+                (start + len as u64) as libc::off_t,
+                WINDOW as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            );
         }
         Ok(Self {
             ptr: p.cast(),
