@@ -288,7 +288,7 @@ fn response_attributes(m: &Message, a: &mut Attributes) {
 fn answers(m: &Message) -> String {
     use std::fmt::Write;
     const MARK: &str = "; ...";
-    let mut out = String::new();
+    let mut out = String::with_capacity(64 * m.answers.len().min(8));
     let mut cut = usize::from(m.answers_seen) > m.answers.len();
     for r in &m.answers {
         let before = out.len();
