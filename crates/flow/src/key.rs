@@ -50,65 +50,37 @@ impl FlowKey {
     /// full [`decode`](wirehouse_wire::decode). When it answers, it equals the key of
     /// the full decode (the dispatcher relies on that to shard without decoding twice).
     pub fn hint(linktype: wirehouse_wire::LinkType, b: &[u8]) -> Option<Self> {
-        use wirehouse_wire::LinkType;
-        let mut off = match linktype {
-            LinkType::Ethernet => {
-                let mut off = 12;
-                let mut et = u16::from_be_bytes([*b.get(12)?, *b.get(13)?]);
-                for _ in 0..2 {
-                    if matches!(et, 0x8100 | 0x88a8 | 0x9100) {
-                        off += 4;
-                        et = u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]);
-                    }
-                }
-                if !matches!(et, 0x0800 | 0x86dd) {
-                    return None;
-                }
-                off + 2
-            }
-            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => 0,
-            _ => return None,
+        let r = RawHint::parse(linktype, b)?;
+        let ip = |a: &[u8]| match <[u8; 4]>::try_from(a) {
+            Ok(v4) => IpAddr::from(v4),
+            Err(_) => IpAddr::from(<[u8; 16]>::try_from(a).unwrap_or([0; 16])),
         };
-        let ip = b.get(off..)?;
-        let (src, dst, proto, l4) = match ip.first()? >> 4 {
-            4 => {
-                let ihl = usize::from(ip[0] & 0x0f) * 4;
-                let h = ip.get(..20)?;
-                if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-                    return None; // options are fine, fragments are not
-                }
-                let s: [u8; 4] = h[12..16].try_into().ok()?;
-                let d: [u8; 4] = h[16..20].try_into().ok()?;
-                (IpAddr::from(s), IpAddr::from(d), h[9], ihl)
-            }
-            6 => {
-                let h = ip.get(..40)?;
-                let s: [u8; 16] = h[8..24].try_into().ok()?;
-                let d: [u8; 16] = h[24..40].try_into().ok()?;
-                (IpAddr::from(s), IpAddr::from(d), h[6], 40)
-            }
-            _ => return None,
+        Some(Self::new((ip(r.src), r.sp), (ip(r.dst), r.dp), r.proto).0)
+    }
+
+    /// [`hint`](Self::hint) reduced to what sharding needs — the
+    /// [`shard_hash`](Self::shard_hash) of the key `hint` would give, and the ports —
+    /// computed without building the key.
+    pub fn shard_hint(linktype: wirehouse_wire::LinkType, b: &[u8]) -> Option<ShardHint> {
+        let r = RawHint::parse(linktype, b)?;
+        Some(ShardHint {
+            hash: shard_mix(
+                endpoint_word(r.src, r.sp),
+                endpoint_word(r.dst, r.dp),
+                r.proto,
+            ),
+            ports: (r.sp, r.dp),
+        })
+    }
+
+    /// A cheap hash, equal for both directions, for sharding flows over workers (not
+    /// stable across versions; flow ids use [`symmetric_hash`](Self::symmetric_hash)).
+    pub fn shard_hash(&self) -> u64 {
+        let word = |(ip, port): (IpAddr, u16)| match ip {
+            IpAddr::V4(a) => endpoint_word(&a.octets(), port),
+            IpAddr::V6(a) => endpoint_word(&a.octets(), port),
         };
-        off = l4;
-        let ports = ip.get(off..off + 4)?;
-        let (sp, dp) = (
-            u16::from_be_bytes([ports[0], ports[1]]),
-            u16::from_be_bytes([ports[2], ports[3]]),
-        );
-        match proto {
-            6 => {}
-            // UDP tunnels are decapsulated by the full decode.
-            17 if ![sp, dp]
-                .iter()
-                .any(|p| matches!(p, 4789 | 6081 | 4754 | 4790 | 6635)) => {}
-            _ => return None,
-        }
-        // The full decode needs the whole transport header or at least the ports; a
-        // header it would reject outright (e.g. a TCP data offset below 20) goes there too.
-        if proto == 6 && ip.get(off + 12).is_some_and(|&x| x >> 4 < 5) {
-            return None;
-        }
-        Some(Self::new((src, sp), (dst, dp), proto).0)
+        shard_mix(word(self.lo), word(self.hi), self.proto)
     }
 
     /// Builds a key from a source and destination endpoint.
@@ -149,6 +121,117 @@ impl FlowKey {
     }
 }
 
+/// What sharding needs of a packet: see [`FlowKey::shard_hint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardHint {
+    /// [`FlowKey::shard_hash`] of the packet's flow.
+    pub hash: u64,
+    /// Source and destination ports.
+    pub ports: (u16, u16),
+}
+
+/// The fields [`FlowKey::hint`] reads, borrowed from the packet.
+struct RawHint<'a> {
+    src: &'a [u8],
+    dst: &'a [u8],
+    sp: u16,
+    dp: u16,
+    proto: u8,
+}
+
+impl<'a> RawHint<'a> {
+    fn parse(linktype: wirehouse_wire::LinkType, b: &'a [u8]) -> Option<Self> {
+        use wirehouse_wire::LinkType;
+        let off = match linktype {
+            LinkType::Ethernet => {
+                let mut off = 12;
+                let mut et = u16::from_be_bytes([*b.get(12)?, *b.get(13)?]);
+                for _ in 0..2 {
+                    if matches!(et, 0x8100 | 0x88a8 | 0x9100) {
+                        off += 4;
+                        et = u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]);
+                    }
+                }
+                if !matches!(et, 0x0800 | 0x86dd) {
+                    return None;
+                }
+                off + 2
+            }
+            LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => 0,
+            _ => return None,
+        };
+        let ip = b.get(off..)?;
+        let (src, dst, proto, l4) = match ip.first()? >> 4 {
+            4 => {
+                let ihl = usize::from(ip[0] & 0x0f) * 4;
+                let h = ip.get(..20)?;
+                if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                    return None; // options are fine, fragments are not
+                }
+                (&h[12..16], &h[16..20], h[9], ihl)
+            }
+            6 => {
+                let h = ip.get(..40)?;
+                (&h[8..24], &h[24..40], h[6], 40)
+            }
+            _ => return None,
+        };
+        let ports = ip.get(l4..l4 + 4)?;
+        let (sp, dp) = (
+            u16::from_be_bytes([ports[0], ports[1]]),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
+        match proto {
+            6 => {}
+            // UDP tunnels are decapsulated by the full decode.
+            17 if ![sp, dp]
+                .iter()
+                .any(|p| matches!(p, 4789 | 6081 | 4754 | 4790 | 6635)) => {}
+            _ => return None,
+        }
+        // The full decode needs the whole transport header or at least the ports; a
+        // header it would reject outright (e.g. a TCP data offset below 20) goes there too.
+        if proto == 6 && ip.get(l4 + 12).is_some_and(|&x| x >> 4 < 5) {
+            return None;
+        }
+        Some(Self {
+            src,
+            dst,
+            sp,
+            dp,
+            proto,
+        })
+    }
+}
+
+/// One endpoint as a word: an IPv4 address with the port, or an IPv6 address folded.
+fn endpoint_word(ip: &[u8], port: u16) -> u64 {
+    let a = match ip.len() {
+        4 => u64::from(u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]])),
+        _ => {
+            let mut x = 0u64;
+            for c in ip.chunks(8) {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                x = x.rotate_left(23) ^ u64::from_be_bytes(w);
+            }
+            x
+        }
+    };
+    (a << 16) ^ (a >> 48) ^ u64::from(port)
+}
+
+/// Order-independent mix of two endpoint words and the protocol.
+fn shard_mix(a: u64, b: u64, proto: u8) -> u64 {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = x.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ y.rotate_left(29).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+        ^ u64::from(proto);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^ (h >> 32)
+}
+
 impl Side {
     /// The other side.
     pub fn other(self) -> Self {
@@ -161,6 +244,49 @@ impl Side {
 
 #[cfg(test)]
 mod tests {
+    /// On every packet of every corpus capture: when the hint answers, it is the
+    /// key of the full decode, and the shard hint is that key's shard hash.
+    #[test]
+    fn hints_agree_with_the_full_decode_on_real_packets() {
+        let Some(corpus) = wirehouse_testkit::corpus() else {
+            return;
+        };
+        let (mut hinted, mut total) = (0u64, 0u64);
+        for row in wirehouse_testkit::manifest(&corpus) {
+            let Ok(mut src) = wirehouse_capture::open(&corpus.join(&row.file)) else {
+                continue;
+            };
+            while let Ok(Some(p)) = src.next_packet() {
+                total += 1;
+                let hint = FlowKey::hint(p.linktype, p.data);
+                let shard = FlowKey::shard_hint(p.linktype, p.data);
+                assert_eq!(hint.is_some(), shard.is_some(), "{}", row.file);
+                let (Some(h), Some(s)) = (hint, shard) else {
+                    continue;
+                };
+                hinted += 1;
+                // A packet the full decode rejects (say, an IPv4 total length beyond the
+                // frame) is still sharded by its hint; the worker counts the error.
+                let Ok(d) = wirehouse_wire::decode(p.linktype, p.data) else {
+                    continue;
+                };
+                let (k, _) = FlowKey::of(&d);
+                assert_eq!(h, k, "{}", row.file);
+                assert_eq!(s.hash, k.shard_hash(), "{}", row.file);
+                let ports = match d.l4 {
+                    L4::Tcp(t) => (t.src_port, t.dst_port),
+                    L4::Udp { src_port, dst_port } => (src_port, dst_port),
+                    _ => panic!("{}: a hinted packet is TCP or UDP", row.file),
+                };
+                assert_eq!(s.ports, ports, "{}", row.file);
+            }
+        }
+        assert!(
+            hinted > 10_000 && hinted < total,
+            "{hinted} of {total} packets hinted"
+        );
+    }
+
     use super::*;
 
     #[test]

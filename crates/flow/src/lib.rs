@@ -15,7 +15,7 @@ mod row;
 mod table;
 
 pub use defrag::{DefragConfig, DefragStats, Defragmenter, Reassembled};
-pub use key::{FlowKey, Side};
+pub use key::{FlowKey, ShardHint, Side};
 pub use reassembly::{HalfStats, HalfStream, ReassemblyConfig, StreamEvent};
 pub use row::{FlowBuilder, FlowRow};
 pub use table::{

@@ -99,15 +99,23 @@ impl Dispatch {
         counts.wire_bytes += u64::from(wire_len);
         r.clock = r.clock.max(ts_ns);
         // The common packet is sharded from its raw bytes; the worker decodes it.
-        if let Some(key) = FlowKey::hint(linktype, data) {
+        if let Some(h) = FlowKey::shard_hint(linktype, data) {
             counts.flow_packets += 1;
             let item = Item::frame(ts_ns, linktype, src);
-            if (key.lo.1 == 21 || key.hi.1 == 21)
-                && let Ok(dec) = decode(linktype, data)
-            {
-                r.note_ftp(&key, dec.payload, ts_ns);
-            }
-            let w = r.pick(&key, ts_ns);
+            // The flow key itself is only built for FTP (control connections announce
+            // data endpoints, which are routed by endpoint).
+            let ftp = h.ports.0 == 21 || h.ports.1 == 21 || !r.ftp.is_empty();
+            let w = match ftp.then(|| FlowKey::hint(linktype, data)).flatten() {
+                Some(key) => {
+                    if (key.lo.1 == 21 || key.hi.1 == 21)
+                        && let Ok(dec) = decode(linktype, data)
+                    {
+                        r.note_ftp(&key, dec.payload, ts_ns);
+                    }
+                    r.pick(&key, ts_ns)
+                }
+                None => (h.hash % r.txs.len() as u64) as usize,
+            };
             match window.and_then(|win| win.offset_of(data).map(|off| (win, off))) {
                 Some((win, off)) => r.push_ref(w, item, win, off, data.len()),
                 None => r.push(w, item, data),
@@ -273,7 +281,7 @@ impl Router {
 
     /// The worker that owns a flow.
     fn worker_of(&self, key: &FlowKey) -> usize {
-        (key.symmetric_hash() % self.txs.len() as u64) as usize
+        (key.shard_hash() % self.txs.len() as u64) as usize
     }
 
     /// The worker for a packet of `key` at `ts`: its own, or its FTP control
