@@ -59,7 +59,7 @@ pub enum LiveError {
     #[error("{0}: no such interface (see `wirehouse interfaces`)")]
     NoSuchInterface(String),
     /// A system call failed.
-    #[error("{interface}: {what}: {source}{}", hint(source))]
+    #[error("{interface}: {what}{}", hint(source))]
     Io {
         /// Interface.
         interface: String,
@@ -88,13 +88,21 @@ pub enum LiveError {
     #[error("{0}")]
     Config(String),
     /// libpcap failed.
-    #[error("{interface}: {why}")]
+    #[error("{interface}: {why}{}", pcap_hint(why))]
     Pcap {
         /// Interface.
         interface: String,
         /// libpcap's message.
         why: String,
     },
+}
+
+fn pcap_hint(why: &str) -> &'static str {
+    if why.contains("not permitted") || why.contains("ermission denied") {
+        " (capturing needs root or CAP_NET_RAW)"
+    } else {
+        ""
+    }
 }
 
 fn hint(e: &std::io::Error) -> &'static str {
