@@ -25,6 +25,7 @@ if [[ $MODE == test ]]; then
   command -v dig >/dev/null || need+=(bind9-dnsutils)
   command -v curl >/dev/null || need+=(curl)
   command -v tcpdump >/dev/null || need+=(tcpdump)
+  command -v tcpreplay >/dev/null || need+=(tcpreplay)
 fi
 if ((${#need[@]})); then
   echo "setup: apt-get install ${need[*]}" >&2

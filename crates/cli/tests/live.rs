@@ -506,3 +506,137 @@ fn walk(d: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Per (vlan, protocol, endpoints): packets and bytes, from a `flows` table.
+fn flow_counts(dir: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
+    let mut out = BTreeMap::new();
+    for b in common::read_table(dir, "flows") {
+        for i in 0..b.num_rows() {
+            let key = [
+                "vlan_id",
+                "ip_proto",
+                "client_ip",
+                "server_ip",
+                "client_port",
+                "server_port",
+            ]
+            .map(|k| column_text(&b, k, i))
+            .join("|");
+            let n = |k: &str| -> u64 {
+                column_text(&b, k, i)
+                    .trim_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .unwrap()
+            };
+            let e = out.entry(key).or_insert((0, 0, 0, 0));
+            e.0 += n("client_packets");
+            e.1 += n("server_packets");
+            e.2 += n("client_bytes");
+            e.3 += n("server_bytes");
+        }
+    }
+    out
+}
+
+/// Corpus captures with 802.1Q and QinQ tags replayed into a veth pair: the kernel takes
+/// the outer tag off received frames, and the af-packet engine must put it back — the
+/// live flows (VLAN ids included) equal those of converting the file.
+#[test]
+fn replayed_vlan_captures_keep_their_tags() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let pid = std::process::id();
+    let (tx, rx) = (format!("whrtx{pid}"), format!("whrrx{pid}"));
+    if !Command::new("ip")
+        .args(["netns", "add", &tx])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        wirehouse_testkit::missing("network namespaces (ip netns add; needs root and iproute2)");
+        return;
+    }
+    let mut env = Netns(vec![tx.clone()], Vec::new());
+    if !wirehouse_testkit::have_program("tcpreplay") {
+        return;
+    }
+    sh(&["ip", "netns", "add", &rx]);
+    env.0.push(rx.clone());
+    // No IPv6 on the new links: their router solicitations would be flows of their own.
+    for ns in [&tx, &rx] {
+        for k in ["all", "default"] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
+            ]);
+        }
+    }
+    sh(&[
+        "ip", "link", "add", "wrt0", "netns", &tx, "type", "veth", "peer", "name", "wrr0", "netns",
+        &rx,
+    ]);
+    sh(&["ip", "-n", &tx, "link", "set", "wrt0", "up"]);
+    sh(&["ip", "-n", &rx, "link", "set", "wrr0", "up"]);
+    let work = common::out_dir("replay-vlan");
+    std::fs::create_dir_all(&work).unwrap();
+    for (i, file) in [
+        "zeek/Traces/q-in-q.pcap",
+        "packetbeat/pcaps/icmp/icmp4_ping_over_vlan.pcap",
+        "zeek/Traces/http-vlan-0.pcap",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let cap = corpus.join(file);
+        let (live, offline) = (work.join(format!("live{i}")), work.join(format!("off{i}")));
+        let mut c = in_ns(
+            &rx,
+            &[
+                env!("CARGO_BIN_EXE_wirehouse"),
+                "capture",
+                "-i",
+                "wrr0",
+                "-w",
+                "2",
+                "-o",
+                &format!("parquet:{}", live.display()),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let st = in_ns(
+            &tx,
+            &["tcpreplay", "-q", "-i", "wrt0", &cap.display().to_string()],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+        assert!(st.success(), "tcpreplay {file}");
+        std::thread::sleep(Duration::from_millis(500));
+        interrupt(&mut c);
+        let err = wait_ok(c, file);
+        let out = common::convert(&[&cap], &offline, &["-w", "1"]);
+        assert!(out.status.success());
+        let want = flow_counts(&offline);
+        assert!(!want.is_empty(), "{file}");
+        assert_eq!(flow_counts(&live), want, "{file}\n{err}");
+    }
+    // The QinQ capture's outer tag is VLAN 13: it came back.
+    assert!(
+        flow_counts(&work.join("off0"))
+            .keys()
+            .all(|k| k.starts_with("[13")),
+        "{:?}",
+        flow_counts(&work.join("off0"))
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
