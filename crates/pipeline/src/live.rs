@@ -3,8 +3,10 @@
 //!
 //! - **af-packet**: one TPACKET_V3 ring per worker and interface, the rings of an
 //!   interface in one kernel fanout group (flow hash, IPv4 defragmentation), so the
-//!   kernel shards: each worker has its own capture thread reading its rings, with a
-//!   dispatcher of its own (IPv6 fragments, which the kernel does not reassemble).
+//!   kernel spreads the reading over one capture thread per worker. Each thread's
+//!   dispatcher then shards by the pipeline's own symmetric hash, which also places
+//!   the IPv6 datagrams it reassembles (the kernel hashes IPv6 fragments by address
+//!   pair, so they may arrive on another ring than the rest of their flow).
 //! - **pcap**: one libpcap handle and capture thread per interface, whose dispatcher
 //!   shards to every worker by the symmetric flow hash.
 //!
