@@ -15,7 +15,7 @@
 //! time. Nothing is dropped in user space: every queue is bounded, so a slow sink or
 //! worker makes the ring fill, and the kernel counts what it could not deliver.
 
-use crate::run::{Dispatch, DispatchCounts, Fed, run_pipeline};
+use crate::run::{Dispatch, DispatchCounts, Fed, SharedRoutes, run_pipeline};
 use crate::stats::CaptureReport;
 use crate::worker::{Batch, Live, ToWorker};
 use crate::{Config, RunStats};
@@ -218,6 +218,7 @@ type ThreadResult = (DispatchCounts, DefragStats, Vec<CaptureReport>);
 fn ring_thread(
     w: usize,
     n_rings: usize,
+    ftp: Arc<SharedRoutes>,
     mut rings: Vec<Ring>,
     txs: Vec<Sender<ToWorker>>,
     recycle: Receiver<Batch>,
@@ -229,6 +230,7 @@ fn ring_thread(
     // pipeline's own symmetric hash, which agrees with itself for the datagrams this
     // thread reassembles and the rest of their flow read by another ring's thread.
     let mut d = Dispatch::new(txs, recycle, cfg);
+    d.share_ftp_routes(ftp);
     if n_rings > 1 {
         d.hold_reassembled(Duration::from_millis(
             2 * u64::from(cfg.capture.poll_timeout_ms.max(1)) + 50,
@@ -427,10 +429,12 @@ pub fn capture(
                     #[cfg(target_os = "linux")]
                     LiveSources::AfPacket(rings) => {
                         let n_rings = rings.len();
+                        let ftp = Arc::new(SharedRoutes::default());
                         for (w, mine) in rings.into_iter().enumerate() {
                             let (txs, rc, until) = (txs.to_vec(), recycle.clone(), &until);
+                            let ftp = ftp.clone();
                             hs.push(s.spawn(move || {
-                                ring_thread(w, n_rings, mine, txs, rc, cfg, spec, until)
+                                ring_thread(w, n_rings, ftp, mine, txs, rc, cfg, spec, until)
                             }));
                         }
                     }

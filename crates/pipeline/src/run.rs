@@ -36,12 +36,52 @@ pub(crate) struct DispatchCounts {
     pub decode_errors: BTreeMap<DecodeError, u64>,
 }
 
+/// Announced FTP data endpoint → (worker of its control connection, last used).
+type RouteMap = HashMap<(IpAddr, u16), (usize, i64)>;
+
+/// FTP routes shared by the capture threads of a live af-packet run: the kernel often
+/// hands a data connection to another ring than its control connection.
+#[derive(Default)]
+pub(crate) struct SharedRoutes {
+    any: std::sync::atomic::AtomicBool,
+    map: std::sync::Mutex<RouteMap>,
+}
+
+/// A dispatcher's FTP routes: its own, or shared (then locked only while non-empty).
+enum FtpRoutes {
+    Own(RouteMap),
+    Shared(Arc<SharedRoutes>),
+}
+
+impl FtpRoutes {
+    fn is_empty(&self) -> bool {
+        match self {
+            FtpRoutes::Own(m) => m.is_empty(),
+            FtpRoutes::Shared(s) => !s.any.load(Ordering::Relaxed),
+        }
+    }
+
+    fn with<T>(&mut self, f: impl FnOnce(&mut RouteMap) -> T) -> T {
+        match self {
+            FtpRoutes::Own(m) => f(m),
+            FtpRoutes::Shared(s) => {
+                // A poisoned lock only means another capture thread panicked mid-insert;
+                // the map itself is still usable.
+                let mut m = s.map.lock().unwrap_or_else(|p| p.into_inner());
+                let out = f(&mut m);
+                s.any.store(!m.is_empty(), Ordering::Relaxed);
+                out
+            }
+        }
+    }
+}
+
 /// Packets into per-worker batches, by symmetric flow hash.
 struct Router {
     /// FTP data endpoints announced on a control connection (PASV/EPSV/PORT/EPRT) → the
     /// control connection's worker and the last time used: the data connection goes to
     /// the same worker, so linking the two never depends on the number of workers.
-    ftp: HashMap<(IpAddr, u16), (usize, i64)>,
+    ftp: FtpRoutes,
     txs: Vec<Sender<ToWorker>>,
     batches: Vec<Batch>,
     recycle: crossbeam_channel::Receiver<Batch>,
@@ -70,7 +110,7 @@ impl Dispatch {
         let n = txs.len();
         Dispatch {
             r: Router {
-                ftp: HashMap::new(),
+                ftp: FtpRoutes::Own(HashMap::new()),
                 txs,
                 batches: (0..n).map(|_| Batch::default()).collect(),
                 recycle,
@@ -166,6 +206,12 @@ impl Dispatch {
         if let Err((e, frags)) = finished {
             *counts.decode_errors.entry(e).or_default() += u64::from(frags);
         }
+    }
+
+    /// Live capture with several reading threads: FTP announcements seen by any of
+    /// them route the data connection, whichever thread reads it.
+    pub(crate) fn share_ftp_routes(&mut self, routes: Arc<SharedRoutes>) {
+        self.r.ftp = FtpRoutes::Shared(routes);
     }
 
     /// Live capture with several reading threads, each with its own defragmenter: a
@@ -288,13 +334,19 @@ impl Router {
     /// connection's when it goes to an announced data endpoint.
     fn pick(&mut self, key: &FlowKey, ts: i64) -> usize {
         if !self.ftp.is_empty() {
-            for ep in [key.lo, key.hi] {
-                if let Some(e) = self.ftp.get_mut(&ep)
-                    && ts.saturating_sub(e.1) < FTP_ROUTE_NS
-                {
-                    e.1 = ts;
-                    return e.0;
+            let routed = self.ftp.with(|m| {
+                for ep in [key.lo, key.hi] {
+                    if let Some(e) = m.get_mut(&ep)
+                        && ts.saturating_sub(e.1) < FTP_ROUTE_NS
+                    {
+                        e.1 = e.1.max(ts);
+                        return Some(e.0);
+                    }
                 }
+                None
+            });
+            if let Some(w) = routed {
+                return w;
             }
         }
         self.worker_of(key)
@@ -316,15 +368,16 @@ impl Router {
             return;
         }
         let w = self.pick(key, ts);
-        if self.ftp.len() + eps.len() > FTP_ROUTES_MAX {
-            self.ftp
-                .retain(|_, e| ts.saturating_sub(e.1) < FTP_ROUTE_NS);
-        }
-        for ep in eps {
-            if self.ftp.len() < FTP_ROUTES_MAX {
-                self.ftp.insert(ep, (w, ts));
+        self.ftp.with(|m| {
+            if m.len() + eps.len() > FTP_ROUTES_MAX {
+                m.retain(|_, e| ts.saturating_sub(e.1) < FTP_ROUTE_NS);
             }
-        }
+            for ep in eps {
+                if m.len() < FTP_ROUTES_MAX {
+                    m.insert(ep, (w, ts));
+                }
+            }
+        });
     }
 
     /// Sends every partial batch, and the clock to workers with nothing pending.
