@@ -31,17 +31,54 @@ enum Source {
     Mapped(crate::mapped::Mapped),
 }
 
+const GZIP: [u8; 2] = [0x1f, 0x8b];
+const ZSTD: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+impl Source {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Source::Stream(r) => r.fill_buf(),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.buffered(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Stream(r) => r.read(buf),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.read(buf),
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Source::Stream(r) => r.consume(n),
+            #[cfg(unix)]
+            Source::Mapped(m) => m.consume(n),
+        }
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        match self {
+            Source::Stream(r) => io::copy(&mut r.take(n), &mut io::sink()),
+            #[cfg(unix)]
+            Source::Mapped(m) => Ok(m.skip(n)),
+        }
+    }
+}
+
 impl Input {
     /// Wraps a raw stream, unwrapping gzip (`1f 8b`) and zstd (`28 b5 2f fd`) by content.
     pub fn new(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
         let mut r: Buffered = Box::new(BufReader::with_capacity(BUF, raw));
         let head = r.fill_buf().map_err(|e| CaptureError::io(&name, 0, e))?;
-        if head.starts_with(&[0x1f, 0x8b]) {
+        if head.starts_with(&GZIP) {
             r = Box::new(BufReader::with_capacity(
                 BUF,
                 flate2::bufread::MultiGzDecoder::new(r),
             ));
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if head.starts_with(&ZSTD) {
             let d = zstd::stream::read::Decoder::with_buffer(r)
                 .map_err(|e| CaptureError::io(&name, 0, e))?;
             r = Box::new(BufReader::with_capacity(BUF, d));
@@ -61,8 +98,7 @@ impl Input {
             let mut head = [0u8; 4];
             use std::os::unix::fs::FileExt;
             let n = f.read_at(&mut head, 0).unwrap_or(0);
-            let compressed = head[..n].starts_with(&[0x1f, 0x8b])
-                || head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+            let compressed = head[..n].starts_with(&GZIP) || head[..n].starts_with(&ZSTD);
             if !compressed
                 && let Some(m) = crate::mapped::Mapped::open(
                     f.try_clone().map_err(|e| CaptureError::io(&name, 0, e))?,
@@ -91,22 +127,6 @@ impl Input {
         .map_err(|e| CaptureError::io(&self.name, pos, e))
     }
 
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        match &mut self.r {
-            Source::Stream(r) => r.fill_buf(),
-            #[cfg(unix)]
-            Source::Mapped(m) => m.buffered(),
-        }
-    }
-
-    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.r {
-            Source::Stream(r) => r.read(buf),
-            #[cfg(unix)]
-            Source::Mapped(m) => m.read(buf),
-        }
-    }
-
     /// The input's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -119,21 +139,13 @@ impl Input {
 
     /// The first four bytes without consuming them, `None` if fewer exist.
     pub(crate) fn peek4(&mut self) -> Result<Option<[u8; 4]>, CaptureError> {
-        let pos = self.pos;
-        let name = self.name.clone();
-        let b = self
-            .fill_buf()
-            .map_err(|e| CaptureError::io(&name, pos, e))?;
+        let b = self.buffered()?;
         Ok((b.len() >= 4).then(|| [b[0], b[1], b[2], b[3]]))
     }
 
     /// Whatever is left in the current buffer (used for error messages on tiny files).
     pub(crate) fn peek_all(&mut self) -> Result<Vec<u8>, CaptureError> {
-        let pos = self.pos;
-        let name = self.name.clone();
-        let b = self
-            .fill_buf()
-            .map_err(|e| CaptureError::io(&name, pos, e))?;
+        let b = self.buffered()?;
         Ok(b[..b.len().min(8)].to_vec())
     }
 
@@ -141,7 +153,7 @@ impl Input {
     pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<Fill, CaptureError> {
         let mut n = 0;
         while n < buf.len() {
-            match self.read_some(&mut buf[n..]) {
+            match self.r.read(&mut buf[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -159,50 +171,24 @@ impl Input {
     /// The bytes buffered now (reading more only when none are), without consuming them.
     pub(crate) fn buffered(&mut self) -> Result<&[u8], CaptureError> {
         let pos = self.pos;
-        match &mut self.r {
-            Source::Stream(r) => r.fill_buf(),
-            #[cfg(unix)]
-            Source::Mapped(m) => m.buffered(),
-        }
-        .map_err(|e| CaptureError::io(&self.name, pos, e))
+        self.r
+            .fill_buf()
+            .map_err(|e| CaptureError::io(&self.name, pos, e))
     }
 
     /// Consumes `n` bytes of what [`buffered`](Self::buffered) returned.
     pub(crate) fn consume(&mut self, n: usize) {
-        match &mut self.r {
-            Source::Stream(r) => r.consume(n),
-            #[cfg(unix)]
-            Source::Mapped(m) => m.consume(n),
-        }
+        self.r.consume(n);
         self.pos += n as u64;
     }
 
     /// Skips `n` bytes; returns how many were actually skipped.
     pub(crate) fn skip(&mut self, n: u64) -> Result<u64, CaptureError> {
         let pos = self.pos;
-        let k = match &mut self.r {
-            Source::Stream(r) => io::copy(&mut r.take(n), &mut io::sink()),
-            #[cfg(unix)]
-            Source::Mapped(m) => {
-                let mut left = n;
-                loop {
-                    let avail = m.buffered().map(|b| b.len() as u64);
-                    match avail {
-                        Ok(0) => break Ok(n - left),
-                        Ok(a) => {
-                            let k = a.min(left);
-                            m.consume(k as usize);
-                            left -= k;
-                            if left == 0 {
-                                break Ok(n);
-                            }
-                        }
-                        Err(e) => break Err(e),
-                    }
-                }
-            }
-        }
-        .map_err(|e| CaptureError::io(&self.name, pos, e))?;
+        let k = self
+            .r
+            .skip(n)
+            .map_err(|e| CaptureError::io(&self.name, pos, e))?;
         self.pos += k;
         Ok(k)
     }

@@ -150,10 +150,11 @@ impl Mapped {
     }
 
     /// The bytes from the read position to the end of the window, mapping the next
-    /// window first when the current one has fewer than `MIN_AHEAD` left.
+    /// window first when the current one has fewer than `MIN_AHEAD` left (or the
+    /// position was skipped past it).
     pub(crate) fn buffered(&mut self) -> std::io::Result<&[u8]> {
         let end = self.window.start + self.window.len as u64;
-        if end - self.pos < MIN_AHEAD as u64 && end < self.size {
+        if end.saturating_sub(self.pos) < MIN_AHEAD as u64 && end < self.size {
             self.remap()?;
         }
         let off = (self.pos - self.window.start) as usize;
@@ -163,6 +164,13 @@ impl Mapped {
     /// Consumes `n` bytes.
     pub(crate) fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n as u64).min(self.size);
+    }
+
+    /// Skips up to `n` bytes (no further than the end); returns how many.
+    pub(crate) fn skip(&mut self, n: u64) -> u64 {
+        let k = (self.size - self.pos).min(n);
+        self.pos += k;
+        k
     }
 
     /// Copies up to `buf.len()` bytes.
@@ -197,6 +205,27 @@ mod tests {
                 Err(e) => return (out, Some(e.to_string())),
             }
         }
+    }
+
+    #[test]
+    fn skipping_past_a_window_lands_on_the_right_bytes() {
+        let dir = std::env::temp_dir().join(format!("wh-mapped-skip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bytes");
+        let size = 2 * super::WINDOW + 1000;
+        let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut m = super::Mapped::open(std::fs::File::open(&path).unwrap()).unwrap();
+        m.consume(10);
+        // Past the end of the first window, then to the last bytes, then beyond the end.
+        assert_eq!(m.skip(super::WINDOW as u64 + 5), super::WINDOW as u64 + 5);
+        let at = 10 + super::WINDOW + 5;
+        assert_eq!(&m.buffered().unwrap()[..4], &bytes[at..at + 4]);
+        assert_eq!(m.skip((size - at - 3) as u64), (size - at - 3) as u64);
+        assert_eq!(m.buffered().unwrap(), &bytes[size - 3..]);
+        assert_eq!(m.skip(100), 3);
+        assert!(m.buffered().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
