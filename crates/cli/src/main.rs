@@ -44,30 +44,8 @@ enum Cmd {
     },
     /// Capture live from network interfaces, continuously, until SIGINT/SIGTERM (or --duration).
     Capture {
-        /// Interface to capture (repeat for several; see `wirehouse interfaces`).
-        #[arg(short, long = "interface", value_name = "IFACE", required = true)]
-        interfaces: Vec<String>,
-        /// Capture engine (default: [capture] engine, af-packet).
-        #[arg(long, value_enum)]
-        engine: Option<Engine>,
-        /// Filter expression, tcpdump syntax, compiled and attached in the kernel.
-        #[arg(long, value_name = "EXPR")]
-        bpf: Option<String>,
-        /// Also write the raw packets to pcap files in DIR, rotated by size or age.
-        #[arg(long, value_name = "DIR")]
-        save_pcap: Option<PathBuf>,
-        /// Bytes kept of each packet.
-        #[arg(long)]
-        snaplen: Option<u32>,
-        /// Do not put the interfaces in promiscuous mode.
-        #[arg(long)]
-        no_promisc: bool,
-        /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
-        duration: Option<f64>,
-        /// Drop root privileges to this user once the capture sockets are open (like tcpdump -Z).
-        #[arg(long, value_name = "NAME")]
-        user: Option<String>,
+        #[command(flatten)]
+        args: CaptureArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -251,14 +229,31 @@ fn run_convert(inputs: Vec<String>, common: Common, progress: bool) -> Result<Ex
 }
 
 /// `wirehouse capture` options besides the common ones.
+#[derive(clap::Args)]
 struct CaptureArgs {
+    /// Interface to capture (repeat for several; see `wirehouse interfaces`).
+    #[arg(short, long = "interface", value_name = "IFACE", required = true)]
     interfaces: Vec<String>,
+    /// Capture engine (default: [capture] engine, af-packet).
+    #[arg(long, value_enum)]
     engine: Option<Engine>,
+    /// Filter expression, tcpdump syntax, compiled and attached in the kernel.
+    #[arg(long, value_name = "EXPR")]
     bpf: Option<String>,
+    /// Also write the raw packets to pcap files in DIR, rotated by size or age.
+    #[arg(long, value_name = "DIR")]
     save_pcap: Option<PathBuf>,
+    /// Bytes kept of each packet.
+    #[arg(long)]
     snaplen: Option<u32>,
+    /// Do not put the interfaces in promiscuous mode.
+    #[arg(long)]
     no_promisc: bool,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
+    /// Drop root privileges to this user once the capture sockets are open (like tcpdump -Z).
+    #[arg(long, value_name = "NAME")]
     user: Option<String>,
 }
 
@@ -447,29 +442,7 @@ fn main() -> ExitCode {
             common,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
         ),
-        Cmd::Capture {
-            interfaces,
-            engine,
-            bpf,
-            save_pcap,
-            snaplen,
-            no_promisc,
-            duration,
-            user,
-            common,
-        } => run_capture(
-            CaptureArgs {
-                interfaces,
-                engine,
-                bpf,
-                save_pcap,
-                snaplen,
-                no_promisc,
-                duration,
-                user,
-            },
-            common,
-        ),
+        Cmd::Capture { args, common } => run_capture(args, common),
         Cmd::Schema {
             sink,
             database,

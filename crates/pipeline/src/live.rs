@@ -135,6 +135,36 @@ fn wall_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Keeps a capture thread's dispatcher on the wall clock: every `poll_timeout_ms`,
+/// packets or not, the clock moves and partial batches go out.
+struct WallTicker {
+    every: Duration,
+    last: Instant,
+}
+
+impl WallTicker {
+    fn new(cfg: &Config, d: &mut Dispatch) -> Self {
+        d.set_clock(wall_ns());
+        Self {
+            every: Duration::from_millis(u64::from(poll_ms(cfg))),
+            last: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, d: &mut Dispatch) {
+        if self.last.elapsed() >= self.every {
+            d.set_clock(wall_ns());
+            d.tick();
+            self.last = Instant::now();
+        }
+    }
+}
+
+/// The longest wait for packets, ms.
+fn poll_ms(cfg: &Config) -> u32 {
+    cfg.capture.poll_timeout_ms.max(1)
+}
+
 /// When the capture ends: a signal, or the requested duration.
 struct Until<'a> {
     stop: &'a AtomicBool,
@@ -232,9 +262,7 @@ fn ring_thread(
     let mut d = Dispatch::new(txs, recycle, cfg);
     d.share_ftp_routes(ftp);
     if n_rings > 1 {
-        d.hold_reassembled(Duration::from_millis(
-            2 * u64::from(cfg.capture.poll_timeout_ms.max(1)) + 50,
-        ));
+        d.hold_reassembled(Duration::from_millis(2 * u64::from(poll_ms(cfg)) + 50));
     }
     let fds: Vec<_> = rings.iter().map(|r| r.fd()).collect();
     let mut savers: Vec<Saver> = rings
@@ -245,9 +273,7 @@ fn ring_thread(
         })
         .collect();
     let mut packets = vec![0u64; rings.len()];
-    let every = Duration::from_millis(u64::from(cfg.capture.poll_timeout_ms.max(1)));
-    let mut last_tick = Instant::now();
-    d.set_clock(wall_ns());
+    let mut ticker = WallTicker::new(cfg, &mut d);
     // After the stop, what the kernel still holds is read: it waits for the block
     // timeout to hand over the last partial blocks, then drains until nothing is left.
     // Under continuous traffic the drain ends after a second.
@@ -276,11 +302,7 @@ fn ring_thread(
                 got = true;
             }
         }
-        if last_tick.elapsed() >= every {
-            d.set_clock(wall_ns());
-            d.tick();
-            last_tick = Instant::now();
-        }
+        ticker.tick(&mut d);
         if let Some(t) = draining {
             if got && t.elapsed() < DRAIN {
                 continue;
@@ -288,7 +310,7 @@ fn ring_thread(
             break;
         }
         if !got {
-            afpacket::wait(&fds, cfg.capture.poll_timeout_ms.max(1) as i32);
+            afpacket::wait(&fds, poll_ms(cfg) as i32);
         }
     }
     d.finish_defrag(0);
@@ -313,7 +335,6 @@ fn ring_thread(
 }
 
 #[cfg(feature = "libpcap")]
-#[allow(clippy::too_many_arguments)]
 fn pcap_thread(
     j: usize,
     mut src: PcapSource,
@@ -330,11 +351,9 @@ fn pcap_thread(
         src.linktype(),
         cfg,
     );
-    let every = Duration::from_millis(u64::from(cfg.capture.poll_timeout_ms.max(1)));
-    let mut last_tick = Instant::now();
+    let mut ticker = WallTicker::new(cfg, &mut d);
     let mut packets = 0u64;
     let mut error = None;
-    d.set_clock(wall_ns());
     // After the stop, libpcap is read until a read times out: what the kernel held
     // when the signal came is not lost.
     let mut draining: Option<Instant> = None;
@@ -359,11 +378,7 @@ fn pcap_thread(
                 break;
             }
         }
-        if last_tick.elapsed() >= every {
-            d.set_clock(wall_ns());
-            d.tick();
-            last_tick = Instant::now();
-        }
+        ticker.tick(&mut d);
     }
     d.finish_defrag(j as u32);
     let (counts, defrag) = d.done();

@@ -154,7 +154,7 @@ impl Dispatch {
                     }
                     r.pick(&key, ts_ns)
                 }
-                None => (h.hash % r.txs.len() as u64) as usize,
+                None => r.shard(h.hash),
             };
             match window.and_then(|win| win.offset_of(data).map(|off| (win, off))) {
                 Some((win, off)) => r.push_ref(w, item, win, off, data.len()),
@@ -325,9 +325,14 @@ impl Router {
         }
     }
 
+    /// The worker for a shard hash ([`FlowKey::shard_hash`]).
+    fn shard(&self, hash: u64) -> usize {
+        (hash % self.txs.len() as u64) as usize
+    }
+
     /// The worker that owns a flow.
     fn worker_of(&self, key: &FlowKey) -> usize {
-        (key.shard_hash() % self.txs.len() as u64) as usize
+        self.shard(key.shard_hash())
     }
 
     /// The worker for a packet of `key` at `ts`: its own, or its FTP control
