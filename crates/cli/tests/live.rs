@@ -86,6 +86,13 @@ fn column_text(b: &arrow_array::RecordBatch, name: &str, i: usize) -> String {
         .join("")
 }
 
+fn column_u64(b: &arrow_array::RecordBatch, name: &str, i: usize) -> u64 {
+    column_text(b, name, i)
+        .trim_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap()
+}
+
 fn flows(dir: &Path) -> (Flows, usize) {
     const KEY: [&str; 9] = [
         "start_time",
@@ -123,11 +130,7 @@ fn flows(dir: &Path) -> (Flows, usize) {
                 e.0 = key;
             }
             for (j, s) in SUM.iter().enumerate() {
-                let v: u64 = column_text(&b, s, i)
-                    .trim_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .unwrap();
-                e.1[j] += v;
+                e.1[j] += column_u64(&b, s, i);
             }
         }
     }
@@ -522,12 +525,7 @@ fn flow_counts(dir: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
             ]
             .map(|k| column_text(&b, k, i))
             .join("|");
-            let n = |k: &str| -> u64 {
-                column_text(&b, k, i)
-                    .trim_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .unwrap()
-            };
+            let n = |k: &str| column_u64(&b, k, i);
             let e = out.entry(key).or_insert((0, 0, 0, 0));
             e.0 += n("client_packets");
             e.1 += n("server_packets");

@@ -144,12 +144,11 @@ impl Dispatch {
             let item = Item::frame(ts_ns, linktype, src);
             // The flow key itself is only built for FTP (control connections announce
             // data endpoints, which are routed by endpoint).
-            let ftp = h.ports.0 == 21 || h.ports.1 == 21 || !r.ftp.is_empty();
+            let control = h.ports.0 == 21 || h.ports.1 == 21;
+            let ftp = control || !r.ftp.is_empty();
             let w = match ftp.then(|| FlowKey::hint(linktype, data)).flatten() {
                 Some(key) => {
-                    if (key.lo.1 == 21 || key.hi.1 == 21)
-                        && let Ok(dec) = decode(linktype, data)
-                    {
+                    if control && let Ok(dec) = decode(linktype, data) {
                         r.note_ftp(&key, dec.payload, ts_ns);
                     }
                     r.pick(&key, ts_ns)
