@@ -30,6 +30,8 @@ pub mod mapped {
             None
         }
     }
+    /// A no-op off Unix.
+    pub(crate) fn prefetch(_bytes: &[u8], _at: usize) {}
 }
 pub mod pcap;
 pub mod pcapng;

@@ -146,6 +146,7 @@ impl Reader {
             let (sec, frac, caplen, wire_len) = (u32at(0), u32at(4), u32at(8), u32at(12));
             if caplen <= max && caplen <= snaplen && avail.len() >= hlen + caplen as usize {
                 self.pending = hlen + caplen as usize;
+                crate::mapped::prefetch(avail, self.pending);
                 let ns = if self.nanos {
                     i64::from(frac)
                 } else {

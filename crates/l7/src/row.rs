@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use wirehouse_schema::{Attributes, Timestamp};
+use wirehouse_schema::{Attributes, Text, Timestamp};
 
 wirehouse_schema::table! {
     /// One row per application request/response exchange, or per unpaired message (a request whose response never came has response_status = timeout). Joins flows on flow_id.
@@ -38,15 +38,15 @@ wirehouse_schema::table! {
         /// Application protocol (registry name: http, dns, tls, ...).
         l7_protocol: &'static str,
         /// Protocol version (HTTP/1.1, TLS 1.3, ...).
-        version: String,
+        version: Text,
         /// Method, query type, command... (per protocol, see DESIGN.md §4).
-        request_type: String,
+        request_type: Text,
         /// Host, SNI, database, client id... (per protocol).
-        request_domain: String,
+        request_domain: Text,
         /// Path and query, query name, SQL text, topic... (per protocol).
-        request_resource: String,
+        request_resource: Text,
         /// Low-cardinality form of the resource (ids templated), for grouping.
-        endpoint: String,
+        endpoint: Text,
         /// Protocol-level request id (DNS txid, Kafka correlation id, stream id); null when none.
         request_id: Option<u64>,
         /// ok, client_error, server_error, timeout or unknown.
@@ -54,9 +54,9 @@ wirehouse_schema::table! {
         /// Numeric status (HTTP status, DNS rcode, ...); null when none.
         response_code: Option<i64>,
         /// Result summary (DNS answers, TLS negotiated parameters, ...).
-        response_result: String,
+        response_result: Text,
         /// Error text (reason phrase of an error status, rcode name, ...).
-        response_exception: String,
+        response_exception: Text,
         /// Request bytes on the wire (headers and body).
         request_bytes: u64,
         /// Response bytes on the wire.

@@ -14,7 +14,7 @@ use crate::Shared;
 use crate::row::L7Row;
 use std::collections::VecDeque;
 use wirehouse_flow::Flow;
-use wirehouse_schema::{Attributes, Timestamp};
+use wirehouse_schema::{Attributes, Text, Timestamp};
 
 /// `response_status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,15 +57,15 @@ pub struct Request {
     /// Bytes on the wire.
     pub bytes: u64,
     /// `version`.
-    pub version: String,
+    pub version: Text,
     /// `request_type`.
-    pub request_type: String,
+    pub request_type: Text,
     /// `request_domain`.
-    pub domain: String,
+    pub domain: Text,
     /// `request_resource`.
-    pub resource: String,
+    pub resource: Text,
     /// `endpoint`.
-    pub endpoint: String,
+    pub endpoint: Text,
     /// `request_id`.
     pub request_id: Option<u64>,
     /// Extras.
@@ -84,15 +84,15 @@ pub struct Response {
     /// Bytes on the wire.
     pub bytes: u64,
     /// `version` when the request did not say.
-    pub version: String,
+    pub version: Text,
     /// `response_status`.
     pub status: Status,
     /// `response_code`.
     pub code: Option<i64>,
     /// `response_result`.
-    pub result: String,
+    pub result: Text,
     /// `response_exception`.
-    pub exception: String,
+    pub exception: Text,
     /// `request_id` when the request was not seen.
     pub request_id: Option<u64>,
     /// What the response repeats of its request (DNS's question section): fills the

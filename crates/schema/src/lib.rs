@@ -7,8 +7,9 @@
 mod ddl;
 mod value;
 
+pub use compact_str::{ToCompactString, format_compact};
 pub use ddl::{ClickHouseOptions, clickhouse_database_ddl, clickhouse_ddl, clickhouse_type};
-pub use value::{Attributes, ColumnValue, Timestamp};
+pub use value::{Attributes, ColumnValue, Ipv4Text, Text, Timestamp};
 
 #[doc(hidden)]
 pub use arrow_array;

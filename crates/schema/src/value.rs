@@ -20,8 +20,13 @@ impl Timestamp {
     }
 }
 
+/// Text of a row: kept inline (no heap allocation) up to 24 bytes, which most method
+/// names, query types, host names, attribute keys and values are; longer text lives on
+/// the heap like a `String`.
+pub type Text = compact_str::CompactString;
+
 /// Protocol extras: string → string pairs, in insertion order.
-pub type Attributes = Vec<(String, String)>;
+pub type Attributes = Vec<(Text, Text)>;
 
 /// A Rust type usable as a column: its kind and how it appends to its Arrow builder.
 pub trait ColumnValue {
@@ -96,6 +101,17 @@ impl ColumnValue for String {
     }
 }
 
+impl ColumnValue for Text {
+    const KIND: Kind = Kind::Str;
+    type Builder = StringBuilder;
+    fn builder(cap: usize) -> StringBuilder {
+        strings(cap)
+    }
+    fn append(b: &mut StringBuilder, v: &Self) {
+        b.append_value(v);
+    }
+}
+
 impl ColumnValue for &'static str {
     const KIND: Kind = Kind::LowCardStr;
     type Builder = StringBuilder;
@@ -126,8 +142,52 @@ impl ColumnValue for IpAddr {
     }
     fn append(b: &mut StringBuilder, v: &Self) {
         // Formats straight into the builder's buffer: no allocation per row.
-        let _ = write!(b, "{v}");
-        b.append_value("");
+        match v {
+            IpAddr::V4(a) => b.append_value(Ipv4Text::new(a.octets()).as_str()),
+            IpAddr::V6(_) => {
+                let _ = write!(b, "{v}");
+                b.append_value("");
+            }
+        }
+    }
+}
+
+/// Dotted-quad text of an IPv4 address, written without `fmt` (same text as
+/// `Ipv4Addr`'s `Display`; several times faster on the per-row path).
+#[derive(Debug, Clone, Copy)]
+pub struct Ipv4Text {
+    buf: [u8; 15],
+    len: u8,
+}
+
+impl Ipv4Text {
+    /// The text of `octets`.
+    pub fn new(octets: [u8; 4]) -> Self {
+        let mut buf = [0u8; 15];
+        let mut n = 0;
+        for (i, o) in octets.into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if o >= 100 {
+                buf[n] = b'0' + o / 100;
+                n += 1;
+            }
+            if o >= 10 {
+                buf[n] = b'0' + (o / 10) % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + o % 10;
+            n += 1;
+        }
+        Ipv4Text { buf, len: n as u8 }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and dots were written.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -176,6 +236,27 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_text_is_display_text() {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 9, 100],
+            [1, 22, 203, 4],
+        ] {
+            let want = std::net::Ipv4Addr::from(a).to_string();
+            assert_eq!(Ipv4Text::new(a).as_str(), want);
+        }
+        // Every octet value in every position.
+        for o in 0..=255u8 {
+            let a = [o, 255 - o, o / 3, o.wrapping_mul(7)];
+            assert_eq!(
+                Ipv4Text::new(a).as_str(),
+                std::net::Ipv4Addr::from(a).to_string()
+            );
+        }
+    }
+
+    #[test]
     fn builder_output_matches_declared_schema() {
         let mut b = EveryBuilder::with_capacity(2);
         for i in 0..3u8 {
@@ -186,7 +267,7 @@ mod tests {
                 ip: "2001:db8::1".parse().unwrap(),
                 rtt: (i > 0).then_some(u64::from(i)),
                 small: i,
-                attributes: vec![("a".into(), i.to_string())],
+                attributes: vec![("a".into(), i.to_string().into())],
             });
         }
         let batch = b.finish();

@@ -13,7 +13,7 @@ use parser::{
     type_name,
 };
 use std::collections::VecDeque;
-use wirehouse_schema::Attributes;
+use wirehouse_schema::{Attributes, Text, ToCompactString};
 
 /// The DNS protocol (registry entry).
 #[derive(Debug, Clone, Copy)]
@@ -157,9 +157,9 @@ impl DnsSession {
                 start_ns: span.start_ns,
                 end_ns: span.end_ns,
                 bytes: bytes as u64,
-                version: String::new(),
+                version: Text::default(),
                 request_type: qtype,
-                domain: String::new(),
+                domain: Text::default(),
                 resource: qname.clone(),
                 endpoint: qname,
                 request_id: Some(u64::from(id)),
@@ -194,14 +194,14 @@ impl DnsSession {
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: bytes as u64,
-            version: String::new(),
+            version: Text::default(),
             status: status(rcode),
             code: Some(i64::from(rcode)),
             result: answers(m),
             exception: if rcode == 0 {
-                String::new()
+                Text::default()
             } else {
-                rcode_name(rcode).into_owned()
+                rcode_name(rcode).into()
             },
             request_id: Some(u64::from(id)),
             echo,
@@ -211,9 +211,9 @@ impl DnsSession {
 }
 
 /// (qtype name, qname) of the first question; empty strings when there is none.
-fn first_question(m: &Message) -> (String, String) {
+fn first_question(m: &Message) -> (Text, Text) {
     m.questions.first().map_or_else(Default::default, |q| {
-        (type_name(q.qtype).into_owned(), q.name.clone())
+        (type_name(q.qtype).into(), q.name.clone())
     })
 }
 
@@ -235,16 +235,16 @@ pub fn status(rcode: u16) -> Status {
 /// `edns_do`.
 fn query_attributes(m: &Message, mdns: bool, a: &mut Attributes) {
     if m.header.opcode != 0 {
-        a.push(("opcode".into(), opcode_name(m.header.opcode).into_owned()));
+        a.push(("opcode".into(), opcode_name(m.header.opcode).into()));
     }
     if let Some(q) = m.questions.first() {
         let class = if mdns { q.qclass & 0x7fff } else { q.qclass };
         if class != 1 {
-            a.push(("qclass".into(), class_name(class).into_owned()));
+            a.push(("qclass".into(), class_name(class).into()));
         }
     }
     if m.questions.len() > 1 {
-        let mut s = String::new();
+        let mut s = Text::default();
         for (i, q) in m.questions.iter().skip(1).enumerate() {
             if i > 0 {
                 s.push_str(", ");
@@ -259,8 +259,11 @@ fn query_attributes(m: &Message, mdns: bool, a: &mut Attributes) {
         a.push(("questions".into(), s));
     }
     if let Some(e) = m.edns {
-        a.push(("edns_udp_size".into(), e.udp_size.to_string()));
-        a.push(("edns_do".into(), u8::from(e.dnssec_ok).to_string()));
+        a.push(("edns_udp_size".into(), e.udp_size.to_compact_string()));
+        a.push((
+            "edns_do".into(),
+            Text::const_new(if e.dnssec_ok { "1" } else { "0" }),
+        ));
     }
 }
 
@@ -272,11 +275,11 @@ fn response_attributes(m: &Message, a: &mut Attributes) {
         a.push(("tc".into(), "1".into()));
     }
     if h.nscount > 0 {
-        a.push(("authorities".into(), h.nscount.to_string()));
+        a.push(("authorities".into(), h.nscount.to_compact_string()));
     }
     let additionals = h.arcount.saturating_sub(u16::from(m.edns.is_some()));
     if additionals > 0 {
-        a.push(("additionals".into(), additionals.to_string()));
+        a.push(("additionals".into(), additionals.to_compact_string()));
     }
     if m.incomplete {
         a.push(("incomplete".into(), "1".into()));
@@ -285,10 +288,10 @@ fn response_attributes(m: &Message, a: &mut Attributes) {
 
 /// `response_result`: the answers as `name TYPE TTL data`, joined with `"; "`, at most
 /// [`MAX_RESULT_LEN`] bytes (`...` marks a cut).
-fn answers(m: &Message) -> String {
+fn answers(m: &Message) -> Text {
     use std::fmt::Write;
     const MARK: &str = "; ...";
-    let mut out = String::with_capacity(64 * m.answers.len().min(8));
+    let mut out = Text::with_capacity(64 * m.answers.len().min(8));
     let mut cut = usize::from(m.answers_seen) > m.answers.len();
     for r in &m.answers {
         let before = out.len();

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use wirehouse_schema::Text;
 
 /// Most compression pointers followed while reading one name.
 pub const MAX_POINTER_HOPS: usize = 64;
@@ -104,7 +105,7 @@ impl Header {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
     /// Query name, rendered (see [`read_name`]).
-    pub name: String,
+    pub name: Text,
     /// QTYPE.
     pub qtype: u16,
     /// QCLASS as on the wire (mDNS sets the top bit to ask for a unicast response).
@@ -119,22 +120,22 @@ pub enum RData {
     /// AAAA.
     Aaaa(Ipv6Addr),
     /// CNAME, NS, PTR, DNAME: one domain name.
-    Name(String),
+    Name(Text),
     /// MX.
     Mx {
         /// Preference.
         preference: u16,
         /// Mail exchanger.
-        exchange: String,
+        exchange: Text,
     },
     /// TXT: the character-strings, raw.
     Txt(Vec<Vec<u8>>),
     /// SOA.
     Soa {
         /// Primary name server.
-        mname: String,
+        mname: Text,
         /// Responsible mailbox.
-        rname: String,
+        rname: Text,
         /// Serial.
         serial: u32,
         /// Refresh, seconds.
@@ -155,7 +156,7 @@ pub enum RData {
         /// Port.
         port: u16,
         /// Target host.
-        target: String,
+        target: Text,
     },
     /// Any other type (or a known type whose rdata did not decode): the rdata's length
     /// and its first [`MAX_GENERIC_RDATA`] bytes.
@@ -171,7 +172,7 @@ impl std::fmt::Display for RData {
     /// Presentation form (RFC 1035 §5.1; RFC 3597 `\# len hex` for generic data).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RData::A(a) => write!(f, "{a}"),
+            RData::A(a) => f.write_str(wirehouse_schema::Ipv4Text::new(a.octets()).as_str()),
             RData::Aaaa(a) => write!(f, "{a}"),
             RData::Name(n) => f.write_str(n),
             RData::Mx {
@@ -184,12 +185,22 @@ impl std::fmt::Display for RData {
                         f.write_str(" ")?;
                     }
                     f.write_str("\"")?;
-                    for &b in s {
+                    // Runs of printable bytes in one piece; the rest escaped.
+                    let plain = |b: u8| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\';
+                    let mut rest = &s[..];
+                    while !rest.is_empty() {
+                        let n = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+                        // Printable ASCII is UTF-8.
+                        f.write_str(std::str::from_utf8(&rest[..n]).unwrap_or_default())?;
+                        let Some(&b) = rest.get(n) else { break };
                         match b {
-                            b'"' | b'\\' => write!(f, "\\{}", b as char)?,
-                            0x20..=0x7e => write!(f, "{}", b as char)?,
+                            b'"' | b'\\' => {
+                                f.write_str("\\")?;
+                                f.write_str(if b == b'"' { "\"" } else { "\\" })?;
+                            }
                             _ => write!(f, "\\{b:03}")?,
                         }
+                        rest = &rest[n + 1..];
                     }
                     f.write_str("\"")?;
                 }
@@ -234,7 +245,7 @@ impl std::fmt::Display for RData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// Owner name, rendered.
-    pub name: String,
+    pub name: Text,
     /// TYPE.
     pub rtype: u16,
     /// CLASS (for OPT: the requestor's UDP payload size).
@@ -488,7 +499,7 @@ fn generic(rdata: &[u8]) -> RData {
 }
 
 /// A name starting inside rdata `[start, end)` that must end within it.
-fn rdata_name(b: &[u8], pos: usize, end: usize) -> Option<(String, usize)> {
+fn rdata_name(b: &[u8], pos: usize, end: usize) -> Option<(Text, usize)> {
     let (n, next) = read_name(b, pos)?;
     (next <= end).then_some((n, next))
 }
@@ -560,14 +571,14 @@ fn decode_rdata(b: &[u8], rtype: u16, start: usize, end: usize) -> Option<RData>
 /// Rendering: labels joined with `.`, no trailing dot, the root name as `<root>`; bytes
 /// other than printable ASCII, and space, as `\DDD`; `.` and `\` inside a label as `\.`
 /// and `\\`. The result is always valid UTF-8.
-pub fn read_name(b: &[u8], pos: usize) -> Option<(String, usize)> {
+pub fn read_name(b: &[u8], pos: usize) -> Option<(Text, usize)> {
     name(b, pos).ok()
 }
 
 /// [`read_name`], telling a name cut short by the end of the message (`Err(true)`) from a
 /// malformed one (`Err(false)`).
-fn name(b: &[u8], pos: usize) -> Result<(String, usize), bool> {
-    let mut out = String::with_capacity(32);
+fn name(b: &[u8], pos: usize) -> Result<(Text, usize), bool> {
+    let mut out = Text::default();
     let mut p = pos;
     let mut after: Option<usize> = None;
     let mut hops = 0;
@@ -930,6 +941,14 @@ pub(crate) mod tests {
             m.answers[0].to_string(),
             "google.com TXT 3217 \"v=spf1 include:_spf.google.com ~all\""
         );
+        // Presentation escapes (RFC 1035 §5.1): quote and backslash escaped, other
+        // bytes outside printable ASCII as \DDD, one string after another.
+        let txt = RData::Txt(vec![
+            b"a\"b\\c\x01\xc3\xa9".to_vec(),
+            b"".to_vec(),
+            b"~".to_vec(),
+        ]);
+        assert_eq!(txt.to_string(), r#""a\"b\\c\001\195\169" "" "~""#);
 
         let m = parse_message(&hex(SOA_R)).unwrap();
         assert!(m.answers.is_empty());

@@ -15,7 +15,7 @@ use crate::{
 };
 use parser::Line;
 use std::collections::VecDeque;
-use wirehouse_schema::Attributes;
+use wirehouse_schema::{Attributes, Text};
 
 /// The FTP control protocol.
 pub struct Ftp;
@@ -120,8 +120,8 @@ pub fn status_of(code: u16) -> Status {
     }
 }
 
-fn attr(a: &mut Attributes, k: &str, v: impl ToString) {
-    a.push((k.to_string(), v.to_string()));
+fn attr(a: &mut Attributes, k: &str, v: impl wirehouse_schema::ToCompactString) {
+    a.push((k.into(), v.to_compact_string()));
 }
 
 impl FtpSession {
@@ -131,9 +131,9 @@ impl FtpSession {
             return;
         };
         let resource = if c.verb == "PASS" && !c.arg.is_empty() {
-            "****".to_string()
+            Text::const_new("****")
         } else {
-            parser::text(c.arg.as_bytes(), parser::MAX_ARG)
+            parser::text(c.arg.as_bytes(), parser::MAX_ARG).into()
         };
         let port = match c.verb.as_str() {
             "PORT" => parser::host_port(c.arg.as_bytes()),
@@ -147,9 +147,9 @@ impl FtpSession {
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: n as u64,
-            request_type: c.verb.clone(),
+            request_type: c.verb.as_str().into(),
             resource,
-            endpoint: c.verb.clone(),
+            endpoint: c.verb.as_str().into(),
             ..Request::default()
         });
         if self.cmds.len() >= MAX_COMMANDS {
@@ -246,11 +246,15 @@ impl FtpSession {
                 status: status_of(code),
                 code: Some(i64::from(code)),
                 result: if code < 400 {
-                    text.clone()
+                    text.as_str().into()
                 } else {
-                    String::new()
+                    Text::default()
                 },
-                exception: if code >= 400 { text } else { String::new() },
+                exception: if code >= 400 {
+                    text.into()
+                } else {
+                    Text::default()
+                },
                 ..Response::default()
             });
             return false;
@@ -316,8 +320,12 @@ impl FtpSession {
             bytes,
             status: status_of(code),
             code: (code > 0).then_some(i64::from(code)),
-            result: if err { String::new() } else { text.clone() },
-            exception: if err { text } else { String::new() },
+            result: if err {
+                Text::default()
+            } else {
+                text.as_str().into()
+            },
+            exception: if err { text.into() } else { Text::default() },
             attributes,
             ..Response::default()
         });

@@ -44,8 +44,8 @@ fn summary(rows: &[L7Row]) -> Vec<(String, String, Option<i64>, &'static str)> {
     rows.iter()
         .map(|r| {
             (
-                r.request_type.clone(),
-                r.request_resource.clone(),
+                r.request_type.to_string(),
+                r.request_resource.to_string(),
                 r.response_code,
                 r.response_status,
             )

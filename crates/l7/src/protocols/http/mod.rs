@@ -16,6 +16,7 @@ use crate::{
 };
 use parser::{Fields, Head};
 use std::collections::VecDeque;
+use wirehouse_schema::{Attributes, Text};
 
 /// The HTTP/1.x protocol.
 pub struct Http;
@@ -131,13 +132,13 @@ fn status_of(code: u16) -> Status {
     }
 }
 
-fn push_attr(attrs: &mut Vec<(String, String)>, k: &str, v: &str) {
+fn push_attr(attrs: &mut Attributes, k: &'static str, v: &str) {
     if !v.is_empty() {
-        attrs.push((k.to_string(), v.to_string()));
+        attrs.push((Text::const_new(k), v.into()));
     }
 }
 
-fn common_attrs(attrs: &mut Vec<(String, String)>, f: &Fields) {
+fn common_attrs(attrs: &mut Attributes, f: &Fields) {
     push_attr(attrs, "x_request_id", &f.request_id);
     push_attr(attrs, "traceparent", &f.traceparent);
     if let Some(trace_id) = f.traceparent.split('-').nth(1).filter(|t| t.len() == 32) {
@@ -228,14 +229,14 @@ impl HttpSession {
             Head::Invalid => return Parse::Invalid,
         };
         let f = &h.fields;
-        let mut domain = parser::host_only(&f.host).to_string();
+        let mut domain = Text::from(parser::host_only(&f.host));
         if domain.is_empty()
             && let Some(rest) = h
                 .target
                 .strip_prefix("http://")
                 .or_else(|| h.target.strip_prefix("https://"))
         {
-            domain = parser::host_only(rest.split('/').next().unwrap_or_default()).to_string();
+            domain = parser::host_only(rest.split('/').next().unwrap_or_default()).into();
         }
         let endpoint = if h.method == "CONNECT" {
             h.target.clone()
@@ -254,7 +255,7 @@ impl HttpSession {
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: h.len as u64,
-            version: h.version.to_string(),
+            version: Text::const_new(h.version),
             request_type: h.method.clone(),
             domain,
             resource: h.target.clone(),
@@ -266,7 +267,7 @@ impl HttpSession {
         match &call {
             Some(c) => {
                 r.resource = c.resource();
-                r.endpoint = c.endpoint.as_str().to_string();
+                r.endpoint = Text::const_new(c.endpoint.as_str());
                 oci::request_attrs(c, f, &self.known, &mut r.attributes);
                 if c.captures_request() && body_fits(&body, f) {
                     self.cap_req = Some(oci::Capture::default());
@@ -341,16 +342,16 @@ impl HttpSession {
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: h.len as u64 + std::mem::take(&mut self.interim_bytes),
-            version: format!("HTTP/1.{}", h.minor),
+            version: Text::const_new(if h.minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" }),
             status,
             code: Some(i64::from(h.code)),
-            result: String::new(),
+            result: Text::default(),
             exception: match exception {
-                Some(e) => e,
+                Some(e) => e.into(),
                 None if matches!(status, Status::ClientError | Status::ServerError) => {
                     h.reason.clone()
                 }
-                None => String::new(),
+                None => Text::default(),
             },
             request_id: None,
             echo: None,

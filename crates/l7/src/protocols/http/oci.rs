@@ -7,6 +7,7 @@
 
 use super::parser::Fields;
 use serde_json::Value;
+use wirehouse_schema::{Attributes, Text};
 
 /// `l7_protocol` of registry rows.
 pub const PROTOCOL: &str = "oci";
@@ -104,17 +105,19 @@ impl Call {
 
     /// The `request_resource` column: `repository:tag`, `repository@digest`,
     /// `repository` (uploads, tags, token), `_catalog`, `/v2/` (ping).
-    pub fn resource(&self) -> String {
+    pub fn resource(&self) -> Text {
         match self.endpoint {
             Endpoint::Ping => "/v2/".into(),
             Endpoint::Catalog => "_catalog".into(),
             Endpoint::Manifests if !is_digest(&self.reference) => {
-                format!("{}:{}", self.repository, self.reference)
+                wirehouse_schema::format_compact!("{}:{}", self.repository, self.reference)
             }
             Endpoint::Manifests | Endpoint::Blobs | Endpoint::Referrers => {
-                format!("{}@{}", self.repository, self.reference)
+                wirehouse_schema::format_compact!("{}@{}", self.repository, self.reference)
             }
-            Endpoint::Tags | Endpoint::BlobUpload | Endpoint::Token => self.repository.clone(),
+            Endpoint::Tags | Endpoint::BlobUpload | Endpoint::Token => {
+                self.repository.as_str().into()
+            }
         }
     }
 
@@ -361,9 +364,9 @@ fn token(method: &str, query: &str) -> Option<Call> {
     None
 }
 
-fn push(attrs: &mut Vec<(String, String)>, k: &str, v: &str) {
+fn push(attrs: &mut Attributes, k: &str, v: &str) {
     if !v.is_empty() && !attrs.iter().any(|(a, _)| a == k) {
-        attrs.push((k.to_string(), v.to_string()));
+        attrs.push((k.into(), v.into()));
     }
 }
 
@@ -417,7 +420,7 @@ impl Known {
 }
 
 /// The request's attributes.
-pub fn request_attrs(call: &Call, f: &Fields, known: &Known, attrs: &mut Vec<(String, String)>) {
+pub fn request_attrs(call: &Call, f: &Fields, known: &Known, attrs: &mut Attributes) {
     push(attrs, "repository", &call.repository);
     push(attrs, "reference", &call.reference);
     match call.endpoint {
@@ -504,7 +507,7 @@ pub fn response_attrs(
     call: &Call,
     code: u16,
     f: &Fields,
-    attrs: &mut Vec<(String, String)>,
+    attrs: &mut Attributes,
 ) -> Option<String> {
     push(attrs, "docker_content_digest", &f.docker_content_digest);
     let ok = (200..300).contains(&code);
@@ -698,7 +701,7 @@ pub fn summarize(body: &[u8]) -> Option<Summary> {
 
 /// Adds what a captured manifest body says to a message's attributes (`ok`: a 2xx
 /// response or a request); remembers its blobs in `known`.
-pub fn body_attrs(body: &[u8], ok: bool, known: &mut Known, attrs: &mut Vec<(String, String)>) {
+pub fn body_attrs(body: &[u8], ok: bool, known: &mut Known, attrs: &mut Attributes) {
     let Some(s) = summarize(body) else {
         return;
     };
@@ -806,7 +809,7 @@ mod tests {
         let c = classify("GET", &format!("/v2/a/b/c/blobs/{D1}")).unwrap();
         assert_eq!(
             (c.endpoint, c.resource()),
-            (Endpoint::Blobs, format!("a/b/c@{D1}"))
+            (Endpoint::Blobs, format!("a/b/c@{D1}").into())
         );
         // Percent-encoded colon, absolute-form target.
         let c = classify("GET", "http://reg:5000/v2/x/blobs/sha256%3Aabcdef").unwrap();

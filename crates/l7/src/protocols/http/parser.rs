@@ -2,6 +2,8 @@
 //! chunk-size lines, and the endpoint template of a path. No state, no allocation beyond
 //! the fields kept.
 
+use wirehouse_schema::Text;
+
 /// Most header lines looked at in one head.
 const MAX_HEADERS: usize = 128;
 
@@ -53,46 +55,46 @@ pub enum Framing {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
     /// Host.
-    pub host: String,
+    pub host: Text,
     /// User-Agent.
-    pub user_agent: String,
+    pub user_agent: Text,
     /// Content-Type.
-    pub content_type: String,
+    pub content_type: Text,
     /// Content-Length, when valid.
     pub content_length: Option<u64>,
     /// Transfer-Encoding ends in `chunked`.
     pub chunked: bool,
     /// Transfer-Encoding as sent.
-    pub transfer_encoding: String,
+    pub transfer_encoding: Text,
     /// X-Request-Id (or X-Request-ID, Request-Id).
-    pub request_id: String,
+    pub request_id: Text,
     /// traceparent (W3C trace context).
-    pub traceparent: String,
+    pub traceparent: Text,
     /// Connection: close.
     pub close: bool,
     /// Upgrade as sent.
-    pub upgrade: String,
+    pub upgrade: Text,
     /// Referer.
-    pub referer: String,
+    pub referer: Text,
     /// Content-Encoding as sent.
-    pub content_encoding: String,
+    pub content_encoding: Text,
     /// Docker-Content-Digest (OCI registry).
-    pub docker_content_digest: String,
+    pub docker_content_digest: Text,
     /// Docker-Upload-UUID (OCI registry).
-    pub docker_upload_uuid: String,
+    pub docker_upload_uuid: Text,
     /// Docker-Distribution-API-Version (OCI registry).
-    pub distribution_api_version: String,
+    pub distribution_api_version: Text,
     /// WWW-Authenticate (the first one).
-    pub www_authenticate: String,
+    pub www_authenticate: Text,
 }
 
 /// A request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     /// Method.
-    pub method: String,
+    pub method: Text,
     /// Request target as sent.
-    pub target: String,
+    pub target: Text,
     /// "HTTP/1.1", "HTTP/1.0", or "HTTP/0.9" for a request line without a version.
     pub version: &'static str,
     /// Kept headers.
@@ -107,7 +109,7 @@ pub struct ResponseHead {
     /// Status code.
     pub code: u16,
     /// Reason phrase.
-    pub reason: String,
+    pub reason: Text,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor: u8,
     /// Kept headers.
@@ -127,9 +129,9 @@ pub enum Head<T> {
     Invalid,
 }
 
-fn text(v: &[u8], cap: usize) -> String {
+fn text(v: &[u8], cap: usize) -> Text {
     let v = &v[..v.len().min(cap)];
-    String::from_utf8_lossy(v).trim().to_string()
+    Text::from(String::from_utf8_lossy(v).trim())
 }
 
 fn fields(headers: &[httparse::Header<'_>]) -> Fields {
@@ -192,7 +194,7 @@ pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
         Ok(httparse::Status::Complete(len)) => Head::Done(RequestHead {
-            method: req.method.unwrap_or_default().to_string(),
+            method: req.method.unwrap_or_default().into(),
             target: text(req.path.unwrap_or_default().as_bytes(), 4096),
             version: if req.version == Some(0) {
                 "HTTP/1.0"
@@ -268,7 +270,7 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
         }
     }
     Head::Done(RequestHead {
-        method: String::from_utf8_lossy(method).into_owned(),
+        method: String::from_utf8_lossy(method).into(),
         target: text(target, 4096),
         version,
         fields: fields(&headers),
@@ -408,7 +410,7 @@ fn is_id(seg: &str) -> bool {
 
 /// The request target's path with numeric, UUID, hex and opaque-token segments replaced
 /// by `{id}` (query and fragment dropped; an absolute-form target keeps only its path).
-pub fn endpoint(target: &str) -> String {
+pub fn endpoint(target: &str) -> Text {
     let mut path = target;
     if let Some(rest) = path
         .strip_prefix("http://")
@@ -418,9 +420,9 @@ pub fn endpoint(target: &str) -> String {
     }
     let path = path.split(['?', '#']).next().unwrap_or_default();
     if !path.starts_with('/') {
-        return path.to_string();
+        return path.into();
     }
-    let mut out = String::with_capacity(path.len().min(256));
+    let mut out = Text::default();
     for (i, seg) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');

@@ -13,7 +13,7 @@ use parser::{
     is_server_error, key, request_header, response_header_len,
 };
 use std::collections::VecDeque;
-use wirehouse_schema::Attributes;
+use wirehouse_schema::{Attributes, Text, ToCompactString, format_compact};
 
 /// The Kafka protocol (registry entry).
 #[derive(Debug, Clone, Copy)]
@@ -156,7 +156,7 @@ struct KafkaSession {
 
 /// The attribute value `s`, cut.
 fn attr(a: &mut Attributes, k: &str, v: impl AsRef<str>) {
-    a.push((k.to_string(), cut(v.as_ref(), MAX_ATTR).to_string()));
+    a.push((k.into(), cut(v.as_ref(), MAX_ATTR).into()));
 }
 
 /// Attributes of a body; `topics`: also its topics and partition count.
@@ -243,17 +243,17 @@ impl KafkaSession {
         let id = u64::from(h.correlation_id as u32);
         let mut attributes = Attributes::new();
         body_attributes(&b, true, &mut attributes);
-        let resource = cut(&b.topics.join(","), MAX_RESOURCE).to_string();
-        let endpoint = b.topics.first().map(|t| cut(t, MAX_RESOURCE).to_string());
+        let resource = Text::from(cut(&b.topics.join(","), MAX_RESOURCE));
+        let endpoint = b.topics.first().map(|t| Text::from(cut(t, MAX_RESOURCE)));
         let no_response = h.api_key == key::PRODUCE && b.acks == Some(0);
         let req = Request {
             pair_id: Some(id),
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             bytes: total as u64,
-            version: h.api_version.to_string(),
-            request_type: format!("{}_v{}", api_name(h.api_key), h.api_version),
-            domain: h.client_id.unwrap_or_default(),
+            version: h.api_version.to_compact_string(),
+            request_type: format_compact!("{}_v{}", api_name(h.api_key), h.api_version),
+            domain: h.client_id.unwrap_or_default().into(),
             resource,
             endpoint: endpoint.unwrap_or_default(),
             request_id: Some(id),
@@ -310,7 +310,7 @@ impl KafkaSession {
             return Some(r);
         };
         let o = self.outstanding.remove(i)?;
-        r.version = o.api_version.to_string();
+        r.version = o.api_version.to_compact_string();
         let Ok(hl) = response_header_len(msg, size, o.api_key, o.api_version) else {
             r.attributes.push(("decode_error".into(), "1".into()));
             return Some(r);
@@ -326,7 +326,7 @@ impl KafkaSession {
             r.code = Some(i64::from(code));
             r.status = status(code);
             if code != 0 {
-                r.exception = error_name(code);
+                r.exception = error_name(code).into();
             }
         }
         Some(r)

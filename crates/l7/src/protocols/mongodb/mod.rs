@@ -305,10 +305,7 @@ impl Session for MongoSession {
 }
 
 fn attr(a: &mut Attributes, k: &str, v: impl ToString) {
-    a.push((
-        k.to_owned(),
-        truncate(&v.to_string(), MAX_ATTR_LEN).to_owned(),
-    ));
+    a.push((k.into(), truncate(&v.to_string(), MAX_ATTR_LEN).into()));
 }
 
 /// `db` and `collection` of a namespace `db.collection`.
@@ -466,10 +463,10 @@ fn report(cx: &mut Cx<'_>, from_client: bool, m: Message, start_ns: i64, end_ns:
         start_ns,
         end_ns,
         bytes: u64::from(m.header.len),
-        resource: resource(&db, &coll),
-        request_type: rtype,
-        domain: db,
-        endpoint,
+        resource: resource(&db, &coll).into(),
+        request_type: rtype.into(),
+        domain: db.into(),
+        endpoint: endpoint.into(),
         request_id: Some(id),
         attributes: a,
         ..Request::default()
@@ -568,9 +565,9 @@ fn response(cx: &mut Cx<'_>, m: &Message, start_ns: i64, end_ns: i64) -> Respons
     let echo = d.cursor_ns.as_deref().map(|ns| {
         let (db, coll) = split_namespace(ns);
         Box::new(Request {
-            domain: db.to_owned(),
-            resource: truncate(ns, MAX_RESOURCE_LEN).to_owned(),
-            endpoint: coll.to_owned(),
+            domain: db.into(),
+            resource: truncate(ns, MAX_RESOURCE_LEN).into(),
+            endpoint: coll.into(),
             ..Request::default()
         })
     });
@@ -581,7 +578,7 @@ fn response(cx: &mut Cx<'_>, m: &Message, start_ns: i64, end_ns: i64) -> Respons
         bytes: u64::from(m.header.len),
         status,
         code,
-        exception: exc,
+        exception: exc.into(),
         request_id: Some(id),
         echo,
         attributes: a,

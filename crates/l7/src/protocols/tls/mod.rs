@@ -11,6 +11,7 @@ use parser::{
     Alert, CertNames, ClientHello, Decoded, RECORD_HEADER_LEN, RecordHeader, ServerHello, content,
     hs,
 };
+use wirehouse_schema::Text;
 
 /// The TLS protocol (registry entry).
 #[derive(Debug)]
@@ -146,15 +147,15 @@ impl TlsSession {
             ..Default::default()
         };
         let attrs = &mut r.attributes;
-        let mut put = |k: &str, v: String| {
+        let mut put = |k: &'static str, v: String| {
             if !v.is_empty() {
-                attrs.push((k.to_string(), v));
+                attrs.push((Text::const_new(k), v.into()));
             }
         };
         if let Some(sh) = &sv.sh {
             let v = sh.negotiated();
-            r.version = parser::version_name(v);
-            r.result = parser::cipher_name(sh.cipher);
+            r.version = parser::version_name(v).into();
+            r.result = parser::cipher_name(sh.cipher).into();
             r.status = Status::Ok;
             put("alpn", sh.alpn.clone().unwrap_or_default());
             put("cipher_suite", format!("0x{:04x}", sh.cipher));
@@ -169,7 +170,7 @@ impl TlsSession {
                 req.version = r.version.clone();
             }
         } else if sv.sslv2 {
-            r.version = parser::version_name(0x0002);
+            r.version = parser::version_name(0x0002).into();
             r.status = Status::Ok;
             if let Some(req) = cx.last_request() {
                 req.version = r.version.clone();
@@ -187,10 +188,10 @@ impl TlsSession {
         }
         if let Some(a) = sv.alert {
             r.status = Status::ServerError;
-            r.exception = a.name();
+            r.exception = a.name().into();
         } else if let Some(a) = sv.client_alert {
             r.status = Status::ClientError;
-            r.exception = a.name();
+            r.exception = a.name().into();
         }
         cx.response(r);
     }
@@ -209,11 +210,11 @@ impl TlsSession {
         }
         self.client_session_id = Some(ch.session_id.clone());
         let d = &self.dirs[0];
-        let sni = ch.sni.clone().unwrap_or_default();
+        let sni = Text::from(ch.sni.as_deref().unwrap_or_default());
         let mut attributes = Vec::new();
-        let mut put = |k: &str, v: String| {
+        let mut put = |k: &'static str, v: String| {
             if !v.is_empty() {
-                attributes.push((k.to_string(), v));
+                attributes.push((Text::const_new(k), v.into()));
             }
         };
         if !ch.sslv2 {
@@ -241,10 +242,10 @@ impl TlsSession {
             end_ns: span.end_ns.max(d.msg_start_ns),
             bytes: d.bytes,
             // Set from the ServerHello: the version negotiated, not offered.
-            version: String::new(),
+            version: Text::default(),
             request_type: "handshake".into(),
             domain: sni.clone(),
-            resource: String::new(),
+            resource: Text::default(),
             endpoint: sni,
             request_id: None,
             attributes,
