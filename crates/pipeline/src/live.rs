@@ -433,11 +433,12 @@ pub fn capture(
     let reports = run_pipeline(
         cfg,
         n,
+        false,
         names,
         Some(live),
         sink,
         &mut stats,
-        |txs, recycle| {
+        |txs, recycle, _| {
             let results: Vec<ThreadResult> = std::thread::scope(|s| {
                 let mut hs = Vec::new();
                 match sources {
@@ -472,6 +473,7 @@ pub fn capture(
                 counts: Vec::new(),
                 defrag: Vec::new(),
                 reason: CloseReason::Shutdown,
+                inline: Vec::new(),
             };
             for (c, d, r) in results {
                 fed.counts.push(c);

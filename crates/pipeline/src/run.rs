@@ -4,7 +4,7 @@
 //! thread. Every channel is bounded, so a slow sink slows the reader.
 
 use crate::merge::{self, Planned};
-use crate::worker::{self, Batch, Item, ToSink, ToWorker, WorkerReport};
+use crate::worker::{self, Batch, Item, ToSink, ToWorker, Worker, WorkerReport};
 use crate::{Config, Progress, RunStats};
 use crossbeam_channel::{Sender, bounded};
 use std::collections::{BTreeMap, HashMap};
@@ -76,15 +76,26 @@ impl FtpRoutes {
     }
 }
 
+/// Where a dispatcher's batches for one worker go.
+pub(crate) enum Lane {
+    /// A worker thread, over a bounded channel.
+    Thread(Sender<ToWorker>),
+    /// The only worker of a `convert` run, called on the dispatcher's own thread: no
+    /// channel, no wake-ups, and packets stay in the cache of the core that read them.
+    Inline(Box<Worker>),
+}
+
 /// Packets into per-worker batches, by symmetric flow hash.
 struct Router {
     /// FTP data endpoints announced on a control connection (PASV/EPSV/PORT/EPRT) → the
     /// control connection's worker and the last time used: the data connection goes to
     /// the same worker, so linking the two never depends on the number of workers.
     ftp: FtpRoutes,
-    txs: Vec<Sender<ToWorker>>,
+    lanes: Vec<Lane>,
     batches: Vec<Batch>,
     recycle: crossbeam_channel::Receiver<Batch>,
+    /// Batches an inline worker handed back.
+    spare: Vec<Batch>,
     max_items: usize,
     clock: i64,
     /// Live capture with several reading threads: how long datagrams reassembled here
@@ -107,13 +118,23 @@ impl Dispatch {
         recycle: crossbeam_channel::Receiver<Batch>,
         cfg: &Config,
     ) -> Self {
-        let n = txs.len();
+        Self::with_lanes(txs.into_iter().map(Lane::Thread).collect(), recycle, cfg)
+    }
+
+    /// A dispatcher whose batches go to `lanes`.
+    pub(crate) fn with_lanes(
+        lanes: Vec<Lane>,
+        recycle: crossbeam_channel::Receiver<Batch>,
+        cfg: &Config,
+    ) -> Self {
+        let n = lanes.len();
         Dispatch {
             r: Router {
                 ftp: FtpRoutes::Own(HashMap::new()),
-                txs,
+                lanes,
                 batches: (0..n).map(|_| Batch::default()).collect(),
                 recycle,
+                spare: Vec::new(),
                 max_items: cfg.pipeline.batch_packets.max(1),
                 clock: i64::MIN,
                 hold: None,
@@ -235,10 +256,31 @@ impl Dispatch {
     }
 
     /// Sends what is pending; the workers are finished by whoever owns their channels.
-    pub(crate) fn done(mut self) -> (DispatchCounts, wirehouse_flow::DefragStats) {
+    pub(crate) fn done(self) -> (DispatchCounts, wirehouse_flow::DefragStats) {
+        let (counts, defrag, _) = self.finish(CloseReason::EndOfInput);
+        (counts, defrag)
+    }
+
+    /// [`done`](Self::done), and inline workers end their flows with `reason` and
+    /// report.
+    pub(crate) fn finish(
+        mut self,
+        reason: CloseReason,
+    ) -> (
+        DispatchCounts,
+        wirehouse_flow::DefragStats,
+        Vec<WorkerReport>,
+    ) {
         self.r.release(true);
         self.r.tick();
-        (self.counts, self.defrag.stats())
+        let mut reports = Vec::new();
+        for lane in self.r.lanes.drain(..) {
+            if let Lane::Inline(mut w) = lane {
+                w.handle(ToWorker::Finish(reason));
+                reports.push(w.into_report());
+            }
+        }
+        (self.counts, self.defrag.stats(), reports)
     }
 }
 
@@ -283,11 +325,28 @@ impl Router {
     }
 
     fn send(&mut self, w: usize) {
-        let fresh = self.recycle.try_recv().unwrap_or_default();
+        let fresh = match self.spare.pop() {
+            Some(b) => b,
+            None => self.recycle.try_recv().unwrap_or_default(),
+        };
         let mut b = std::mem::replace(&mut self.batches[w], fresh);
         b.clock = self.clock;
-        // A worker only stops receiving when the run is over.
-        let _ = self.txs[w].send(ToWorker::Packets(b));
+        self.deliver(w, ToWorker::Packets(b));
+    }
+
+    /// Hands `msg` to worker `w`.
+    fn deliver(&mut self, w: usize, msg: ToWorker) {
+        match &mut self.lanes[w] {
+            // A worker only stops receiving when the run is over.
+            Lane::Thread(tx) => {
+                let _ = tx.send(msg);
+            }
+            Lane::Inline(worker) => {
+                if let Some(b) = worker.handle(msg) {
+                    self.spare.push(b);
+                }
+            }
+        }
     }
 
     /// Sends a whole packet to the worker that owns its flow. `bytes` is the frame, or
@@ -324,9 +383,10 @@ impl Router {
         }
     }
 
-    /// The worker for a shard hash ([`FlowKey::shard_hash`]).
+    /// The worker for a shard hash ([`FlowKey::shard_hash`]): the hash scaled to the
+    /// number of workers by a multiply (its high bits), not a division.
     fn shard(&self, hash: u64) -> usize {
-        (hash % self.txs.len() as u64) as usize
+        ((u128::from(hash) * self.lanes.len() as u128) >> 64) as usize
     }
 
     /// The worker that owns a flow.
@@ -358,7 +418,7 @@ impl Router {
 
     /// Remembers the data endpoints an FTP control packet announces.
     fn note_ftp(&mut self, key: &FlowKey, payload: &[u8], ts: i64) {
-        if self.txs.len() == 1 || key.proto != 6 || payload.is_empty() {
+        if self.lanes.len() == 1 || key.proto != 6 || payload.is_empty() {
             return;
         }
         let (server, client) = match (key.lo.1, key.hi.1) {
@@ -386,9 +446,9 @@ impl Router {
 
     /// Sends every partial batch, and the clock to workers with nothing pending.
     fn tick(&mut self) {
-        for w in 0..self.txs.len() {
+        for w in 0..self.lanes.len() {
             if self.batches[w].items.is_empty() {
-                let _ = self.txs[w].send(ToWorker::Tick(self.clock));
+                self.deliver(w, ToWorker::Tick(self.clock));
             } else {
                 self.send(w);
             }
@@ -403,20 +463,30 @@ pub(crate) struct Fed<T> {
     pub defrag: Vec<wirehouse_flow::DefragStats>,
     /// How the workers end their open flows.
     pub reason: CloseReason,
+    /// Reports of the workers that ran inline (already finished).
+    pub inline: Vec<WorkerReport>,
 }
 
 /// Runs `n` shard workers and the sink thread around `feed`, which gets one sender per
 /// worker and the shared pool of empty batches, reads packets through its dispatcher(s),
 /// and returns. Then every worker ends its flows with the reason `feed` gives, and the
-/// statistics are gathered.
+/// statistics are gathered. With `inline` and one worker, no worker thread is started:
+/// `feed` gets the worker itself, to run on its own thread ([`Lane::Inline`]), and
+/// returns its report in [`Fed::inline`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_pipeline<T>(
     cfg: &Config,
     n: usize,
+    inline: bool,
     sources: Arc<Vec<Arc<str>>>,
     live: Option<worker::Live>,
     sink: &mut dyn Sink,
     stats: &mut RunStats,
-    feed: impl FnOnce(&[Sender<ToWorker>], &crossbeam_channel::Receiver<Batch>) -> Fed<T>,
+    feed: impl FnOnce(
+        &[Sender<ToWorker>],
+        &crossbeam_channel::Receiver<Batch>,
+        Option<Worker>,
+    ) -> Fed<T>,
 ) -> Result<T, SinkError> {
     stats.workers = n;
     let (fed, worker_reports, sink_result) = std::thread::scope(|s| {
@@ -437,7 +507,10 @@ pub(crate) fn run_pipeline<T>(
         let mut handles = Vec::new();
         // One cross-worker L7 registry per run (FTP control/data linking).
         let shared = Arc::new(wirehouse_l7::Shared::new());
-        for _ in 0..n {
+        let inline = (inline && n == 1)
+            .then(|| Worker::new(cfg, sources.clone(), sink_tx.clone(), shared.clone(), live));
+        let threads = if inline.is_some() { 0 } else { n };
+        for _ in 0..threads {
             let (tx, rx) = bounded::<ToWorker>(cfg.pipeline.queue_batches.max(1));
             txs.push(tx);
             let (cfg, sources, sink_tx, recycle_tx, shared) = (
@@ -453,7 +526,7 @@ pub(crate) fn run_pipeline<T>(
         }
         drop(sink_tx);
         drop(recycle_tx);
-        let fed = feed(&txs, &recycle_rx);
+        let mut fed = feed(&txs, &recycle_rx, inline);
         for tx in &txs {
             let _ = tx.send(ToWorker::Finish(fed.reason));
         }
@@ -461,6 +534,7 @@ pub(crate) fn run_pipeline<T>(
         let worker_reports: Vec<WorkerReport> = handles
             .into_iter()
             .map(|h| h.join().expect("worker panicked"))
+            .chain(std::mem::take(&mut fed.inline))
             .collect();
         let sink_result = sink_thread.join().expect("sink thread panicked");
         (fed, worker_reports, sink_result)
@@ -561,8 +635,14 @@ pub fn convert(
     let sources: Arc<Vec<Arc<str>>> =
         Arc::new(planned.iter().map(|p| Arc::from(p.spec.name())).collect());
     let n = crate::workers(cfg);
-    let reports = run_pipeline(cfg, n, sources, None, sink, &mut stats, |txs, recycle| {
-        let mut d = Dispatch::new(txs.to_vec(), recycle.clone(), cfg);
+    // One worker runs on the reading thread: the run then uses one core for the
+    // packets (and one for the Parquet/ClickHouse encoding), like `--runmode single`.
+    let run = |txs: &[Sender<ToWorker>], recycle: &crossbeam_channel::Receiver<Batch>, inline| {
+        let lanes = match inline {
+            Some(w) => vec![Lane::Inline(Box::new(w))],
+            None => txs.iter().cloned().map(Lane::Thread).collect(),
+        };
+        let mut d = Dispatch::with_lanes(lanes, recycle.clone(), cfg);
         let mut seen = 0u64;
         let reports = merge::for_each_packet(&planned, stop, |src, p, pos| {
             seen += 1;
@@ -575,18 +655,21 @@ pub fn convert(
             }
         });
         d.finish_defrag(planned.len().saturating_sub(1) as u32);
-        let (counts, defrag) = d.done();
+        let reason = if stop.load(Ordering::Relaxed) {
+            CloseReason::Shutdown
+        } else {
+            CloseReason::EndOfInput
+        };
+        let (counts, defrag, inline) = d.finish(reason);
         Fed {
             result: reports,
             counts: vec![counts],
             defrag: vec![defrag],
-            reason: if stop.load(Ordering::Relaxed) {
-                CloseReason::Shutdown
-            } else {
-                CloseReason::EndOfInput
-            },
+            reason,
+            inline,
         }
-    });
+    };
+    let reports = run_pipeline(cfg, n, true, sources, None, sink, &mut stats, run);
     progress.finish();
     stats.inputs.extend(reports?);
     stats.packets = stats.inputs.iter().map(|i| i.packets).sum();

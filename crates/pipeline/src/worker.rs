@@ -110,6 +110,180 @@ pub(crate) struct Live {
     pub active_ns: i64,
 }
 
+/// One shard worker's state: its flow table (with reassembly and the L7 engine), its
+/// Arrow builders, and what it reports. Driven by [`run`] on a thread of its own, or
+/// called directly by the dispatcher when the run has one worker (see
+/// [`crate::run::Lane::Inline`]).
+pub(crate) struct Worker {
+    table: FlowTable<L7Engine>,
+    builder: FlowBuilder,
+    sessions: L7Builder,
+    report: WorkerReport,
+    hist: Option<Histogram<u64>>,
+    rows: Vec<FlowRow>,
+    sources: Arc<Vec<Arc<str>>>,
+    sink: Sender<ToSink>,
+    batch_rows: usize,
+    live: Option<Live>,
+    last_flush: Instant,
+    last_active: i64,
+}
+
+impl Worker {
+    /// `shared` is the run's one cross-worker L7 registry (FTP data connections land on
+    /// any worker): the only thing workers share.
+    pub(crate) fn new(
+        cfg: &Config,
+        sources: Arc<Vec<Arc<str>>>,
+        sink: Sender<ToSink>,
+        shared: Arc<Shared>,
+        live: Option<Live>,
+    ) -> Self {
+        let batch_rows = cfg.output.batch_rows.max(1);
+        Worker {
+            table: FlowTable::with_handler(
+                cfg.flow.clone(),
+                L7Engine::with_shared(cfg.l7.clone(), shared),
+            ),
+            builder: FlowBuilder::with_capacity(batch_rows.min(1 << 16)),
+            sessions: L7Builder::with_capacity(batch_rows.min(1 << 12)),
+            report: WorkerReport::default(),
+            hist: Histogram::<u64>::new(3).ok(),
+            rows: Vec::new(),
+            sources,
+            sink,
+            batch_rows,
+            live,
+            last_flush: Instant::now(),
+            last_active: i64::MIN,
+        }
+    }
+
+    /// Handles one message; hands back the emptied batch of a `Packets` message for
+    /// reuse.
+    pub(crate) fn handle(&mut self, msg: ToWorker) -> Option<Batch> {
+        match msg {
+            ToWorker::Packets(mut b) => {
+                let t0 = Instant::now();
+                self.packets(&b);
+                self.table.advance(b.clock, &mut |r| self.rows.push(r));
+                let force = self.on_time();
+                self.flush(force);
+                if let Some(h) = self.hist.as_mut() {
+                    let _ = h.record(t0.elapsed().as_micros() as u64);
+                }
+                b.data.clear();
+                b.windows.clear();
+                b.items.clear();
+                Some(b)
+            }
+            ToWorker::Tick(clock) => {
+                self.table.advance(clock, &mut |r| self.rows.push(r));
+                let force = self.on_time();
+                self.flush(force);
+                None
+            }
+            ToWorker::Finish(reason) => {
+                self.table.drain(reason, &mut |r| self.rows.push(r));
+                self.flush(true);
+                None
+            }
+        }
+    }
+
+    fn packets(&mut self, b: &Batch) {
+        let (table, rows, report) = (&mut self.table, &mut self.rows, &mut self.report);
+        for it in &b.items {
+            let bytes = b.bytes(it);
+            match decode(it.linktype, bytes) {
+                Ok(mut d) => {
+                    // A whole frame stands for itself; a reassembled datagram (raw IP)
+                    // for its fragments, with the first one's VLAN.
+                    let count = if it.count.fragments > 0 {
+                        d.vlan_id = it.vlan;
+                        it.count
+                    } else {
+                        PacketCount {
+                            packets: 1,
+                            ip_bytes: u64::from(d.ip.wire_len),
+                            fragments: 0,
+                        }
+                    };
+                    report.truncated_transport_headers += u64::from(d.l4_truncated);
+                    table.process_counted(
+                        it.ts,
+                        &d,
+                        &self.sources[it.source as usize],
+                        count,
+                        &mut |r| rows.push(r),
+                    );
+                }
+                Err(e) => *report.decode_errors.entry(e).or_default() += 1,
+            }
+        }
+    }
+
+    /// Live: partial batches leave on time (returns whether they should now), and long
+    /// flows report themselves.
+    fn on_time(&mut self) -> bool {
+        let Some(l) = self.live else {
+            return false;
+        };
+        let now = self.table.now_ns();
+        if l.active_ns > 0 {
+            if self.last_active == i64::MIN {
+                self.last_active = now;
+            } else if now.saturating_sub(self.last_active) >= l.active_ns {
+                self.last_active = now;
+                let rows = &mut self.rows;
+                self.table
+                    .report_active(now, l.active_ns, &mut |r| rows.push(r));
+            }
+        }
+        if self.last_flush.elapsed() >= l.flush {
+            self.last_flush = Instant::now();
+            return true;
+        }
+        false
+    }
+
+    /// Appends the finished rows to the builders and sends full batches (every
+    /// non-empty one when `force`) to the sink.
+    fn flush(&mut self, force: bool) {
+        for r in self.rows.drain(..) {
+            *self
+                .report
+                .flows_by_reason
+                .entry(r.close_reason)
+                .or_default() += 1;
+            self.builder.append(&r);
+        }
+        for r in self.table.handler_mut().take_rows() {
+            self.sessions.append(&r);
+        }
+        // A closed sink channel means the sink failed; the run reports that error.
+        if self.builder.len() >= self.batch_rows || (force && !self.builder.is_empty()) {
+            let _ = self
+                .sink
+                .send(ToSink::Rows(&FlowRow::TABLE, self.builder.finish()));
+        }
+        if self.sessions.len() >= self.batch_rows || (force && !self.sessions.is_empty()) {
+            let _ = self
+                .sink
+                .send(ToSink::Rows(&L7Row::TABLE, self.sessions.finish()));
+        }
+    }
+
+    /// What the worker did, once its flows are ended.
+    pub(crate) fn into_report(mut self) -> WorkerReport {
+        self.report.reassembly = self.table.reassembly_totals();
+        self.report.l7 = self.table.handler_mut().stats();
+        self.report.batch_latency_us = self.hist;
+        self.report
+    }
+}
+
+/// A worker on a thread of its own, fed by `rx` until it is told to finish.
 pub(crate) fn run(
     cfg: Config,
     sources: Arc<Vec<Arc<str>>>,
@@ -119,139 +293,15 @@ pub(crate) fn run(
     shared: Arc<Shared>,
     live: Option<Live>,
 ) -> WorkerReport {
-    // `shared` is the run's one cross-worker L7 registry (FTP data connections land on
-    // any worker): the only thing workers share.
-    let mut table = FlowTable::with_handler(
-        cfg.flow.clone(),
-        L7Engine::with_shared(cfg.l7.clone(), shared),
-    );
-    let batch_rows = cfg.output.batch_rows.max(1);
-    let mut builder = FlowBuilder::with_capacity(batch_rows.min(1 << 16));
-    let mut sessions = L7Builder::with_capacity(batch_rows.min(1 << 12));
-    let mut report = WorkerReport::default();
-    let mut hist = Histogram::<u64>::new(3).ok();
-    let mut rows: Vec<FlowRow> = Vec::new();
-    let flush = |table: &mut FlowTable<L7Engine>,
-                 builder: &mut FlowBuilder,
-                 sessions: &mut L7Builder,
-                 rows: &mut Vec<FlowRow>,
-                 report: &mut WorkerReport,
-                 force: bool| {
-        for r in rows.drain(..) {
-            *report.flows_by_reason.entry(r.close_reason).or_default() += 1;
-            builder.append(&r);
-        }
-        for r in table.handler_mut().take_rows() {
-            sessions.append(&r);
-        }
-        // A closed sink channel means the sink failed; the run reports that error.
-        if builder.len() >= batch_rows || (force && !builder.is_empty()) {
-            let _ = sink.send(ToSink::Rows(&FlowRow::TABLE, builder.finish()));
-        }
-        if sessions.len() >= batch_rows || (force && !sessions.is_empty()) {
-            let _ = sink.send(ToSink::Rows(&L7Row::TABLE, sessions.finish()));
-        }
-    };
-    let mut last_flush = Instant::now();
-    let mut last_active = i64::MIN;
-    // Live: partial batches leave on time, and long flows report themselves.
-    let mut on_time = |table: &mut FlowTable<L7Engine>, rows: &mut Vec<FlowRow>| -> bool {
-        let Some(l) = live else {
-            return false;
-        };
-        let now = table.now_ns();
-        if l.active_ns > 0 {
-            if last_active == i64::MIN {
-                last_active = now;
-            } else if now.saturating_sub(last_active) >= l.active_ns {
-                last_active = now;
-                table.report_active(now, l.active_ns, &mut |r| rows.push(r));
-            }
-        }
-        if last_flush.elapsed() >= l.flush {
-            last_flush = Instant::now();
-            return true;
-        }
-        false
-    };
+    let mut w = Worker::new(&cfg, sources, sink, shared, live);
     for msg in rx {
-        match msg {
-            ToWorker::Packets(mut b) => {
-                let t0 = Instant::now();
-                for it in &b.items {
-                    let bytes = b.bytes(it);
-                    match decode(it.linktype, bytes) {
-                        Ok(mut d) => {
-                            // A whole frame stands for itself; a reassembled datagram
-                            // (raw IP) for its fragments, with the first one's VLAN.
-                            let count = if it.count.fragments > 0 {
-                                d.vlan_id = it.vlan;
-                                it.count
-                            } else {
-                                PacketCount {
-                                    packets: 1,
-                                    ip_bytes: u64::from(d.ip.wire_len),
-                                    fragments: 0,
-                                }
-                            };
-                            report.truncated_transport_headers += u64::from(d.l4_truncated);
-                            table.process_counted(
-                                it.ts,
-                                &d,
-                                &sources[it.source as usize],
-                                count,
-                                &mut |r| rows.push(r),
-                            );
-                        }
-                        Err(e) => *report.decode_errors.entry(e).or_default() += 1,
-                    }
-                }
-                table.advance(b.clock, &mut |r| rows.push(r));
-                let force = on_time(&mut table, &mut rows);
-                flush(
-                    &mut table,
-                    &mut builder,
-                    &mut sessions,
-                    &mut rows,
-                    &mut report,
-                    force,
-                );
-                if let Some(h) = hist.as_mut() {
-                    let _ = h.record(t0.elapsed().as_micros() as u64);
-                }
-                b.data.clear();
-                b.windows.clear();
-                b.items.clear();
-                let _ = recycle.try_send(b);
-            }
-            ToWorker::Tick(clock) => {
-                table.advance(clock, &mut |r| rows.push(r));
-                let force = on_time(&mut table, &mut rows);
-                flush(
-                    &mut table,
-                    &mut builder,
-                    &mut sessions,
-                    &mut rows,
-                    &mut report,
-                    force,
-                );
-            }
-            ToWorker::Finish(reason) => {
-                table.drain(reason, &mut |r| rows.push(r));
-                flush(
-                    &mut table,
-                    &mut builder,
-                    &mut sessions,
-                    &mut rows,
-                    &mut report,
-                    true,
-                );
-                break;
-            }
+        let finish = matches!(msg, ToWorker::Finish(_));
+        if let Some(b) = w.handle(msg) {
+            let _ = recycle.try_send(b);
+        }
+        if finish {
+            break;
         }
     }
-    report.reassembly = table.reassembly_totals();
-    report.l7 = table.handler_mut().stats();
-    report.batch_latency_us = hist;
-    report
+    w.into_report()
 }
