@@ -3,7 +3,8 @@
 //!
 //! Threads: the caller's thread reads and dispatches (inputs merged by time, minimal
 //! decode, IP defragmentation, symmetric flow hash), N shard workers each own a flow
-//! table with TCP reassembly, the application-protocol parsers and Arrow builders, and one sink thread writes the files.
+//! table with TCP reassembly, the application-protocol parsers and Arrow builders (with
+//! one worker, `convert` runs it on the reading thread), and one sink thread writes the files.
 //! All channels are bounded (backpressure), packets travel in batches, and the output
 //! is the same set of rows whatever the number of workers.
 

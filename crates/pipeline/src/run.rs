@@ -1,7 +1,8 @@
 //! `convert`: the reader/dispatcher on the calling thread — inputs merged by time,
 //! minimal decode, IP defragmentation, symmetric flow hash — hands packets in batches to
-//! N shard workers over bounded channels; workers send record batches to one sink
-//! thread. Every channel is bounded, so a slow sink slows the reader.
+//! N shard workers over bounded channels (one worker runs on the calling thread itself,
+//! without a channel); workers send record batches to one sink thread. Every channel is
+//! bounded, so a slow sink slows the reader.
 
 use crate::merge::{self, Planned};
 use crate::worker::{self, Batch, Item, ToSink, ToWorker, Worker, WorkerReport};
