@@ -115,7 +115,7 @@ pub struct OutputConfig {
 impl Default for OutputConfig {
     fn default() -> Self {
         Self {
-            batch_rows: 65_536,
+            batch_rows: 8_192,
             parquet: ParquetOptions::default(),
             clickhouse: ClickHouseConfig::default(),
         }
