@@ -271,7 +271,6 @@ pub fn decoded_on(s: &Segment, port: u16) -> Decoded<'_> {
             ack: s.ack,
             flags: s.flags,
             window: 65535,
-            options: tcp::Options::default(),
         }),
         payload: &s.payload,
         payload_wire_len: s.payload.len() as u32,

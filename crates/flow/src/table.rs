@@ -774,7 +774,7 @@ impl<H: StreamHandler> FlowTable<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wirehouse_wire::{IpInfo, TcpInfo, tcp::Options};
+    use wirehouse_wire::{IpInfo, TcpInfo};
 
     fn pkt(src: (&str, u16), dst: (&str, u16), fl: u8, len: u32) -> Decoded<'static> {
         Decoded {
@@ -797,7 +797,6 @@ mod tests {
                 ack: 0,
                 flags: fl,
                 window: 0,
-                options: Options::default(),
             }),
             payload: &[],
             payload_wire_len: len,

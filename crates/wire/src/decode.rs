@@ -70,8 +70,6 @@ pub struct TcpInfo {
     pub flags: u8,
     /// Unscaled window.
     pub window: u16,
-    /// Parsed options.
-    pub options: tcp::Options,
 }
 
 /// The transport layer of the decoded packet.
@@ -393,7 +391,6 @@ fn transport<'a>(
                 ack: t.ack(),
                 flags: t.flags(),
                 window: t.window(),
-                options: t.options(),
             });
             t.header_len()
         }),
@@ -441,7 +438,6 @@ fn transport<'a>(
                     ack: 0,
                     flags: 0,
                     window: 0,
-                    options: tcp::Options::default(),
                 })
             } else {
                 L4::Udp { src_port, dst_port }
