@@ -38,39 +38,83 @@ pub(crate) struct DispatchCounts {
 }
 
 /// Announced FTP data endpoint → (worker of its control connection, last used).
-type RouteMap = HashMap<(IpAddr, u16), (usize, i64)>;
+type RouteMap = HashMap<(IpAddr, u16), (usize, i64), foldhash::fast::RandomState>;
+
+/// The ports of the announced FTP data endpoints, one bit each: a packet neither of
+/// whose ports is set cannot go to an announced endpoint, so the common packet is
+/// sharded by its hash without building its flow key or looking the map up.
+struct PortSet(Box<[std::sync::atomic::AtomicU64]>);
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet((0..1024).map(|_| Default::default()).collect())
+    }
+}
+
+impl PortSet {
+    fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)].load(Ordering::Relaxed) & (1 << (port & 63)) != 0
+    }
+
+    /// Sets exactly the ports of `m`'s endpoints. Each word is replaced whole, so a
+    /// reader on another thread sees a port's bit either before or after the change.
+    fn rebuild(&self, m: &RouteMap) {
+        let mut words = vec![0u64; self.0.len()];
+        for (_, port) in m.keys() {
+            words[usize::from(port >> 6)] |= 1 << (port & 63);
+        }
+        for (w, v) in self.0.iter().zip(words) {
+            if w.load(Ordering::Relaxed) != v {
+                w.store(v, Ordering::Relaxed);
+            }
+        }
+    }
+}
 
 /// FTP routes shared by the capture threads of a live af-packet run: the kernel often
 /// hands a data connection to another ring than its control connection.
 #[derive(Default)]
 pub(crate) struct SharedRoutes {
-    any: std::sync::atomic::AtomicBool,
+    ports: PortSet,
     map: std::sync::Mutex<RouteMap>,
 }
 
-/// A dispatcher's FTP routes: its own, or shared (then locked only while non-empty).
+/// A dispatcher's FTP routes: its own, or shared (then locked only for a packet to or
+/// from an announced port).
 enum FtpRoutes {
-    Own(RouteMap),
+    Own(RouteMap, PortSet),
     Shared(Arc<SharedRoutes>),
 }
 
 impl FtpRoutes {
-    fn is_empty(&self) -> bool {
-        match self {
-            FtpRoutes::Own(m) => m.is_empty(),
-            FtpRoutes::Shared(s) => !s.any.load(Ordering::Relaxed),
-        }
+    /// Whether a packet with these ports may go to an announced data endpoint.
+    fn may_route(&self, ports: (u16, u16)) -> bool {
+        let set = match self {
+            FtpRoutes::Own(_, p) => p,
+            FtpRoutes::Shared(s) => &s.ports,
+        };
+        set.contains(ports.0) || set.contains(ports.1)
     }
 
-    fn with<T>(&mut self, f: impl FnOnce(&mut RouteMap) -> T) -> T {
+    /// Runs `f` on the map; `changes_keys`: `f` may add or remove endpoints (the port
+    /// set is then brought up to date).
+    fn with<T>(&mut self, changes_keys: bool, f: impl FnOnce(&mut RouteMap) -> T) -> T {
         match self {
-            FtpRoutes::Own(m) => f(m),
+            FtpRoutes::Own(m, ports) => {
+                let out = f(m);
+                if changes_keys {
+                    ports.rebuild(m);
+                }
+                out
+            }
             FtpRoutes::Shared(s) => {
                 // A poisoned lock only means another capture thread panicked mid-insert;
                 // the map itself is still usable.
                 let mut m = s.map.lock().unwrap_or_else(|p| p.into_inner());
                 let out = f(&mut m);
-                s.any.store(!m.is_empty(), Ordering::Relaxed);
+                if changes_keys {
+                    s.ports.rebuild(&m);
+                }
                 out
             }
         }
@@ -131,7 +175,7 @@ impl Dispatch {
         let n = lanes.len();
         Dispatch {
             r: Router {
-                ftp: FtpRoutes::Own(HashMap::new()),
+                ftp: FtpRoutes::Own(RouteMap::default(), PortSet::default()),
                 lanes,
                 batches: (0..n).map(|_| Batch::default()).collect(),
                 recycle,
@@ -167,7 +211,7 @@ impl Dispatch {
             // The flow key itself is only built for FTP (control connections announce
             // data endpoints, which are routed by endpoint).
             let control = h.ports.0 == 21 || h.ports.1 == 21;
-            let ftp = control || !r.ftp.is_empty();
+            let ftp = control || r.ftp.may_route(h.ports);
             let w = match ftp.then(|| FlowKey::hint(linktype, data)).flatten() {
                 Some(key) => {
                     if control && let Ok(dec) = decode(linktype, data) {
@@ -398,8 +442,8 @@ impl Router {
     /// The worker for a packet of `key` at `ts`: its own, or its FTP control
     /// connection's when it goes to an announced data endpoint.
     fn pick(&mut self, key: &FlowKey, ts: i64) -> usize {
-        if !self.ftp.is_empty() {
-            let routed = self.ftp.with(|m| {
+        if self.ftp.may_route((key.lo.1, key.hi.1)) {
+            let routed = self.ftp.with(false, |m| {
                 for ep in [key.lo, key.hi] {
                     if let Some(e) = m.get_mut(&ep)
                         && ts.saturating_sub(e.1) < FTP_ROUTE_NS
@@ -433,7 +477,7 @@ impl Router {
             return;
         }
         let w = self.pick(key, ts);
-        self.ftp.with(|m| {
+        self.ftp.with(true, |m| {
             if m.len() + eps.len() > FTP_ROUTES_MAX {
                 m.retain(|_, e| ts.saturating_sub(e.1) < FTP_ROUTE_NS);
             }
@@ -677,4 +721,34 @@ pub fn convert(
     stats.interrupted = stop.load(Ordering::Relaxed);
     stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_set_follows_the_route_map() {
+        let set = PortSet::default();
+        let mut m = RouteMap::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for port in [0, 63, 64, 40_001, 65_535] {
+            m.insert((ip, port), (1, 0));
+        }
+        set.rebuild(&m);
+        for port in [0, 63, 64, 40_001, 65_535] {
+            assert!(set.contains(port), "{port}");
+        }
+        for port in [1, 62, 65, 21, 40_000, 40_002, 65_534] {
+            assert!(!set.contains(port), "{port}");
+        }
+        m.remove(&(ip, 63));
+        m.remove(&(ip, 65_535));
+        set.rebuild(&m);
+        assert!(!set.contains(63) && !set.contains(65_535));
+        assert!(set.contains(0) && set.contains(64) && set.contains(40_001));
+        let routes = FtpRoutes::Own(m, set);
+        assert!(routes.may_route((40_001, 80)) && routes.may_route((80, 64)));
+        assert!(!routes.may_route((80, 443)));
+    }
 }
