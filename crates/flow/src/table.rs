@@ -516,56 +516,57 @@ impl<H: StreamHandler> FlowTable<H> {
             let reason = e.flow.closed.unwrap_or(CloseReason::Fin);
             self.finish_entry(e, reason, out);
         }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.cfg.max_flows {
-                self.evict_one(out);
-            }
-            let (src_port, dst_port) = (key.endpoint(side).1, key.endpoint(side.other()).1);
-            let sender_is_server = match tcp {
-                Some(t) if t.flags & flags::SYN != 0 => t.flags & flags::ACK != 0,
-                _ => {
-                    matches!(key.proto, ipproto::TCP | ipproto::UDP)
-                        && is_service_port(src_port, dst_port)
-                }
-            };
-            let client = if sender_is_server { side.other() } else { side };
-            let generation = self.next_gen;
-            self.next_gen += 1;
-            let mut h = key.symmetric_hash() ^ (ts_ns as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            h ^= h >> 29;
-            let f = Flow {
-                id: h & 0x7fff_ffff_ffff_ffff,
-                generation,
-                key,
-                client,
-                start_ns: ts_ns,
-                last_ns: ts_ns,
-                source: source.clone(),
-                vlan_id: d.vlan_id,
-                ip_version: d.ip.version,
-                dir: [DirStats::default(); 2],
-                ip_fragments: 0,
-                l7_protocol: "",
-                syn_ns: None,
-                synack_ns: None,
-                rtt_ns: None,
-                fin: [false; 2],
-                closed: None,
-                reported: None,
-            };
-            self.deadlines
-                .push(Reverse((f.deadline(&self.cfg), generation, key)));
-            self.flows.insert(
-                key,
-                Entry {
+        if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&key) {
+            self.evict_one(out);
+        }
+        // One lookup for the packet of a known flow (the common case).
+        let e = match self.flows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (src_port, dst_port) = (key.endpoint(side).1, key.endpoint(side.other()).1);
+                let sender_is_server = match tcp {
+                    Some(t) if t.flags & flags::SYN != 0 => t.flags & flags::ACK != 0,
+                    _ => {
+                        matches!(key.proto, ipproto::TCP | ipproto::UDP)
+                            && is_service_port(src_port, dst_port)
+                    }
+                };
+                let client = if sender_is_server { side.other() } else { side };
+                let generation = self.next_gen;
+                self.next_gen += 1;
+                let mut h =
+                    key.symmetric_hash() ^ (ts_ns as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                h ^= h >> 29;
+                let f = Flow {
+                    id: h & 0x7fff_ffff_ffff_ffff,
+                    generation,
+                    key,
+                    client,
+                    start_ns: ts_ns,
+                    last_ns: ts_ns,
+                    source: source.clone(),
+                    vlan_id: d.vlan_id,
+                    ip_version: d.ip.version,
+                    dir: [DirStats::default(); 2],
+                    ip_fragments: 0,
+                    l7_protocol: "",
+                    syn_ns: None,
+                    synack_ns: None,
+                    rtt_ns: None,
+                    fin: [false; 2],
+                    closed: None,
+                    reported: None,
+                };
+                self.deadlines
+                    .push(Reverse((f.deadline(&self.cfg), generation, key)));
+                self.stats.created += 1;
+                v.insert(Entry {
                     flow: f,
                     streams: None,
                     state: H::State::default(),
-                },
-            );
-            self.stats.created += 1;
-        }
-        let e = self.flows.get_mut(&key).expect("inserted above");
+                })
+            }
+        };
         let f = &mut e.flow;
         f.last_ns = f.last_ns.max(ts_ns);
         let di = usize::from(side != f.client);
