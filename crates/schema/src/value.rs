@@ -90,49 +90,26 @@ fn strings(cap: usize) -> StringBuilder {
     StringBuilder::with_capacity(cap, cap * 16)
 }
 
-impl ColumnValue for String {
-    const KIND: Kind = Kind::Str;
-    type Builder = StringBuilder;
-    fn builder(cap: usize) -> StringBuilder {
-        strings(cap)
-    }
-    fn append(b: &mut StringBuilder, v: &Self) {
-        b.append_value(v);
-    }
+/// Text columns: every string-like type appends its `&str` to a `StringBuilder`.
+macro_rules! text {
+    ($t:ty, $kind:ident) => {
+        impl ColumnValue for $t {
+            const KIND: Kind = Kind::$kind;
+            type Builder = StringBuilder;
+            fn builder(cap: usize) -> StringBuilder {
+                strings(cap)
+            }
+            fn append(b: &mut StringBuilder, v: &Self) {
+                b.append_value(v);
+            }
+        }
+    };
 }
 
-impl ColumnValue for Text {
-    const KIND: Kind = Kind::Str;
-    type Builder = StringBuilder;
-    fn builder(cap: usize) -> StringBuilder {
-        strings(cap)
-    }
-    fn append(b: &mut StringBuilder, v: &Self) {
-        b.append_value(v);
-    }
-}
-
-impl ColumnValue for &'static str {
-    const KIND: Kind = Kind::LowCardStr;
-    type Builder = StringBuilder;
-    fn builder(cap: usize) -> StringBuilder {
-        strings(cap)
-    }
-    fn append(b: &mut StringBuilder, v: &Self) {
-        b.append_value(v);
-    }
-}
-
-impl ColumnValue for Arc<str> {
-    const KIND: Kind = Kind::LowCardStr;
-    type Builder = StringBuilder;
-    fn builder(cap: usize) -> StringBuilder {
-        strings(cap)
-    }
-    fn append(b: &mut StringBuilder, v: &Self) {
-        b.append_value(v);
-    }
-}
+text!(String, Str);
+text!(Text, Str);
+text!(&'static str, LowCardStr);
+text!(Arc<str>, LowCardStr);
 
 impl ColumnValue for IpAddr {
     const KIND: Kind = Kind::Ip;
