@@ -194,10 +194,8 @@ impl std::fmt::Display for RData {
                         f.write_str(std::str::from_utf8(&rest[..n]).unwrap_or_default())?;
                         let Some(&b) = rest.get(n) else { break };
                         match b {
-                            b'"' | b'\\' => {
-                                f.write_str("\\")?;
-                                f.write_str(if b == b'"' { "\"" } else { "\\" })?;
-                            }
+                            b'"' => f.write_str("\\\"")?,
+                            b'\\' => f.write_str("\\\\")?,
                             _ => write!(f, "\\{b:03}")?,
                         }
                         rest = &rest[n + 1..];
