@@ -4,7 +4,7 @@
 use crate::{Sink, SinkError, SinkSummary};
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wirehouse_schema::{Kind, TableDef};
+use wirehouse_schema::{ColumnDef, Kind, TableDef};
 
 /// Parquet sink settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -80,6 +80,20 @@ pub fn civil_date(days: i64) -> String {
 }
 
 const DAY_US: i64 = 86_400_000_000;
+
+/// Times and integer measures (durations, byte and packet counts) are stored
+/// DELTA_BINARY_PACKED without a dictionary: their values rarely repeat, so a dictionary
+/// costs a hash per value, a dictionary page as large as the data and compresses worse
+/// than the bit-packed differences (mix.pcap: `l7_sessions` 5.15 -> 4.56 MB, and 18 %
+/// fewer instructions in the sink). `flow_id` (every DNS row of a flow carries it) and
+/// status codes repeat and keep the dictionary.
+fn delta_encoded(c: &ColumnDef) -> bool {
+    match c.kind {
+        Kind::Timestamp => true,
+        Kind::U64 | Kind::I64 => !(c.name == "flow_id" || c.name.ends_with("_code")),
+        _ => false,
+    }
+}
 
 impl ParquetSink {
     /// A sink writing under `dir` (created if missing).
@@ -153,6 +167,12 @@ impl ParquetSink {
             };
             for p in paths {
                 props = props.set_column_statistics_enabled(p, EnabledStatistics::None);
+            }
+            if delta_encoded(c) {
+                let p = ColumnPath::from(c.name);
+                props = props
+                    .set_column_dictionary_enabled(p.clone(), false)
+                    .set_column_encoding(p, Encoding::DELTA_BINARY_PACKED);
             }
         }
         let props = props.build();
@@ -318,6 +338,101 @@ mod tests {
             /// what
             what: String,
         }
+    }
+
+    wirehouse_schema::table! {
+        /// test rows with measures and an identifier
+        table "measured" as MeasuredRow, MeasuredBuilder;
+        time_column time;
+        order_by [time];
+        columns {
+            /// when
+            time: Timestamp,
+            /// which flow
+            flow_id: u64,
+            /// how much
+            bytes: u64,
+            /// how it ended
+            response_code: Option<i64>,
+        }
+    }
+
+    #[test]
+    fn times_and_measures_are_delta_encoded_identifiers_keep_the_dictionary() {
+        let dir = std::env::temp_dir().join(format!("wh-sink-enc-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut sink = ParquetSink::new(&dir, ParquetOptions::default()).unwrap();
+        let rows: Vec<MeasuredRow> = (0..5000i64)
+            .map(|i| MeasuredRow {
+                time: Timestamp(1_704_153_000_000_000 + i * 1_337 + (i % 7) * 50),
+                flow_id: (i as u64 / 40).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                bytes: (i as u64 * 7919) % 100_003,
+                response_code: (i % 5 != 0).then_some(200 + (i % 3) * 100),
+            })
+            .collect();
+        let mut b = MeasuredBuilder::with_capacity(rows.len());
+        for r in &rows {
+            b.append(r);
+        }
+        sink.write(&MeasuredRow::TABLE, b.finish()).unwrap();
+        let s = sink.close().unwrap();
+        assert_eq!(s.files.len(), 1);
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(&s.files[0]).unwrap()).unwrap();
+        let meta = reader.metadata().row_group(0).clone();
+        for col in meta.columns() {
+            let name = col.column_path().string();
+            let delta = col.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED);
+            let dict = col.dictionary_page_offset().is_some();
+            match name.as_str() {
+                "time" | "bytes" => assert!(
+                    delta && !dict,
+                    "{name}: {:?}",
+                    col.encodings().collect::<Vec<_>>()
+                ),
+                "flow_id" | "response_code" => assert!(dict && !delta, "{name}"),
+                other => panic!("unexpected column {other}"),
+            }
+        }
+        // The values come back as written.
+        let mut i = 0;
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            let time = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            let flow = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow_array::UInt64Array>()
+                .unwrap();
+            let bytes = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<arrow_array::UInt64Array>()
+                .unwrap();
+            let code = batch
+                .column(3)
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .unwrap();
+            for j in 0..batch.num_rows() {
+                let r = &rows[i];
+                assert_eq!(time.value(j), r.time.0, "row {i}");
+                assert_eq!(flow.value(j), r.flow_id, "row {i}");
+                assert_eq!(bytes.value(j), r.bytes, "row {i}");
+                assert_eq!(
+                    code.is_valid(j).then(|| code.value(j)),
+                    r.response_code,
+                    "row {i}"
+                );
+                i += 1;
+            }
+        }
+        assert_eq!(i, rows.len());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
