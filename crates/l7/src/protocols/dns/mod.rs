@@ -8,8 +8,9 @@ use crate::{
     Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Request, Response, Session, Span, Status,
     Transport,
 };
+pub use parser::MAX_RESULT_LEN;
 use parser::{
-    Header, Message, class_name, opcode_name, parse_message, parse_message_answers, rcode_name,
+    Header, Message, Summary, class_name, opcode_name, parse_message, rcode_name, summarize,
     type_name,
 };
 use std::collections::VecDeque;
@@ -31,8 +32,6 @@ static INFO: ProtocolInfo = ProtocolInfo {
 
 /// Most questions a message may announce and still be taken for DNS by the probe.
 const PROBE_MAX_QDCOUNT: u16 = 32;
-/// Longest `response_result`, bytes.
-pub const MAX_RESULT_LEN: usize = 4096;
 /// Unanswered query ids remembered per flow (to tell unpaired responses).
 const MAX_OUTSTANDING: usize = 4096;
 /// mDNS port (its QCLASS top bit is the unicast-response / cache-flush bit).
@@ -138,10 +137,12 @@ struct DnsSession {
     /// Ids of the queries reported and not yet answered, oldest first (a superset of the
     /// pairing's pending ids, so a response whose id is not here is surely unpaired).
     outstanding: VecDeque<u16>,
+    /// Where answers are rendered (its allocation reused from message to message).
+    scratch: String,
 }
 
 impl DnsSession {
-    fn report(&mut self, cx: &mut Cx<'_>, m: &Message, bytes: usize, span: Span) {
+    fn report(&mut self, cx: &mut Cx<'_>, m: Summary<'_>, bytes: usize, span: Span) {
         let mdns = cx.server_port() == MDNS_PORT;
         let id = m.header.id;
         if !m.header.qr {
@@ -150,8 +151,8 @@ impl DnsSession {
             }
             self.outstanding.push_back(id);
             let mut attributes = Attributes::new();
-            query_attributes(m, mdns, &mut attributes);
-            let (qtype, qname) = first_question(m);
+            query_attributes(&m, mdns, &mut attributes);
+            let (qtype, qname) = first_question(&m);
             cx.request(Request {
                 pair_id: Some(u64::from(id)),
                 start_ns: span.start_ns,
@@ -178,16 +179,16 @@ impl DnsSession {
         let mut echo = None;
         if !paired {
             // The row will have no request: keep what the response says of the question.
-            let (qtype, qname) = first_question(m);
+            let (qtype, qname) = first_question(&m);
             echo = Some(Box::new(Request {
                 request_type: qtype,
                 resource: qname.clone(),
                 endpoint: qname,
                 ..Request::default()
             }));
-            query_attributes(m, mdns, &mut attributes);
+            query_attributes(&m, mdns, &mut attributes);
         }
-        response_attributes(m, &mut attributes);
+        response_attributes(&m, &mut attributes);
         let rcode = m.rcode();
         cx.response(Response {
             pair_id: Some(u64::from(id)),
@@ -197,7 +198,7 @@ impl DnsSession {
             version: Text::default(),
             status: status(rcode),
             code: Some(i64::from(rcode)),
-            result: answers(m),
+            result: m.answers,
             exception: if rcode == 0 {
                 Text::default()
             } else {
@@ -211,10 +212,13 @@ impl DnsSession {
 }
 
 /// (qtype name, qname) of the first question; empty strings when there is none.
-fn first_question(m: &Message) -> (Text, Text) {
-    m.questions.first().map_or_else(Default::default, |q| {
-        (type_name(q.qtype).into(), q.name.clone())
-    })
+fn first_question(m: &Summary<'_>) -> (Text, Text) {
+    if m.questions() == 0 {
+        return Default::default();
+    }
+    let mut name = Text::default();
+    m.write_question_name(0, &mut name);
+    (type_name(m.question(0).0).into(), name)
 }
 
 /// `response_status` of an (extended) RCODE.
@@ -233,27 +237,28 @@ pub fn status(rcode: u16) -> Status {
 
 /// Attributes that describe the query: `opcode`, `questions`, `qclass`, `edns_udp_size`,
 /// `edns_do`.
-fn query_attributes(m: &Message, mdns: bool, a: &mut Attributes) {
+fn query_attributes(m: &Summary<'_>, mdns: bool, a: &mut Attributes) {
     if m.header.opcode != 0 {
         a.push(("opcode".into(), opcode_name(m.header.opcode).into()));
     }
-    if let Some(q) = m.questions.first() {
-        let class = if mdns { q.qclass & 0x7fff } else { q.qclass };
+    if m.questions() > 0 {
+        let qclass = m.question(0).1;
+        let class = if mdns { qclass & 0x7fff } else { qclass };
         if class != 1 {
             a.push(("qclass".into(), class_name(class).into()));
         }
     }
-    if m.questions.len() > 1 {
+    if m.questions() > 1 {
         let mut s = Text::default();
-        for (i, q) in m.questions.iter().skip(1).enumerate() {
-            if i > 0 {
+        for i in 1..m.questions() {
+            if i > 1 {
                 s.push_str(", ");
             }
-            s.push_str(&q.name);
+            m.write_question_name(i, &mut s);
             s.push(' ');
-            s.push_str(&type_name(q.qtype));
+            s.push_str(&type_name(m.question(i).0));
         }
-        if usize::from(m.header.qdcount) > m.questions.len() {
+        if usize::from(m.header.qdcount) > m.questions() {
             s.push_str(", ...");
         }
         a.push(("questions".into(), s));
@@ -269,7 +274,7 @@ fn query_attributes(m: &Message, mdns: bool, a: &mut Attributes) {
 
 /// Attributes that describe the response: `tc`, `authorities`, `additionals` (not
 /// counting OPT), `incomplete`.
-fn response_attributes(m: &Message, a: &mut Attributes) {
+fn response_attributes(m: &Summary<'_>, a: &mut Attributes) {
     let h = &m.header;
     if h.tc {
         a.push(("tc".into(), "1".into()));
@@ -286,45 +291,12 @@ fn response_attributes(m: &Message, a: &mut Attributes) {
     }
 }
 
-/// `response_result`: the answers as `name TYPE TTL data`, joined with `"; "`, at most
-/// [`MAX_RESULT_LEN`] bytes (`...` marks a cut).
-fn answers(m: &Message) -> Text {
-    use std::fmt::Write;
-    const MARK: &str = "; ...";
-    let mut out = Text::with_capacity(64 * m.answers.len().min(8));
-    let mut cut = usize::from(m.answers_seen) > m.answers.len();
-    for r in &m.answers {
-        let before = out.len();
-        if before > 0 {
-            out.push_str("; ");
-        }
-        let _ = write!(out, "{r}");
-        if out.len() + MARK.len() > MAX_RESULT_LEN {
-            if before == 0 {
-                let mut n = MAX_RESULT_LEN - MARK.len();
-                while !out.is_char_boundary(n) {
-                    n -= 1;
-                }
-                out.truncate(n);
-            } else {
-                out.truncate(before);
-            }
-            cut = true;
-            break;
-        }
-    }
-    if cut {
-        out.push_str(if out.is_empty() { "..." } else { MARK });
-    }
-    out
-}
-
 impl Session for DnsSession {
     fn parse(&mut self, cx: &mut Cx<'_>, from_client: bool, buf: &[u8], span: Span) -> Parse {
         if !cx.is_tcp() {
-            return match parse_message_answers(buf) {
+            return match summarize(buf, &mut self.scratch) {
                 Ok(m) => {
-                    self.report(cx, &m, buf.len(), span);
+                    self.report(cx, m, buf.len(), span);
                     Parse::Consumed(buf.len())
                 }
                 Err(_) => Parse::Invalid,
@@ -351,8 +323,8 @@ impl Session for DnsSession {
         let Some(msg) = buf.get(2..2 + n) else {
             return Parse::Needed(2 + n - buf.len());
         };
-        match parse_message_answers(msg) {
-            Ok(m) => self.report(cx, &m, n, span),
+        match summarize(msg, &mut self.scratch) {
+            Ok(m) => self.report(cx, m, n, span),
             // The framing holds: skip this message, count it.
             Err(_) => cx.parse_error(),
         }
@@ -789,7 +761,9 @@ mod tests {
         let msg = parse_message(&m).unwrap();
         assert_eq!(msg.answers.len(), parser::MAX_RECORDS_KEPT);
         assert_eq!(msg.answers_seen, 200);
-        let s = answers(&msg);
+        let sum = summarize(&m, &mut String::new()).unwrap();
+        assert_eq!(sum.answers_seen, 200);
+        let s = sum.answers;
         assert!(s.starts_with("xyz A 9 10.0.0.0; xyz A 9 10.0.0.1; "));
         assert!(s.ends_with("xyz A 9 10.0.0.63; ..."), "{s}");
         assert!(s.len() <= MAX_RESULT_LEN);
