@@ -9,7 +9,7 @@ mod value;
 
 pub use compact_str::{ToCompactString, format_compact};
 pub use ddl::{ClickHouseOptions, clickhouse_database_ddl, clickhouse_ddl, clickhouse_type};
-pub use value::{Attributes, ColumnValue, Ipv4Text, Text, Timestamp};
+pub use value::{Attributes, ColumnValue, DecimalText, Ipv4Text, Text, Timestamp};
 
 #[doc(hidden)]
 pub use arrow_array;
@@ -206,14 +206,16 @@ macro_rules! table {
             pub fn is_empty(&self) -> bool {
                 self.rows == 0
             }
-            /// Takes the pending rows as a record batch.
+            /// Takes the pending rows as a record batch. The builder starts over with room
+            /// for as many rows as it just gave, so that a steady flow of batches does not
+            /// grow every buffer from nothing again (a reallocation and copy per doubling).
             pub fn finish(&mut self) -> $crate::arrow_array::RecordBatch {
                 static SCHEMA: ::std::sync::OnceLock<::std::sync::Arc<$crate::arrow_schema_reexport::Schema>> =
                     ::std::sync::OnceLock::new();
                 let schema = SCHEMA.get_or_init(|| ::std::sync::Arc::new($row::TABLE.arrow_schema())).clone();
-                self.rows = 0;
+                let mut done = ::std::mem::replace(self, Self::with_capacity(self.rows));
                 let cols: ::std::vec::Vec<$crate::arrow_array::ArrayRef> = vec![
-                    $( $crate::arrow_array::builder::ArrayBuilder::finish(&mut self.$field), )*
+                    $( $crate::arrow_array::builder::ArrayBuilder::finish(&mut done.$field), )*
                 ];
                 $crate::arrow_array::RecordBatch::try_new(schema, cols)
                     .expect("builder arrays match the declared schema")

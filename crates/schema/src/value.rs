@@ -168,6 +168,37 @@ impl Ipv4Text {
     }
 }
 
+/// Decimal text of an unsigned integer, written without `fmt` (same text as `Display`).
+#[derive(Debug, Clone, Copy)]
+pub struct DecimalText {
+    buf: [u8; 20],
+    start: u8,
+}
+
+impl DecimalText {
+    /// The text of `v`.
+    pub fn new(v: impl Into<u64>) -> Self {
+        let mut v = v.into();
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        DecimalText { buf, start: i as u8 }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(&self.buf[usize::from(self.start)..]).unwrap_or_default()
+    }
+}
+
 impl ColumnValue for Attributes {
     const KIND: Kind = Kind::Map;
     type Builder = MapBuilder<StringBuilder, StringBuilder>;
@@ -188,6 +219,20 @@ impl ColumnValue for Attributes {
 mod tests {
     use super::*;
     use arrow_array::Array;
+
+    #[test]
+    fn decimal_text_is_display() {
+        let mut v = 1u64;
+        let mut values = vec![0, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX];
+        for _ in 0..200 {
+            v = v.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            values.push(v >> (v % 64));
+        }
+        for v in values {
+            assert_eq!(DecimalText::new(v).as_str(), v.to_string());
+        }
+        assert_eq!(DecimalText::new(7u8).as_str(), "7");
+    }
 
     crate::table! {
         /// A table exercising every column type.

@@ -623,8 +623,7 @@ fn write_record(b: &[u8], pos: usize, out: &mut impl Out) -> Option<usize> {
     let _ = out.write_str(" ");
     let _ = out.write_str(&type_name(rtype));
     let _ = out.write_str(" ");
-    let mut digits = [0u8; 10];
-    let _ = out.write_str(decimal(ttl, &mut digits));
+    let _ = out.write_str(wirehouse_schema::DecimalText::new(ttl).as_str());
     let _ = out.write_str(" ");
     match (rtype, rd.len()) {
         (1, 4) => {
@@ -644,21 +643,6 @@ fn write_record(b: &[u8], pos: usize, out: &mut impl Out) -> Option<usize> {
         }
     }
     Some(end)
-}
-
-/// `v` in decimal, in `buf`.
-fn decimal(mut v: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // ASCII digits.
-    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 /// Walks one record without rendering it: (type, class, TTL, position after it); `None`

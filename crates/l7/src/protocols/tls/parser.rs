@@ -677,21 +677,30 @@ pub fn cipher_name(c: u16) -> String {
     name.to_string()
 }
 
-fn dash_list<T: std::fmt::Display>(it: impl IntoIterator<Item = T>) -> String {
+fn dash_list<'a, T: Copy + Into<u64> + 'a>(it: impl IntoIterator<Item = &'a T>) -> String {
     let mut s = String::new();
     for (i, v) in it.into_iter().enumerate() {
         if i > 0 {
             s.push('-');
         }
-        let _ = write!(s, "{v}");
+        s.push_str(wirehouse_schema::DecimalText::new(*v).as_str());
     }
     s
 }
 
+/// Appends the low `digits` hex digits of `v`, lower case (no `fmt`: fingerprints are
+/// built for every handshake).
+fn push_hex(s: &mut String, v: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        s.push(char::from(HEX[((v >> (4 * i)) & 0xf) as usize]));
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        push_hex(&mut s, u64::from(b), 2);
     }
     s
 }
@@ -740,7 +749,7 @@ fn hex4_list(v: &[u16]) -> String {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{x:04x}");
+        push_hex(&mut s, u64::from(*x), 4);
     }
     s
 }
