@@ -35,6 +35,7 @@ const GZIP: [u8; 2] = [0x1f, 0x8b];
 const ZSTD: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 impl Source {
+    #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         match self {
             Source::Stream(r) => r.fill_buf(),
@@ -51,6 +52,7 @@ impl Source {
         }
     }
 
+    #[inline]
     fn consume(&mut self, n: usize) {
         match self {
             Source::Stream(r) => r.consume(n),
@@ -115,6 +117,7 @@ impl Input {
     }
 
     /// [`buffered`](Self::buffered), with the memory-mapped window the bytes lie in.
+    #[inline]
     pub(crate) fn buffered_window(
         &mut self,
     ) -> Result<(&[u8], Option<&std::sync::Arc<crate::mapped::Window>>), CaptureError> {
@@ -169,6 +172,7 @@ impl Input {
     }
 
     /// The bytes buffered now (reading more only when none are), without consuming them.
+    #[inline]
     pub(crate) fn buffered(&mut self) -> Result<&[u8], CaptureError> {
         let pos = self.pos;
         self.r
@@ -177,6 +181,7 @@ impl Input {
     }
 
     /// Consumes `n` bytes of what [`buffered`](Self::buffered) returned.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         self.r.consume(n);
         self.pos += n as u64;

@@ -109,6 +109,7 @@ impl Window {
     }
 
     /// The mapped bytes.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for as long as `self` lives (or is a
         // dangling pointer with length 0).
@@ -165,6 +166,10 @@ impl Mapped {
         })
     }
 
+    // Once per window: kept out of line so that `buffered`, called twice per packet,
+    // inlines to a compare and a slice.
+    #[cold]
+    #[inline(never)]
     fn remap(&mut self) -> std::io::Result<()> {
         let start = self.pos / page() * page();
         let len = ((self.size - start) as usize).min(WINDOW);
@@ -175,6 +180,7 @@ impl Mapped {
     /// The bytes from the read position to the end of the window, mapping the next
     /// window first when the current one has fewer than `MIN_AHEAD` left (or the
     /// position was skipped past it).
+    #[inline]
     pub(crate) fn buffered(&mut self) -> std::io::Result<&[u8]> {
         let end = self.window.start + self.window.len as u64;
         if end.saturating_sub(self.pos) < MIN_AHEAD as u64 && end < self.size {
@@ -185,6 +191,7 @@ impl Mapped {
     }
 
     /// Consumes `n` bytes.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n as u64).min(self.size);
     }
@@ -206,6 +213,7 @@ impl Mapped {
     }
 
     /// [`buffered`](Self::buffered) and the window the bytes lie in.
+    #[inline]
     pub(crate) fn buffered_window(&mut self) -> std::io::Result<(&[u8], &Arc<Window>)> {
         self.buffered()?;
         let off = (self.pos - self.window.start) as usize;
