@@ -13,15 +13,113 @@ pub enum Side {
     Hi,
 }
 
+/// One endpoint of a [`FlowKey`] in fixed width: the address as two big-endian words
+/// (IPv4 in the low 32 bits of `lo`), so that the per-packet hash and comparisons are a
+/// few word operations instead of an enum walk. Declared so that the derived order is
+/// that of `(IpAddr, u16)`: IPv4 before IPv6, then address bytes, then port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Endpoint {
+    v6: bool,
+    hi: u64,
+    lo: u64,
+    port: u16,
+}
+
+impl Endpoint {
+    fn new((ip, port): (IpAddr, u16)) -> Self {
+        match ip {
+            IpAddr::V4(a) => Self::v4(a.octets(), port),
+            IpAddr::V6(a) => Self::v6(a.octets(), port),
+        }
+    }
+
+    fn v4(a: [u8; 4], port: u16) -> Self {
+        Endpoint {
+            v6: false,
+            hi: 0,
+            lo: u64::from(u32::from_be_bytes(a)),
+            port,
+        }
+    }
+
+    fn v6(a: [u8; 16], port: u16) -> Self {
+        let (h, l) = a.split_at(8);
+        Endpoint {
+            v6: true,
+            hi: u64::from_be_bytes(h.try_into().unwrap_or_default()),
+            lo: u64::from_be_bytes(l.try_into().unwrap_or_default()),
+            port,
+        }
+    }
+
+    /// From the 4 or 16 address bytes of a packet.
+    fn of_bytes(ip: &[u8], port: u16) -> Self {
+        match <[u8; 4]>::try_from(ip) {
+            Ok(a) => Self::v4(a, port),
+            Err(_) => Self::v6(<[u8; 16]>::try_from(ip).unwrap_or([0; 16]), port),
+        }
+    }
+
+    fn addr(&self) -> IpAddr {
+        if self.v6 {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&self.hi.to_be_bytes());
+            b[8..].copy_from_slice(&self.lo.to_be_bytes());
+            IpAddr::from(b)
+        } else {
+            IpAddr::from((self.lo as u32).to_be_bytes())
+        }
+    }
+
+    fn pair(&self) -> (IpAddr, u16) {
+        (self.addr(), self.port)
+    }
+
+    /// [`endpoint_word`] of this endpoint.
+    fn word(&self) -> u64 {
+        let a = if self.v6 {
+            self.hi.rotate_left(23) ^ self.lo
+        } else {
+            self.lo
+        };
+        (a << 16) ^ (a >> 48) ^ u64::from(self.port)
+    }
+}
+
 /// A 5-tuple with endpoints in canonical order, so both directions give the same key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
-    /// The lower endpoint.
-    pub lo: (IpAddr, u16),
-    /// The higher endpoint.
-    pub hi: (IpAddr, u16),
+    lo: Endpoint,
+    hi: Endpoint,
     /// IP protocol.
     pub proto: u8,
+}
+
+impl std::hash::Hash for FlowKey {
+    /// Five words: the four address words and one with both ports, both families and
+    /// the protocol.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.lo.hi);
+        h.write_u64(self.lo.lo);
+        h.write_u64(self.hi.hi);
+        h.write_u64(self.hi.lo);
+        h.write_u64(
+            u64::from(self.lo.port)
+                | u64::from(self.hi.port) << 16
+                | u64::from(self.proto) << 32
+                | u64::from(self.lo.v6) << 40
+                | u64::from(self.hi.v6) << 41,
+        );
+    }
+}
+
+/// The key as it was first declared; [`FlowKey::symmetric_hash`] hashes this form so that
+/// flow ids stay what they were.
+#[derive(Hash)]
+struct Declared {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    proto: u8,
 }
 
 const HASH_SEED: u64 = 0x7769_7265_686f_7573; // "wirehous": fixed so sharding is reproducible
@@ -51,11 +149,14 @@ impl FlowKey {
     /// the full decode (the dispatcher relies on that to shard without decoding twice).
     pub fn hint(linktype: wirehouse_wire::LinkType, b: &[u8]) -> Option<Self> {
         let r = RawHint::parse(linktype, b)?;
-        let ip = |a: &[u8]| match <[u8; 4]>::try_from(a) {
-            Ok(v4) => IpAddr::from(v4),
-            Err(_) => IpAddr::from(<[u8; 16]>::try_from(a).unwrap_or([0; 16])),
-        };
-        Some(Self::new((ip(r.src), r.sp), (ip(r.dst), r.dp), r.proto).0)
+        Some(
+            Self::of_endpoints(
+                Endpoint::of_bytes(r.src, r.sp),
+                Endpoint::of_bytes(r.dst, r.dp),
+                r.proto,
+            )
+            .0,
+        )
     }
 
     /// [`hint`](Self::hint) reduced to what sharding needs — the
@@ -76,15 +177,15 @@ impl FlowKey {
     /// A cheap hash, equal for both directions, for sharding flows over workers (not
     /// stable across versions; flow ids use [`symmetric_hash`](Self::symmetric_hash)).
     pub fn shard_hash(&self) -> u64 {
-        let word = |(ip, port): (IpAddr, u16)| match ip {
-            IpAddr::V4(a) => endpoint_word(&a.octets(), port),
-            IpAddr::V6(a) => endpoint_word(&a.octets(), port),
-        };
-        shard_mix(word(self.lo), word(self.hi), self.proto)
+        shard_mix(self.lo.word(), self.hi.word(), self.proto)
     }
 
     /// Builds a key from a source and destination endpoint.
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (Self, Side) {
+        Self::of_endpoints(Endpoint::new(src), Endpoint::new(dst), proto)
+    }
+
+    fn of_endpoints(src: Endpoint, dst: Endpoint, proto: u8) -> (Self, Side) {
         if src <= dst {
             (
                 Self {
@@ -106,17 +207,32 @@ impl FlowKey {
         }
     }
 
+    /// The lower endpoint.
+    pub fn lo(&self) -> (IpAddr, u16) {
+        self.lo.pair()
+    }
+
+    /// The higher endpoint.
+    pub fn hi(&self) -> (IpAddr, u16) {
+        self.hi.pair()
+    }
+
     /// A hash equal for both directions and stable across runs and machines
     /// (used to shard flows to workers and to derive flow ids).
     pub fn symmetric_hash(&self) -> u64 {
-        foldhash::fast::FixedState::with_seed(HASH_SEED).hash_one(self)
+        let declared = Declared {
+            lo: self.lo(),
+            hi: self.hi(),
+            proto: self.proto,
+        };
+        foldhash::fast::FixedState::with_seed(HASH_SEED).hash_one(declared)
     }
 
     /// The endpoint on `side`.
     pub fn endpoint(&self, side: Side) -> (IpAddr, u16) {
         match side {
-            Side::Lo => self.lo,
-            Side::Hi => self.hi,
+            Side::Lo => self.lo(),
+            Side::Hi => self.hi(),
         }
     }
 }
@@ -288,6 +404,64 @@ mod tests {
     }
 
     use super::*;
+
+    /// Endpoints of both families, with equal and neighbouring addresses and ports.
+    fn endpoints() -> Vec<(IpAddr, u16)> {
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut v = Vec::new();
+        for i in 0..60 {
+            let r = next();
+            let ip = match i % 3 {
+                0 => IpAddr::from([10, 0, (r >> 8) as u8 & 1, r as u8 & 3]),
+                1 => IpAddr::from((u128::from(r) << 64 | u128::from(next())).to_be_bytes()),
+                // IPv4-mapped and low IPv6 addresses, which share bytes with IPv4 ones.
+                _ => IpAddr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, r as u16 & 3]),
+            };
+            v.push((ip, [80, 443, (r >> 32) as u16][i % 3]));
+        }
+        v
+    }
+
+    #[test]
+    fn key_order_and_endpoints_are_those_of_ip_addr_tuples() {
+        let eps = endpoints();
+        for &a in &eps {
+            for &b in &eps {
+                let (k, side) = FlowKey::new(a, b, 17);
+                assert_eq!(side == Side::Lo, a <= b, "{a:?} {b:?}");
+                assert_eq!((k.lo(), k.hi()), if a <= b { (a, b) } else { (b, a) });
+                assert_eq!(k.endpoint(side), a);
+                assert_eq!(k.endpoint(side.other()), b);
+                let (k2, _) = FlowKey::new(b, a, 17);
+                assert_eq!(k, k2);
+                assert_eq!(k.cmp(&k2), std::cmp::Ordering::Equal);
+            }
+        }
+    }
+
+    #[test]
+    fn flow_ids_hash_the_declared_five_tuple() {
+        // The flow id has always been foldhash (fixed seed) over the derived `Hash` of
+        // ((IpAddr, u16), (IpAddr, u16), u8) in canonical order; a faster key must not
+        // change the ids of the same traffic.
+        let eps = endpoints();
+        for w in eps.windows(2) {
+            let (k, _) = FlowKey::new(w[0], w[1], 6);
+            let (lo, hi) = if w[0] <= w[1] {
+                (w[0], w[1])
+            } else {
+                (w[1], w[0])
+            };
+            let want = foldhash::fast::FixedState::with_seed(HASH_SEED).hash_one((lo, hi, 6u8));
+            assert_eq!(k.symmetric_hash(), want);
+        }
+    }
 
     #[test]
     fn both_directions_same_key_and_hash() {

@@ -39,7 +39,7 @@ fn streams_equal_pcapplusplus_tcpreassembly_outputs() {
     let flow = c
         .flows
         .iter()
-        .find(|(k, cl, _)| *cl == client && (k.lo.0 == server || k.hi.0 == server))
+        .find(|(k, cl, _)| *cl == client && (k.lo().0 == server || k.hi().0 == server))
         .expect("the connection is found");
     let d = &flow.2;
     let sides = base.join("expected_output/tcpreassembly_sides");

@@ -442,9 +442,9 @@ impl Router {
     /// The worker for a packet of `key` at `ts`: its own, or its FTP control
     /// connection's when it goes to an announced data endpoint.
     fn pick(&mut self, key: &FlowKey, ts: i64) -> usize {
-        if self.ftp.may_route((key.lo.1, key.hi.1)) {
+        if self.ftp.may_route((key.lo().1, key.hi().1)) {
             let routed = self.ftp.with(false, |m| {
-                for ep in [key.lo, key.hi] {
+                for ep in [key.lo(), key.hi()] {
                     if let Some(e) = m.get_mut(&ep)
                         && ts.saturating_sub(e.1) < FTP_ROUTE_NS
                     {
@@ -466,9 +466,9 @@ impl Router {
         if self.lanes.len() == 1 || key.proto != 6 || payload.is_empty() {
             return;
         }
-        let (server, client) = match (key.lo.1, key.hi.1) {
-            (21, _) => (key.lo, key.hi),
-            (_, 21) => (key.hi, key.lo),
+        let (server, client) = match (key.lo().1, key.hi().1) {
+            (21, _) => (key.lo(), key.hi()),
+            (_, 21) => (key.hi(), key.lo()),
             _ => return,
         };
         let mut eps = Vec::new();

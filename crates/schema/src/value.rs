@@ -189,7 +189,10 @@ impl DecimalText {
                 break;
             }
         }
-        DecimalText { buf, start: i as u8 }
+        DecimalText {
+            buf,
+            start: i as u8,
+        }
     }
 
     /// The text.
