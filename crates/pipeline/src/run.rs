@@ -173,14 +173,15 @@ impl Dispatch {
         cfg: &Config,
     ) -> Self {
         let n = lanes.len();
+        let max_items = cfg.pipeline.batch_packets.max(1);
         Dispatch {
             r: Router {
                 ftp: FtpRoutes::Own(RouteMap::default(), PortSet::default()),
                 lanes,
-                batches: (0..n).map(|_| Batch::default()).collect(),
+                batches: (0..n).map(|_| Batch::with_capacity(max_items)).collect(),
                 recycle,
                 spare: Vec::new(),
-                max_items: cfg.pipeline.batch_packets.max(1),
+                max_items,
                 clock: i64::MIN,
                 hold: None,
                 held: Default::default(),
@@ -372,7 +373,10 @@ impl Router {
     fn send(&mut self, w: usize) {
         let fresh = match self.spare.pop() {
             Some(b) => b,
-            None => self.recycle.try_recv().unwrap_or_default(),
+            None => self
+                .recycle
+                .try_recv()
+                .unwrap_or_else(|_| Batch::with_capacity(self.max_items)),
         };
         let mut b = std::mem::replace(&mut self.batches[w], fresh);
         b.clock = self.clock;
@@ -547,7 +551,11 @@ pub(crate) fn run_pipeline<T>(
             }
             sink.close()
         });
-        let (recycle_tx, recycle_rx) = bounded::<Batch>(4 * n);
+        // Room for every batch that can exist at once (each worker's queue, the one it
+        // is on, and the one being filled), so that none is dropped on the way back and
+        // the reader never allocates and grows a fresh one.
+        let (recycle_tx, recycle_rx) =
+            bounded::<Batch>(n * (cfg.pipeline.queue_batches.max(1) + 2));
         let mut txs = Vec::new();
         let mut handles = Vec::new();
         // One cross-worker L7 registry per run (FTP control/data linking).

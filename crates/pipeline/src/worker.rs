@@ -66,6 +66,14 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for `items` packets.
+    pub(crate) fn with_capacity(items: usize) -> Self {
+        Batch {
+            items: Vec::with_capacity(items),
+            ..Batch::default()
+        }
+    }
+
     /// The bytes of `it`.
     fn bytes(&self, it: &Item) -> &[u8] {
         let all = match it.window {
