@@ -30,7 +30,7 @@ pub(crate) const MIN_AHEAD: usize = 1 << 20;
 /// hardware prefetcher cannot guess where the next one starts. A hint only: it never
 /// faults and does nothing past the end of `bytes`.
 #[inline]
-pub(crate) fn prefetch(bytes: &[u8], at: usize) {
+pub fn prefetch(bytes: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < bytes.len() {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -65,6 +65,9 @@ pub(crate) struct Batch {
     pub clock: i64,
 }
 
+/// How many packets ahead of the one being handled a worker prefetches.
+const PREFETCH_AHEAD: usize = 4;
+
 impl Batch {
     /// An empty batch with room for `items` packets.
     pub(crate) fn with_capacity(items: usize) -> Self {
@@ -201,7 +204,12 @@ impl Worker {
 
     fn packets(&mut self, b: &Batch) {
         let (table, rows, report) = (&mut self.table, &mut self.rows, &mut self.report);
-        for it in &b.items {
+        for (i, it) in b.items.iter().enumerate() {
+            // The packet a few ahead was read by another thread (or long enough ago to
+            // have left this core's cache): start loading its headers now.
+            if let Some(ahead) = b.items.get(i + PREFETCH_AHEAD) {
+                wirehouse_capture::mapped::prefetch(b.bytes(ahead), 0);
+            }
             let bytes = b.bytes(it);
             match decode(it.linktype, bytes) {
                 Ok(mut d) => {
