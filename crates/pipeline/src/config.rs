@@ -94,7 +94,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             workers: 0,
-            batch_packets: 512,
+            batch_packets: 1_024,
             queue_batches: 8,
         }
     }
