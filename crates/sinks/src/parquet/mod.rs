@@ -398,26 +398,12 @@ mod tests {
         let mut i = 0;
         for batch in reader.build().unwrap() {
             let batch = batch.unwrap();
-            let time = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap();
-            let flow = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<arrow_array::UInt64Array>()
-                .unwrap();
-            let bytes = batch
-                .column(2)
-                .as_any()
-                .downcast_ref::<arrow_array::UInt64Array>()
-                .unwrap();
-            let code = batch
-                .column(3)
-                .as_any()
-                .downcast_ref::<arrow_array::Int64Array>()
-                .unwrap();
+            use arrow_array::cast::AsArray;
+            use arrow_array::types::{Int64Type, TimestampMicrosecondType, UInt64Type};
+            let time = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+            let flow = batch.column(1).as_primitive::<UInt64Type>();
+            let bytes = batch.column(2).as_primitive::<UInt64Type>();
+            let code = batch.column(3).as_primitive::<Int64Type>();
             for j in 0..batch.num_rows() {
                 let r = &rows[i];
                 assert_eq!(time.value(j), r.time.0, "row {i}");

@@ -526,16 +526,8 @@ pub fn summarize<'a>(b: &'a [u8], scratch: &mut String) -> Result<Summary<'a>, E
     let mut pos = 12;
     for _ in 0..header.qdcount {
         let at = pos;
-        pos = write_name(b, pos, &mut Measure::default()).map_err(|short| {
-            if short {
-                Error::TruncatedQuestion
-            } else {
-                Error::BadName
-            }
-        })?;
-        let qtype = be16(b, pos).ok_or(Error::TruncatedQuestion)?;
-        let qclass = be16(b, pos + 2).ok_or(Error::TruncatedQuestion)?;
-        pos += 4;
+        let (qtype, qclass, next) = question(b, pos, &mut Measure::default())?;
+        pos = next;
         if sum.kept < MAX_QUESTIONS_KEPT {
             sum.questions[sum.kept] = QuestionAt {
                 pos: at as u32,
@@ -611,14 +603,7 @@ pub fn summarize<'a>(b: &'a [u8], scratch: &mut String) -> Result<Summary<'a>, E
 /// part of the record possibly written.
 fn write_record(b: &[u8], pos: usize, out: &mut impl Out) -> Option<usize> {
     let pos = write_name(b, pos, out).ok()?;
-    let rtype = be16(b, pos)?;
-    let ttl = be32(b, pos + 4)?;
-    let rdlen = be16(b, pos + 8)?;
-    let start = pos + 10;
-    let end = start.checked_add(usize::from(rdlen))?;
-    if end > b.len() {
-        return None;
-    }
+    let (rtype, _, ttl, start, end) = record_fields(b, pos)?;
     let rd = &b[start..end];
     let _ = out.write_str(" ");
     let _ = out.write_str(&type_name(rtype));
@@ -649,12 +634,34 @@ fn write_record(b: &[u8], pos: usize, out: &mut impl Out) -> Option<usize> {
 /// where [`read_record`] fails.
 fn walk_record(b: &[u8], pos: usize) -> Option<(u16, u16, u32, usize)> {
     let pos = write_name(b, pos, &mut Measure::default()).ok()?;
+    let (rtype, class, ttl, _, end) = record_fields(b, pos)?;
+    Some((rtype, class, ttl, end))
+}
+
+/// The fixed fields after a record's owner name, which ends at `pos`: (TYPE, CLASS, TTL,
+/// start and end of the rdata); `None` when they or the rdata run past the message.
+fn record_fields(b: &[u8], pos: usize) -> Option<(u16, u16, u32, usize, usize)> {
     let rtype = be16(b, pos)?;
     let class = be16(b, pos + 2)?;
     let ttl = be32(b, pos + 4)?;
     let rdlen = be16(b, pos + 8)?;
-    let end = (pos + 10).checked_add(usize::from(rdlen))?;
-    (end <= b.len()).then_some((rtype, class, ttl, end))
+    let start = pos + 10;
+    let end = start.checked_add(usize::from(rdlen))?;
+    (end <= b.len()).then_some((rtype, class, ttl, start, end))
+}
+
+/// Writes the name of the question at `pos` to `out`: (QTYPE, QCLASS, position after it).
+fn question(b: &[u8], pos: usize, out: &mut impl Out) -> Result<(u16, u16, usize), Error> {
+    let pos = write_name(b, pos, out).map_err(|short| {
+        if short {
+            Error::TruncatedQuestion
+        } else {
+            Error::BadName
+        }
+    })?;
+    let qtype = be16(b, pos).ok_or(Error::TruncatedQuestion)?;
+    let qclass = be16(b, pos + 2).ok_or(Error::TruncatedQuestion)?;
+    Ok((qtype, qclass, pos + 4))
 }
 
 fn be16(b: &[u8], pos: usize) -> Option<u16> {
@@ -668,36 +675,21 @@ fn be32(b: &[u8], pos: usize) -> Option<u32> {
 }
 
 fn read_question(b: &[u8], pos: usize) -> Result<(Question, usize), Error> {
-    let (name, pos) = name(b, pos).map_err(|short| {
-        if short {
-            Error::TruncatedQuestion
-        } else {
-            Error::BadName
-        }
-    })?;
-    let qtype = be16(b, pos).ok_or(Error::TruncatedQuestion)?;
-    let qclass = be16(b, pos + 2).ok_or(Error::TruncatedQuestion)?;
+    let mut name = Text::default();
+    let (qtype, qclass, next) = question(b, pos, &mut name)?;
     Ok((
         Question {
             name,
             qtype,
             qclass,
         },
-        pos + 4,
+        next,
     ))
 }
 
 fn read_record(b: &[u8], pos: usize) -> Option<(Record, usize)> {
     let (name, pos) = read_name(b, pos)?;
-    let rtype = be16(b, pos)?;
-    let class = be16(b, pos + 2)?;
-    let ttl = be32(b, pos + 4)?;
-    let rdlen = be16(b, pos + 8)?;
-    let start = pos + 10;
-    let end = start.checked_add(usize::from(rdlen))?;
-    if end > b.len() {
-        return None;
-    }
+    let (rtype, class, ttl, start, end) = record_fields(b, pos)?;
     let data = decode_rdata(b, rtype, start, end).unwrap_or_else(|| generic(&b[start..end]));
     Some((
         Record {
@@ -792,15 +784,9 @@ fn decode_rdata(b: &[u8], rtype: u16, start: usize, end: usize) -> Option<RData>
 /// other than printable ASCII, and space, as `\DDD`; `.` and `\` inside a label as `\.`
 /// and `\\`. The result is always valid UTF-8.
 pub fn read_name(b: &[u8], pos: usize) -> Option<(Text, usize)> {
-    name(b, pos).ok()
-}
-
-/// [`read_name`], telling a name cut short by the end of the message (`Err(true)`) from a
-/// malformed one (`Err(false)`).
-fn name(b: &[u8], pos: usize) -> Result<(Text, usize), bool> {
     let mut out = Text::default();
-    let next = write_name(b, pos, &mut out)?;
-    Ok((out, next))
+    let next = write_name(b, pos, &mut out).ok()?;
+    Some((out, next))
 }
 
 /// Appends the rendering of the name at `pos` (see [`read_name`]) to `out` and returns the
