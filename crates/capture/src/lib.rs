@@ -31,7 +31,7 @@ pub mod mapped {
         }
     }
     /// A no-op off Unix.
-    pub(crate) fn prefetch(_bytes: &[u8], _at: usize) {}
+    pub fn prefetch(_bytes: &[u8], _at: usize) {}
 }
 pub mod pcap;
 pub mod pcapng;

@@ -565,10 +565,13 @@ pub fn summarize<'a>(b: &'a [u8], scratch: &mut String) -> Result<Summary<'a>, E
             }
             next
         } else {
-            if usize::from(i) >= MAX_RECORDS_KEPT {
+            let next = walk_record(b, pos).map(|(_, _, _, next)| next);
+            // Like the full parse: a record past the kept ones that does not decode ends
+            // the answers (incomplete), it does not count as one more.
+            if usize::from(i) >= MAX_RECORDS_KEPT && next.is_some() {
                 cut = true;
             }
-            walk_record(b, pos).map(|(_, _, _, next)| next)
+            next
         };
         let Some(next) = next else {
             sum.incomplete = true;
@@ -595,6 +598,11 @@ pub fn summarize<'a>(b: &'a [u8], scratch: &mut String) -> Result<Summary<'a>, E
         out.push_str(if out.is_empty() { "..." } else { MARK });
     }
     sum.answers = Text::from(out.as_str());
+    // A record is rendered whole before the length check: an escaped 64 KiB TXT record
+    // grows the buffer to ~260 KiB. Do not keep that for the rest of the flow.
+    if out.capacity() > 4 * MAX_RESULT_LEN {
+        *out = String::new();
+    }
     Ok(sum)
 }
 
@@ -1358,6 +1366,50 @@ pub(crate) mod tests {
             }
             (f, s) => assert_eq!(f.err(), s.err(), "{what}"),
         }
+    }
+
+    /// A response to `xyz A` announcing `announced` answers, of which `whole` are whole A
+    /// records and the next (if any) is cut after its owner name.
+    fn many_answers(announced: u16, whole: u16) -> Vec<u8> {
+        let mut m = hex("abcd818000010000000000000378797a0000010001");
+        m[6..8].copy_from_slice(&announced.to_be_bytes());
+        for i in 0..whole {
+            m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 10, 0]);
+            m.extend_from_slice(&i.to_be_bytes());
+        }
+        if whole < announced {
+            m.extend_from_slice(&[0xc0, 12]);
+        }
+        m
+    }
+
+    #[test]
+    fn answers_past_the_kept_ones() {
+        let kept = MAX_RECORDS_KEPT as u16;
+        let mut scratch = String::new();
+        // One more answer announced than kept, and it is cut short: no cut mark, the
+        // message is incomplete — as the full parse says.
+        let m = many_answers(kept + 1, kept);
+        agree(&m, "cut after the kept answers");
+        let s = summarize(&m, &mut scratch).unwrap();
+        assert!(s.incomplete);
+        assert_eq!(s.answers_seen, kept);
+        assert!(
+            s.answers.ends_with(&format!("10.0.0.{}", kept - 1)),
+            "{}",
+            s.answers
+        );
+        // Two more, whole: they count, and the text says some were left out.
+        let m = many_answers(kept + 2, kept + 2);
+        agree(&m, "two past the kept answers");
+        let s = summarize(&m, &mut scratch).unwrap();
+        assert!(!s.incomplete);
+        assert_eq!(s.answers_seen, kept + 2);
+        assert!(
+            s.answers.ends_with(&format!("10.0.0.{}; ...", kept - 1)),
+            "{}",
+            s.answers
+        );
     }
 
     #[test]
