@@ -307,9 +307,14 @@ pub struct Message {
 impl Message {
     /// The RCODE, extended by the OPT record's upper 8 bits when present.
     pub fn rcode(&self) -> u16 {
-        let hi = self.edns.map_or(0, |e| u16::from(e.ext_rcode));
-        (hi << 4) | u16::from(self.header.rcode)
+        extended_rcode(&self.header, self.edns)
     }
+}
+
+/// The header's RCODE, extended by the OPT record's upper 8 bits when present.
+fn extended_rcode(h: &Header, edns: Option<Edns>) -> u16 {
+    let hi = edns.map_or(0, |e| u16::from(e.ext_rcode));
+    (hi << 4) | u16::from(h.rcode)
 }
 
 /// Decodes a whole DNS message (UDP payload, or a TCP message without its length prefix).
@@ -486,8 +491,7 @@ pub struct Summary<'a> {
 impl Summary<'_> {
     /// The RCODE, extended by the OPT record's upper 8 bits when present.
     pub fn rcode(&self) -> u16 {
-        let hi = self.edns.map_or(0, |e| u16::from(e.ext_rcode));
-        (hi << 4) | u16::from(self.header.rcode)
+        extended_rcode(&self.header, self.edns)
     }
 
     /// Questions kept (at most [`MAX_QUESTIONS_KEPT`]).
