@@ -259,6 +259,139 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A pcapng block of type `t` in the byte order `be`, body padded to 4 bytes.
+    fn block(be: bool, t: u32, body: &[u8]) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let total = 12 + body.len().div_ceil(4) * 4;
+        let mut b = Vec::with_capacity(total);
+        b.extend_from_slice(&w(t));
+        b.extend_from_slice(&w(total as u32));
+        b.extend_from_slice(body);
+        b.resize(total - 4, 0);
+        b.extend_from_slice(&w(total as u32));
+        b
+    }
+
+    #[test]
+    fn pcapng_packets_are_read_in_place_across_windows_sections_and_damage() {
+        let dir = std::env::temp_dir().join(format!("wh-mapped-ng-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two sections (little-, then big-endian), each with an Ethernet interface in
+        // microseconds and a raw-IP one in nanoseconds; enhanced, obsolete and simple
+        // packet blocks of every size from 0 to 9000 bytes, and unknown blocks between.
+        let (mut file, mut want) = (Vec::new(), Vec::new());
+        let mut i = 0u64;
+        for be in [false, true] {
+            let h16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let h32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let mut shb = h32(0x1a2b_3c4d).to_vec();
+            shb.extend_from_slice(&[h16(1), h16(0)].concat());
+            shb.extend_from_slice(&[0xff; 8]);
+            file.extend(block(be, 0x0a0d_0d0a, &shb));
+            let idb = |lt: u16, tsresol: Option<u8>| {
+                let mut b = [h16(lt), h16(0)].concat();
+                b.extend_from_slice(&h32(0));
+                if let Some(r) = tsresol {
+                    b.extend_from_slice(&[h16(9), h16(1)].concat());
+                    b.extend_from_slice(&[r, 0, 0, 0]);
+                }
+                b.extend_from_slice(&[0; 4]);
+                b
+            };
+            file.extend(block(be, 1, &idb(1, None)));
+            file.extend(block(be, 1, &idb(101, Some(9))));
+            let end = file.len() + 2 * super::WINDOW;
+            while file.len() < end {
+                let len = (i * 7919 % 9001) as usize;
+                let data: Vec<u8> = (0..len).map(|k| (k as u64 ^ i) as u8).collect();
+                let (t, body, ts) = match i % 97 {
+                    // Simple packet block: interface 0, no timestamp.
+                    5 => (3, [h32(len as u32).to_vec(), data.clone()].concat(), 0),
+                    // Obsolete packet block on interface 0 (microseconds).
+                    7 => {
+                        let mut b = [h16(0), h16(0)].concat();
+                        for v in [0, i as u32, len as u32, len as u32] {
+                            b.extend_from_slice(&h32(v));
+                        }
+                        (2, [b, data.clone()].concat(), i as i64 * 1000)
+                    }
+                    _ => {
+                        let iface = (i % 2) as u32;
+                        let mut b = h32(iface).to_vec();
+                        for v in [1, i as u32, len as u32, len as u32 + 3] {
+                            b.extend_from_slice(&h32(v));
+                        }
+                        let units = (1u64 << 32) + i;
+                        let ts = if iface == 0 { units * 1000 } else { units };
+                        (6, [b, data.clone()].concat(), ts as i64)
+                    }
+                };
+                if i % 1000 == 999 {
+                    file.extend(block(be, 0x4000_0bad, &[7; 40]));
+                }
+                file.extend(block(be, t, &body));
+                want.push((ts, data));
+                i += 1;
+            }
+        }
+        let path = dir.join("big.pcapng");
+        std::fs::write(&path, &file).unwrap();
+        let stream = |p: &std::path::Path| {
+            crate::open_reader(
+                p.display().to_string(),
+                Box::new(std::fs::File::open(p).unwrap()),
+            )
+            .unwrap()
+        };
+        let mut mapped = crate::open(&path).unwrap();
+        assert!(
+            mapped.next_packet().unwrap().unwrap().window.is_some(),
+            "a packet block is read in place from the mapping"
+        );
+        let (a, ea) = read_all(crate::open(&path).unwrap());
+        let (b, eb) = read_all(stream(&path));
+        assert!(ea.is_none() && eb.is_none(), "{ea:?} {eb:?}");
+        assert!(
+            a == want,
+            "{} packets read, {} written",
+            a.len(),
+            want.len()
+        );
+        assert!(b == want);
+
+        // Cut past the first window, and a packet block whose captured length exceeds
+        // its data: the same packets before the damage, and the same error naming the
+        // same offset, both ways.
+        let cut = dir.join("cut.pcapng");
+        std::fs::write(&cut, &file[..super::WINDOW + 12_345]).unwrap();
+        let (a, ea) = read_all(crate::open(&cut).unwrap());
+        let (b, eb) = read_all(stream(&cut));
+        assert!(a == b && want.starts_with(&a), "{} vs {}", a.len(), b.len());
+        assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
+        let mut bad = file.clone();
+        let at = super::WINDOW + 4096;
+        // The first enhanced packet block past `at`: little-endian type 6.
+        let mut o = 0;
+        let mut blocks = 0;
+        while o < at || u32::from_le_bytes(bad[o..o + 4].try_into().unwrap()) != 6 {
+            o += u32::from_le_bytes(bad[o + 4..o + 8].try_into().unwrap()) as usize;
+            blocks += 1;
+        }
+        bad[o + 20..o + 24].copy_from_slice(&60_000u32.to_le_bytes());
+        let damaged = dir.join("bad.pcapng");
+        std::fs::write(&damaged, &bad).unwrap();
+        let (a, ea) = read_all(crate::open(&damaged).unwrap());
+        let (b, eb) = read_all(stream(&damaged));
+        assert!(a == b && want.starts_with(&a) && a.len() < blocks);
+        let e = ea.unwrap();
+        assert!(Some(&e) == eb.as_ref(), "{e} vs {eb:?}");
+        assert!(
+            e.contains(&o.to_string()) && e.contains("captured length 60000"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn mapped_windows_read_what_the_stream_reads_across_boundaries_and_truncation() {
         let dir = std::env::temp_dir().join(format!("wh-mapped-{}", std::process::id()));

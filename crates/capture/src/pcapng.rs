@@ -35,7 +35,81 @@ pub struct Reader {
     swapped: bool,
     ifaces: Vec<Iface>,
     buf: Vec<u8>,
+    /// Bytes of the input buffer handed out with the last packet, consumed on the next call.
+    pending: usize,
     done: bool,
+}
+
+/// A field of `b` at `o` in the section's byte order.
+fn u16_in(swapped: bool, b: &[u8], o: usize) -> u16 {
+    let v = u16::from_le_bytes([b[o], b[o + 1]]);
+    if swapped { v.swap_bytes() } else { v }
+}
+
+/// A field of `b` at `o` in the section's byte order.
+fn u32_in(swapped: bool, b: &[u8], o: usize) -> u32 {
+    let v = u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    if swapped { v.swap_bytes() } else { v }
+}
+
+/// Whether blocks of this type carry a packet.
+fn is_packet(btype: u32) -> bool {
+    matches!(btype, EPB | PB | SPB)
+}
+
+/// The packet of a packet block whose body (without type, length and trailer) is
+/// `body`: its metadata, with `start` relative to `body`; or why the block is bad.
+fn packet_meta(swapped: bool, ifaces: &[Iface], btype: u32, body: &[u8]) -> Result<Meta, String> {
+    let (iface_id, ts_hi, ts_lo, caplen, wire_len, start) = if btype == SPB {
+        if body.len() < 4 {
+            return Err("simple packet block too short".into());
+        }
+        let wire = u32_in(swapped, body, 0);
+        let mut cap = wire.min((body.len() - 4) as u32);
+        if let Some(i) = ifaces.first()
+            && i.snaplen != 0
+        {
+            cap = cap.min(i.snaplen);
+        }
+        (0, 0, 0, cap, wire, 4)
+    } else {
+        if body.len() < 20 {
+            return Err("packet block too short".into());
+        }
+        let iface = if btype == EPB {
+            u32_in(swapped, body, 0)
+        } else {
+            u32::from(u16_in(swapped, body, 0))
+        };
+        let f = |o| u32_in(swapped, body, o);
+        (iface, f(4), f(8), f(12), f(16), 20usize)
+    };
+    let Some(iface) = ifaces.get(iface_id as usize) else {
+        return Err(format!(
+            "packet block refers to interface {iface_id}, but only {} are described",
+            ifaces.len()
+        ));
+    };
+    if caplen as usize > body.len() - start {
+        return Err(format!(
+            "captured length {caplen} is larger than the block's {} data bytes",
+            body.len() - start
+        ));
+    }
+    let ts_ns = if btype == SPB {
+        0
+    } else {
+        Reader::timestamp(iface, ts_hi, ts_lo)
+    };
+    Ok(Meta {
+        ts_ns,
+        linktype: iface.linktype,
+        wire_len,
+        interface: iface_id,
+        start,
+        len: caplen as usize,
+        in_input: false,
+    })
 }
 
 impl Reader {
@@ -46,6 +120,7 @@ impl Reader {
             swapped: false,
             ifaces: Vec::new(),
             buf: Vec::with_capacity(65536),
+            pending: 0,
             done: false,
         };
         match r.read_block()? {
@@ -63,13 +138,10 @@ impl Reader {
     }
 
     fn u16at(&self, o: usize) -> u16 {
-        let v = u16::from_le_bytes([self.buf[o], self.buf[o + 1]]);
-        if self.swapped { v.swap_bytes() } else { v }
+        u16_in(self.swapped, &self.buf, o)
     }
     fn u32at(&self, o: usize) -> u32 {
-        let b = &self.buf;
-        let v = u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        if self.swapped { v.swap_bytes() } else { v }
+        u32_in(self.swapped, &self.buf, o)
     }
 
     fn corrupt(&self, offset: u64, reason: String) -> CaptureError {
@@ -237,77 +309,60 @@ impl Reader {
             .saturating_add(iface.offset_s.saturating_mul(1_000_000_000))
     }
 
+    /// The next packet block lying whole in the input's buffer, read in place (no
+    /// copy): the common block. `None` sends everything else — section and interface
+    /// blocks, blocks cut by the end of the buffer, and damaged blocks, whose error the
+    /// copying path reports — the copying way.
+    #[inline]
+    fn next_in_place(&mut self) -> Result<Option<Meta>, CaptureError> {
+        let swapped = self.swapped;
+        let avail = self.input.buffered()?;
+        if avail.len() < 12 {
+            return Ok(None);
+        }
+        let (btype, total) = (u32_in(swapped, avail, 0), u32_in(swapped, avail, 4));
+        let total = total as usize;
+        if !is_packet(btype)
+            || total < 12
+            || !total.is_multiple_of(4)
+            || total > MAX_BLOCK as usize
+            || avail.len() < total
+            || u32_in(swapped, avail, total - 4) as usize != total
+        {
+            return Ok(None);
+        }
+        let Ok(m) = packet_meta(swapped, &self.ifaces, btype, &avail[8..total - 4]) else {
+            return Ok(None);
+        };
+        crate::mapped::prefetch(avail, total);
+        self.pending = total;
+        Ok(Some(Meta {
+            start: 8 + m.start,
+            in_input: true,
+            ..m
+        }))
+    }
+
     fn next_meta(&mut self) -> Result<Option<Meta>, CaptureError> {
+        if self.pending > 0 {
+            self.input.consume(self.pending);
+            self.pending = 0;
+        }
+        if let Some(m) = self.next_in_place()? {
+            return Ok(Some(m));
+        }
         loop {
             let Some((btype, offset)) = self.read_block()? else {
                 return Ok(None);
             };
-            let (iface_id, ts_hi, ts_lo, caplen, wire_len, start) = match btype {
-                EPB | PB => {
-                    if self.buf.len() < 20 {
-                        return Err(self.corrupt(offset, "packet block too short".into()));
-                    }
-                    let iface = if btype == EPB {
-                        self.u32at(0)
-                    } else {
-                        u32::from(self.u16at(0))
-                    };
-                    (
-                        iface,
-                        self.u32at(4),
-                        self.u32at(8),
-                        self.u32at(12),
-                        self.u32at(16),
-                        20usize,
-                    )
-                }
-                SPB => {
-                    if self.buf.len() < 4 {
-                        return Err(self.corrupt(offset, "simple packet block too short".into()));
-                    }
-                    let wire = self.u32at(0);
-                    let mut cap = wire.min((self.buf.len() - 4) as u32);
-                    if let Some(i) = self.ifaces.first()
-                        && i.snaplen != 0
-                    {
-                        cap = cap.min(i.snaplen);
-                    }
-                    (0, 0, 0, cap, wire, 4)
-                }
-                _ => continue,
-            };
-            let Some(iface) = self.ifaces.get(iface_id as usize).copied() else {
-                return Err(self.corrupt(
-                    offset,
-                    format!(
-                        "packet block refers to interface {iface_id}, but only {} are described",
-                        self.ifaces.len()
-                    ),
-                ));
-            };
-            if caplen as usize > self.buf.len() - start {
-                return Err(self.corrupt(
-                    offset,
-                    format!(
-                        "captured length {caplen} is larger than the block's {} data bytes",
-                        self.buf.len() - start
-                    ),
-                ));
+            if is_packet(btype) {
+                return packet_meta(self.swapped, &self.ifaces, btype, &self.buf)
+                    .map(Some)
+                    .map_err(|reason| self.corrupt(offset, reason));
             }
-            let ts_ns = if btype == SPB {
-                0
-            } else {
-                Self::timestamp(&iface, ts_hi, ts_lo)
-            };
-            return Ok(Some(Meta {
-                ts_ns,
-                linktype: iface.linktype,
-                wire_len,
-                interface: iface_id,
-                start,
-                len: caplen as usize,
-                in_input: false,
-            }));
+            if let Some(m) = self.next_in_place()? {
+                return Ok(Some(m));
+            }
         }
     }
 }
@@ -318,6 +373,10 @@ impl PacketSource for Reader {
             return Ok(None);
         }
         match self.next_meta() {
+            Ok(Some(m)) if m.in_input => {
+                let (buf, window) = self.input.buffered_window()?;
+                Ok(Some(m.packet(buf, window)))
+            }
             Ok(Some(m)) => Ok(Some(m.packet(&self.buf, None))),
             other => {
                 self.done = true;
@@ -326,7 +385,7 @@ impl PacketSource for Reader {
         }
     }
     fn position(&self) -> u64 {
-        self.input.pos()
+        self.input.pos() + self.pending as u64
     }
     fn name(&self) -> &str {
         self.input.name()
