@@ -105,6 +105,23 @@ pub trait PacketSource: Send {
     fn name(&self) -> &str;
     /// The container format: "pcap" or "pcapng".
     fn format(&self) -> &'static str;
+    /// Hands every packet in turn to `f`, with the position of its record, until `f`
+    /// returns `false`, the input ends (both `Ok`), or an error (returned after every
+    /// packet before the damage; the source is then finished). A reader may walk the
+    /// records lying whole in its buffer in one loop, which costs less per packet than
+    /// [`next_packet`](Self::next_packet).
+    fn for_each(
+        &mut self,
+        f: &mut dyn FnMut(&Packet<'_>, u64) -> bool,
+    ) -> Result<(), CaptureError> {
+        loop {
+            let pos = self.position();
+            match self.next_packet()? {
+                Some(p) if f(&p, pos) => {}
+                _ => return Ok(()),
+            }
+        }
+    }
 }
 
 /// Opens a capture file, detecting gzip/zstd compression and pcap/pcapng by content.

@@ -226,16 +226,58 @@ mod tests {
     use crate::{LinkType, Packet, PacketSource, PcapWriter};
     use std::io::Write;
 
-    /// Every packet and the final error, read one way.
-    fn read_all(mut src: Box<dyn PacketSource>) -> (Vec<(i64, Vec<u8>)>, Option<String>) {
-        let mut out = Vec::new();
-        loop {
+    /// Every packet and the final error, read one way (`open` opens the input): one
+    /// packet at a time with `next_packet`, after checking that `for_each` on another
+    /// reader of the same input hands over the same packets, positions and error, and
+    /// stops when told to.
+    fn read_all(open: &dyn Fn() -> Box<dyn PacketSource>) -> (Vec<(i64, Vec<u8>)>, Option<String>) {
+        let (mut src, mut again) = (open(), open());
+        let (mut out, mut positions) = (Vec::new(), Vec::new());
+        let end = loop {
+            let pos = src.position();
             match src.next_packet() {
-                Ok(Some(p)) => out.push((p.ts_ns, p.data.to_vec())),
-                Ok(None) => return (out, None),
-                Err(e) => return (out, Some(e.to_string())),
+                Ok(Some(p)) => {
+                    out.push((p.ts_ns, p.data.to_vec()));
+                    positions.push(pos);
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
             }
+        };
+        let (mut each, mut each_pos) = (Vec::new(), Vec::new());
+        let each_end = again
+            .for_each(&mut |p, pos| {
+                each.push((p.ts_ns, p.data.to_vec()));
+                each_pos.push(pos);
+                true
+            })
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            each == out,
+            "for_each: {} packets, next_packet {}",
+            each.len(),
+            out.len()
+        );
+        assert_eq!(each_pos, positions);
+        assert_eq!(each_end, end);
+        assert_eq!(again.position(), src.position());
+        // Stopping early: `for_each` hands over no more packets once told to stop, and
+        // `next_packet` goes on from there.
+        if out.len() > 2 {
+            let mut third = open();
+            let mut seen = 0;
+            third
+                .for_each(&mut |_, _| {
+                    seen += 1;
+                    seen < 2
+                })
+                .unwrap();
+            assert_eq!(seen, 2);
+            let p = third.next_packet().unwrap().unwrap();
+            assert_eq!((p.ts_ns, p.data.to_vec()), out[2]);
         }
+        (out, end)
     }
 
     #[test]
@@ -348,8 +390,8 @@ mod tests {
             mapped.next_packet().unwrap().unwrap().window.is_some(),
             "a packet block is read in place from the mapping"
         );
-        let (a, ea) = read_all(crate::open(&path).unwrap());
-        let (b, eb) = read_all(stream(&path));
+        let (a, ea) = read_all(&|| crate::open(&path).unwrap());
+        let (b, eb) = read_all(&|| stream(&path));
         assert!(ea.is_none() && eb.is_none(), "{ea:?} {eb:?}");
         assert!(
             a == want,
@@ -364,8 +406,8 @@ mod tests {
         // same offset, both ways.
         let cut = dir.join("cut.pcapng");
         std::fs::write(&cut, &file[..super::WINDOW + 12_345]).unwrap();
-        let (a, ea) = read_all(crate::open(&cut).unwrap());
-        let (b, eb) = read_all(stream(&cut));
+        let (a, ea) = read_all(&|| crate::open(&cut).unwrap());
+        let (b, eb) = read_all(&|| stream(&cut));
         assert!(a == b && want.starts_with(&a), "{} vs {}", a.len(), b.len());
         assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
         let mut bad = file.clone();
@@ -380,8 +422,8 @@ mod tests {
         bad[o + 20..o + 24].copy_from_slice(&60_000u32.to_le_bytes());
         let damaged = dir.join("bad.pcapng");
         std::fs::write(&damaged, &bad).unwrap();
-        let (a, ea) = read_all(crate::open(&damaged).unwrap());
-        let (b, eb) = read_all(stream(&damaged));
+        let (a, ea) = read_all(&|| crate::open(&damaged).unwrap());
+        let (b, eb) = read_all(&|| stream(&damaged));
         assert!(a == b && want.starts_with(&a) && a.len() < blocks);
         let e = ea.unwrap();
         assert!(Some(&e) == eb.as_ref(), "{e} vs {eb:?}");
@@ -436,8 +478,8 @@ mod tests {
             mapped.next_packet().unwrap().unwrap().window.is_some(),
             "a plain file is mapped"
         );
-        let (a, ea) = read_all(crate::open(&path).unwrap());
-        let (b, eb) = read_all(stream(&path));
+        let (a, ea) = read_all(&|| crate::open(&path).unwrap());
+        let (b, eb) = read_all(&|| stream(&path));
         assert_eq!(a.len() as u64, i);
         assert!(a == b && ea.is_none() && eb.is_none());
 
@@ -446,8 +488,8 @@ mod tests {
         let cut = dir.join("cut.pcap");
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&cut, &bytes[..super::WINDOW + 12_345]).unwrap();
-        let (a, ea) = read_all(crate::open(&cut).unwrap());
-        let (b, eb) = read_all(stream(&cut));
+        let (a, ea) = read_all(&|| crate::open(&cut).unwrap());
+        let (b, eb) = read_all(&|| stream(&cut));
         assert!(a == b, "{} vs {} packets", a.len(), b.len());
         assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
         let _ = std::fs::remove_dir_all(&dir);

@@ -125,43 +125,38 @@ impl Reader {
         self.snaplen
     }
 
+    /// How this file's record headers read.
+    fn records(&self) -> Records {
+        Records {
+            swapped: self.swapped,
+            nanos: self.nanos,
+            hlen: if self.modified { 24 } else { 16 },
+            snaplen: self.snaplen,
+            max: max_snaplen_for(self.linktype.to_u32()),
+        }
+    }
+
     fn read_record(&mut self) -> Result<Option<Meta>, CaptureError> {
         if self.pending > 0 {
             self.input.consume(self.pending);
             self.pending = 0;
         }
-        let hlen = if self.modified { 24 } else { 16 };
+        let rec = self.records();
+        let hlen = rec.hlen;
         // Fast path: the whole record is in the input's buffer — hand out a slice of it.
-        let (swapped, snaplen, max) = (
-            self.swapped,
-            self.snaplen,
-            max_snaplen_for(self.linktype.to_u32()),
-        );
         let avail = self.input.buffered()?;
-        if avail.len() >= hlen {
-            let u32at = |o: usize| {
-                let v = u32::from_le_bytes([avail[o], avail[o + 1], avail[o + 2], avail[o + 3]]);
-                if swapped { v.swap_bytes() } else { v }
-            };
-            let (sec, frac, caplen, wire_len) = (u32at(0), u32at(4), u32at(8), u32at(12));
-            if caplen <= max && caplen <= snaplen && avail.len() >= hlen + caplen as usize {
-                self.pending = hlen + caplen as usize;
-                crate::mapped::prefetch(avail, self.pending);
-                let ns = if self.nanos {
-                    i64::from(frac)
-                } else {
-                    i64::from(frac) * 1000
-                };
-                return Ok(Some(Meta {
-                    ts_ns: i64::from(sec) * 1_000_000_000 + ns,
-                    linktype: self.linktype,
-                    wire_len,
-                    interface: 0,
-                    start: hlen,
-                    len: caplen as usize,
-                    in_input: true,
-                }));
-            }
+        if let Some((ts_ns, caplen, wire_len)) = rec.whole(avail) {
+            self.pending = hlen + caplen;
+            crate::mapped::prefetch(avail, self.pending);
+            return Ok(Some(Meta {
+                ts_ns,
+                linktype: self.linktype,
+                wire_len,
+                interface: 0,
+                start: hlen,
+                len: caplen,
+                in_input: true,
+            }));
         }
         let offset = self.input.pos();
         let mut h = [0u8; 24];
@@ -172,12 +167,8 @@ impl Reader {
                 return Err(self.truncated(offset, "record header", hlen as u64, n as u64));
             }
         }
-        let u32at = |o: usize| {
-            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            if self.swapped { v.swap_bytes() } else { v }
-        };
-        let (sec, frac, mut caplen, wire_len) = (u32at(0), u32at(4), u32at(8), u32at(12));
-        let max = max_snaplen_for(self.linktype.to_u32());
+        let (ts_ns, mut caplen, wire_len) = rec.header(&h);
+        let max = rec.max;
         if caplen > max {
             return Err(CaptureError::Corrupt {
                 file: self.input.name().into(),
@@ -208,13 +199,8 @@ impl Reader {
                 return Err(self.truncated(offset, "packet data", discard.into(), k));
             }
         }
-        let ns = if self.nanos {
-            i64::from(frac)
-        } else {
-            i64::from(frac) * 1000
-        };
         Ok(Some(Meta {
-            ts_ns: i64::from(sec) * 1_000_000_000 + ns,
+            ts_ns,
             linktype: self.linktype,
             wire_len,
             interface: 0,
@@ -235,7 +221,107 @@ impl Reader {
     }
 }
 
+/// How a file's record headers read.
+#[derive(Clone, Copy)]
+struct Records {
+    swapped: bool,
+    nanos: bool,
+    /// Record header length: 16, or 24 in the modified format.
+    hlen: usize,
+    snaplen: u32,
+    /// The largest captured length accepted for the link type.
+    max: u32,
+}
+
+impl Records {
+    /// (time ns, captured length, wire length) of the record header `h`.
+    #[inline]
+    fn header(self, h: &[u8]) -> (i64, u32, u32) {
+        let u32at = |o: usize| {
+            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+            if self.swapped { v.swap_bytes() } else { v }
+        };
+        let (sec, frac) = (u32at(0), u32at(4));
+        let ns = if self.nanos {
+            i64::from(frac)
+        } else {
+            i64::from(frac) * 1000
+        };
+        (i64::from(sec) * 1_000_000_000 + ns, u32at(8), u32at(12))
+    }
+
+    /// (time ns, captured length, wire length) of the record at the start of `b` when it
+    /// lies whole in `b` and needs no cut to the snapshot length.
+    #[inline]
+    fn whole(self, b: &[u8]) -> Option<(i64, usize, u32)> {
+        let (ts, caplen, wire_len) = self.header(b.get(..self.hlen)?);
+        let end = self.hlen + caplen as usize;
+        (caplen <= self.max && caplen <= self.snaplen && end <= b.len()).then_some((
+            ts,
+            caplen as usize,
+            wire_len,
+        ))
+    }
+}
+
 impl PacketSource for Reader {
+    fn for_each(
+        &mut self,
+        f: &mut dyn FnMut(&Packet<'_>, u64) -> bool,
+    ) -> Result<(), CaptureError> {
+        let (rec, linktype) = (self.records(), self.linktype);
+        loop {
+            if self.done {
+                return Ok(());
+            }
+            if self.pending > 0 {
+                self.input.consume(self.pending);
+                self.pending = 0;
+            }
+            // Every record lying whole in the buffer, in one loop.
+            let base = self.input.pos();
+            let (avail, window) = match self.input.buffered_window() {
+                Ok(b) => b,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            };
+            let (mut off, mut more) = (0, true);
+            while let Some((ts_ns, caplen, wire_len)) = rec.whole(&avail[off..]) {
+                let start = off + rec.hlen;
+                crate::mapped::prefetch(avail, start + caplen);
+                let p = Packet {
+                    ts_ns,
+                    linktype,
+                    wire_len,
+                    interface: 0,
+                    data: &avail[start..start + caplen],
+                    window,
+                };
+                let at = base + off as u64;
+                off = start + caplen;
+                if !f(&p, at) {
+                    more = false;
+                    break;
+                }
+            }
+            self.input.consume(off);
+            if !more {
+                return Ok(());
+            }
+            if off == 0 {
+                // A record cut by the end of the buffer, cut to the snapshot length, or
+                // damaged, or the end of the input: one record the careful way.
+                let pos = self.position();
+                match self.next_packet()? {
+                    Some(p) if f(&p, pos) => {}
+                    _ => return Ok(()),
+                }
+            }
+        }
+    }
+
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.done {
             return Ok(None);

@@ -190,22 +190,17 @@ pub(crate) fn for_each_packet(
         if heap.is_empty() {
             // No other input competes: hand packets over straight from the reader's
             // buffer, without copying them.
-            loop {
+            let (index, report) = (o.index, &mut o.report);
+            let read = o.src.for_each(&mut |p, pos| {
                 if stop.load(Ordering::Relaxed) {
-                    break;
+                    return false;
                 }
-                let pos = done_bytes + o.src.position();
-                match o.src.next_packet() {
-                    Ok(Some(p)) => {
-                        o.report.packets += 1;
-                        f(o.index, &p, pos);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        damaged(&mut o.report, e);
-                        break;
-                    }
-                }
+                report.packets += 1;
+                f(index, p, done_bytes + pos);
+                true
+            });
+            if let Err(e) = read {
+                damaged(&mut o.report, e);
             }
             done_bytes += o.src.position();
             reports.push(open[i].take().expect("open").report);
