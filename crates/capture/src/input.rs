@@ -15,6 +15,18 @@ pub(crate) enum Fill {
     Short(usize),
 }
 
+/// How [`Input::walk`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// The callback asked to stop.
+    Stopped,
+    /// Every whole record was handed over; more may follow.
+    Handed,
+    /// The first record is not whole in the buffer (or the input ended): read it the
+    /// careful way.
+    NoneWhole,
+}
+
 /// A named, buffered, decompressed byte stream that counts what was consumed.
 pub struct Input {
     r: Source,
@@ -128,6 +140,37 @@ impl Input {
             Source::Mapped(m) => m.buffered_window().map(|(b, w)| (b, Some(w))),
         }
         .map_err(|e| CaptureError::io(&self.name, pos, e))
+    }
+
+    /// Hands `f` every record lying whole in the buffer from the read position on, in
+    /// one loop, and consumes them. `whole(b)` reads the record at the start of `b`: its
+    /// packet (`start` relative to `b`) and the record's length, or `None` when it is
+    /// not whole in `b` (or needs the careful path). `f` gets each packet with the
+    /// position of its record and returns whether to go on.
+    pub(crate) fn walk(
+        &mut self,
+        whole: impl Fn(&[u8]) -> Option<(crate::Meta, usize)>,
+        f: &mut dyn FnMut(&crate::Packet<'_>, u64) -> bool,
+    ) -> Result<Walk, CaptureError> {
+        let base = self.pos;
+        let (avail, window) = self.buffered_window()?;
+        let (mut off, mut stopped) = (0, false);
+        while let Some((m, len)) = whole(&avail[off..]) {
+            crate::mapped::prefetch(avail, off + len);
+            let p = m.packet(&avail[off..], window);
+            let at = base + off as u64;
+            off += len;
+            if !f(&p, at) {
+                stopped = true;
+                break;
+            }
+        }
+        self.consume(off);
+        Ok(match (stopped, off) {
+            (true, _) => Walk::Stopped,
+            (false, 0) => Walk::NoneWhole,
+            _ => Walk::Handed,
+        })
     }
 
     /// The input's name.

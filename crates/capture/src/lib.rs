@@ -94,6 +94,30 @@ impl Meta {
     }
 }
 
+/// [`PacketSource::for_each`] of a reader that can walk whole records in its input's
+/// buffer: `walk(r, f)` hands over the whole records at the read position (after
+/// consuming what the last packet left pending), and one record goes the careful way
+/// ([`PacketSource::next_packet`]) whenever none is whole.
+pub(crate) fn for_each_walking<R: PacketSource + ?Sized>(
+    r: &mut R,
+    f: &mut dyn FnMut(&Packet<'_>, u64) -> bool,
+    walk: impl Fn(&mut R, &mut dyn FnMut(&Packet<'_>, u64) -> bool) -> Result<input::Walk, CaptureError>,
+) -> Result<(), CaptureError> {
+    loop {
+        match walk(r, f)? {
+            input::Walk::Stopped => return Ok(()),
+            input::Walk::Handed => {}
+            input::Walk::NoneWhole => {
+                let pos = r.position();
+                match r.next_packet()? {
+                    Some(p) if f(&p, pos) => {}
+                    _ => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// A stream of packets.
 pub trait PacketSource: Send {
     /// The next packet, `Ok(None)` at the end, or an error naming the damaged offset.

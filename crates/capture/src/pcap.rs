@@ -270,56 +270,30 @@ impl PacketSource for Reader {
         f: &mut dyn FnMut(&Packet<'_>, u64) -> bool,
     ) -> Result<(), CaptureError> {
         let (rec, linktype) = (self.records(), self.linktype);
-        loop {
-            if self.done {
-                return Ok(());
+        crate::for_each_walking(self, f, |r, f| {
+            if r.done {
+                return Ok(crate::input::Walk::Stopped);
             }
-            if self.pending > 0 {
-                self.input.consume(self.pending);
-                self.pending = 0;
-            }
-            // Every record lying whole in the buffer, in one loop.
-            let base = self.input.pos();
-            let (avail, window) = match self.input.buffered_window() {
-                Ok(b) => b,
-                Err(e) => {
-                    self.done = true;
-                    return Err(e);
-                }
-            };
-            let (mut off, mut more) = (0, true);
-            while let Some((ts_ns, caplen, wire_len)) = rec.whole(&avail[off..]) {
-                let start = off + rec.hlen;
-                crate::mapped::prefetch(avail, start + caplen);
-                let p = Packet {
-                    ts_ns,
-                    linktype,
-                    wire_len,
-                    interface: 0,
-                    data: &avail[start..start + caplen],
-                    window,
-                };
-                let at = base + off as u64;
-                off = start + caplen;
-                if !f(&p, at) {
-                    more = false;
-                    break;
-                }
-            }
-            self.input.consume(off);
-            if !more {
-                return Ok(());
-            }
-            if off == 0 {
-                // A record cut by the end of the buffer, cut to the snapshot length, or
-                // damaged, or the end of the input: one record the careful way.
-                let pos = self.position();
-                match self.next_packet()? {
-                    Some(p) if f(&p, pos) => {}
-                    _ => return Ok(()),
-                }
-            }
-        }
+            r.input.consume(std::mem::take(&mut r.pending));
+            let walked = r.input.walk(
+                |b| {
+                    let (ts_ns, len, wire_len) = rec.whole(b)?;
+                    let meta = Meta {
+                        ts_ns,
+                        linktype,
+                        wire_len,
+                        interface: 0,
+                        start: rec.hlen,
+                        len,
+                        in_input: true,
+                    };
+                    Some((meta, rec.hlen + len))
+                },
+                f,
+            );
+            r.done |= walked.is_err();
+            walked
+        })
     }
 
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {

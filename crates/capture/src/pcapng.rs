@@ -57,6 +57,32 @@ fn is_packet(btype: u32) -> bool {
     matches!(btype, EPB | PB | SPB)
 }
 
+/// The packet block at the start of `b` when it lies whole in `b` and is sound: its
+/// packet (`start` relative to `b`) and the block's length. `None` for everything else
+/// — section and interface blocks, blocks cut by the end of `b`, and damaged blocks,
+/// whose error the copying path reports.
+#[inline]
+fn whole(swapped: bool, ifaces: &[Iface], b: &[u8]) -> Option<(Meta, usize)> {
+    let (btype, total) = (u32_in(swapped, b.get(..8)?, 0), u32_in(swapped, b, 4));
+    let total = total as usize;
+    if !is_packet(btype)
+        || total < 12
+        || !total.is_multiple_of(4)
+        || total > MAX_BLOCK as usize
+        || b.len() < total
+        || u32_in(swapped, b, total - 4) as usize != total
+    {
+        return None;
+    }
+    let m = packet_meta(swapped, ifaces, btype, &b[8..total - 4]).ok()?;
+    let m = Meta {
+        start: 8 + m.start,
+        in_input: true,
+        ..m
+    };
+    Some((m, total))
+}
+
 /// The packet of a packet block whose body (without type, length and trailer) is
 /// `body`: its metadata, with `start` relative to `body`; or why the block is bad.
 fn packet_meta(swapped: bool, ifaces: &[Iface], btype: u32, body: &[u8]) -> Result<Meta, String> {
@@ -310,37 +336,17 @@ impl Reader {
     }
 
     /// The next packet block lying whole in the input's buffer, read in place (no
-    /// copy): the common block. `None` sends everything else — section and interface
-    /// blocks, blocks cut by the end of the buffer, and damaged blocks, whose error the
-    /// copying path reports — the copying way.
+    /// copy): the common block. `None` sends everything else the copying way.
     #[inline]
     fn next_in_place(&mut self) -> Result<Option<Meta>, CaptureError> {
-        let swapped = self.swapped;
+        let (swapped, ifaces) = (self.swapped, &self.ifaces);
         let avail = self.input.buffered()?;
-        if avail.len() < 12 {
-            return Ok(None);
-        }
-        let (btype, total) = (u32_in(swapped, avail, 0), u32_in(swapped, avail, 4));
-        let total = total as usize;
-        if !is_packet(btype)
-            || total < 12
-            || !total.is_multiple_of(4)
-            || total > MAX_BLOCK as usize
-            || avail.len() < total
-            || u32_in(swapped, avail, total - 4) as usize != total
-        {
-            return Ok(None);
-        }
-        let Ok(m) = packet_meta(swapped, &self.ifaces, btype, &avail[8..total - 4]) else {
+        let Some((m, total)) = whole(swapped, ifaces, avail) else {
             return Ok(None);
         };
         crate::mapped::prefetch(avail, total);
         self.pending = total;
-        Ok(Some(Meta {
-            start: 8 + m.start,
-            in_input: true,
-            ..m
-        }))
+        Ok(Some(m))
     }
 
     fn next_meta(&mut self) -> Result<Option<Meta>, CaptureError> {
@@ -368,6 +374,22 @@ impl Reader {
 }
 
 impl PacketSource for Reader {
+    fn for_each(
+        &mut self,
+        f: &mut dyn FnMut(&Packet<'_>, u64) -> bool,
+    ) -> Result<(), CaptureError> {
+        crate::for_each_walking(self, f, |r, f| {
+            if r.done {
+                return Ok(crate::input::Walk::Stopped);
+            }
+            r.input.consume(std::mem::take(&mut r.pending));
+            let (swapped, ifaces) = (r.swapped, &r.ifaces);
+            let walked = r.input.walk(|b| whole(swapped, ifaces, b), f);
+            r.done |= walked.is_err();
+            walked
+        })
+    }
+
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
