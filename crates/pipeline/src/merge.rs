@@ -75,7 +75,8 @@ pub(crate) fn plan<'a>(
     out
 }
 
-/// One open input with its current packet copied out.
+/// One open input, and the packet at which the merge last left it (copied out: the
+/// only packets copied are those where the merge switches inputs).
 struct Open {
     src: Box<dyn PacketSource>,
     index: usize,
@@ -88,7 +89,7 @@ struct Open {
 }
 
 impl Open {
-    /// The current packet.
+    /// The packet the merge left the input at.
     fn packet(&self) -> Packet<'_> {
         Packet {
             ts_ns: self.ts,
@@ -100,24 +101,41 @@ impl Open {
         }
     }
 
-    /// Reads the next packet into the buffer; false at the end (or damage, reported).
-    fn advance(&mut self) -> bool {
-        match self.src.next_packet() {
-            Ok(Some(p)) => {
-                self.ts = p.ts_ns;
-                self.linktype = p.linktype;
-                self.wire_len = p.wire_len;
-                self.interface = p.interface;
-                self.data.clear();
-                self.data.extend_from_slice(p.data);
-                self.report.packets += 1;
+    /// Hands `f` this input's packets, straight from the reader's buffer, while their
+    /// time is at most `limit`; the first later one is kept (true), or the input ends
+    /// (false; damage is reported). `stop` keeps the next packet, whatever its time.
+    fn run(
+        &mut self,
+        limit: i64,
+        stop: &AtomicBool,
+        done_bytes: u64,
+        f: &mut impl FnMut(usize, &Packet<'_>, u64),
+    ) -> bool {
+        let (index, mut kept) = (self.index, None);
+        let Open {
+            src, report, data, ..
+        } = self;
+        let read = src.for_each(&mut |p, pos| {
+            report.packets += 1;
+            if p.ts_ns > limit || stop.load(Ordering::Relaxed) {
+                data.clear();
+                data.extend_from_slice(p.data);
+                kept = Some((p.ts_ns, p.linktype, p.wire_len, p.interface));
+                return false;
+            }
+            f(index, p, done_bytes + pos);
+            true
+        });
+        if let Err(e) = read {
+            damaged(&mut self.report, e);
+        }
+        match kept {
+            Some((ts, linktype, wire_len, interface)) => {
+                (self.ts, self.linktype, self.wire_len, self.interface) =
+                    (ts, linktype, wire_len, interface);
                 true
             }
-            Ok(None) => false,
-            Err(e) => {
-                damaged(&mut self.report, e);
-                false
-            }
+            None => false,
         }
     }
 }
@@ -138,7 +156,8 @@ pub(crate) fn for_each_packet(
 ) -> Vec<InputReport> {
     let mut reports = Vec::new();
     let mut open: Vec<Option<Open>> = (0..planned.len()).map(|_| None).collect();
-    // Heap of (next packet time, input index): unopened inputs wait with their first time.
+    // Heap of (next packet time, input index): unopened inputs wait with their first
+    // time, open ones with the time of the packet the merge left them at.
     let mut heap: BinaryHeap<Reverse<(i64, usize)>> = planned
         .iter()
         .enumerate()
@@ -153,71 +172,43 @@ pub(crate) fn for_each_packet(
             }
             continue;
         }
-        if open[i].is_none() {
-            let spec = planned[i].spec;
-            match open_src(spec) {
-                Ok(src) => {
-                    let report = InputReport {
-                        file: spec.name(),
-                        format: src.format().into(),
-                        ..Default::default()
-                    };
-                    let mut o = Open {
+        let o = match &mut open[i] {
+            Some(o) => {
+                // The packet the merge left this input at comes first.
+                f(o.index, &o.packet(), done_bytes + o.src.position());
+                o
+            }
+            None => {
+                let spec = planned[i].spec;
+                match open_src(spec) {
+                    Ok(src) => open[i].insert(Open {
+                        report: InputReport {
+                            file: spec.name(),
+                            format: src.format().into(),
+                            ..Default::default()
+                        },
                         src,
                         index: i,
-                        report,
                         ts: 0,
                         linktype: LinkType::Ethernet,
                         wire_len: 0,
                         interface: 0,
                         data: Vec::new(),
-                    };
-                    if o.advance() {
-                        heap.push(Reverse((o.ts, i)));
-                        open[i] = Some(o);
-                    } else {
-                        reports.push(o.report);
+                    }),
+                    Err(e) => {
+                        reports.push(open_error(spec, e));
+                        continue;
                     }
                 }
-                Err(e) => reports.push(open_error(spec, e)),
             }
-            continue;
-        }
-        let o = open[i].as_mut().expect("open");
-        // While this input stays first (the usual case: no overlap), read straight on.
-        let limit = heap.peek().map(|Reverse((t, _))| *t).unwrap_or(i64::MAX);
-        f(o.index, &o.packet(), done_bytes + o.src.position());
-        if heap.is_empty() {
-            // No other input competes: hand packets over straight from the reader's
-            // buffer, without copying them.
-            let (index, report) = (o.index, &mut o.report);
-            let read = o.src.for_each(&mut |p, pos| {
-                if stop.load(Ordering::Relaxed) {
-                    return false;
-                }
-                report.packets += 1;
-                f(index, p, done_bytes + pos);
-                true
-            });
-            if let Err(e) = read {
-                damaged(&mut o.report, e);
-            }
+        };
+        // Read straight on while this input stays first (the usual case: no overlap).
+        let limit = heap.peek().map_or(i64::MAX, |Reverse((t, _))| *t);
+        if o.run(limit, stop, done_bytes, &mut f) {
+            heap.push(Reverse((o.ts, i)));
+        } else {
             done_bytes += o.src.position();
             reports.push(open[i].take().expect("open").report);
-            continue;
-        }
-        loop {
-            if !o.advance() {
-                done_bytes += o.src.position();
-                let o = open[i].take().expect("open");
-                reports.push(o.report);
-                break;
-            }
-            if o.ts > limit || stop.load(Ordering::Relaxed) {
-                heap.push(Reverse((o.ts, i)));
-                break;
-            }
-            f(o.index, &o.packet(), done_bytes + o.src.position());
         }
     }
     for o in open.into_iter().flatten() {
@@ -228,4 +219,114 @@ pub(crate) fn for_each_packet(
 
 fn open_src(spec: &InputSpec) -> Result<Box<dyn PacketSource>, CaptureError> {
     open(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wirehouse_capture::PcapWriter;
+
+    /// A pcap of one packet per time in `times` (µs), each carrying its file and
+    /// sequence number.
+    fn write(path: &std::path::Path, file: u8, times: impl Iterator<Item = i64>) {
+        let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        let mut w = PcapWriter::new(f, LinkType::Ethernet, 65535, false).unwrap();
+        for (seq, t) in times.enumerate() {
+            let data = [vec![file], (seq as u32).to_be_bytes().to_vec(), vec![0; 60]].concat();
+            w.write(&Packet {
+                ts_ns: t * 1000,
+                linktype: LinkType::Ethernet,
+                wire_len: data.len() as u32,
+                interface: 0,
+                data: &data,
+                window: None,
+            })
+            .unwrap();
+        }
+        use std::io::Write;
+        w.into_inner().unwrap().flush().unwrap();
+    }
+
+    /// (name of the input it is attributed to, file byte, sequence, time µs).
+    type Handed = (String, u8, u32, i64);
+
+    /// (name of the input it is attributed to, file byte, sequence, time) of every
+    /// packet the merge hands over; `stop_after` sets the stop flag once that many were
+    /// handed over.
+    fn merged(
+        specs: &[InputSpec],
+        stop_after: usize,
+    ) -> (Vec<Handed>, Vec<InputReport>) {
+        let mut reports = Vec::new();
+        let planned = plan(specs, &mut reports);
+        let stop = AtomicBool::new(false);
+        let mut got = Vec::new();
+        let more = for_each_packet(&planned, &stop, |i, p, _| {
+            let seq = u32::from_be_bytes(p.data[1..5].try_into().unwrap());
+            got.push((planned[i].spec.name(), p.data[0], seq, p.ts_ns / 1000));
+            if got.len() == stop_after {
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+        reports.extend(more);
+        (got, reports)
+    }
+
+    #[test]
+    fn overlapping_inputs_are_merged_by_time_and_each_packet_handed_over_once() {
+        let dir = std::env::temp_dir().join(format!("wh-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two captures of the same time span, interleaved packet by packet (two taps), a
+        // third that starts where they end (a rotated file; its first packet ties with
+        // the last of the first), and one that overlaps them in bursts of ten.
+        let paths: Vec<_> = ["even", "odd", "later", "bursts"]
+            .iter()
+            .map(|n| dir.join(format!("{n}.pcap")))
+            .collect();
+        write(&paths[0], 0, (0..100).map(|k| 2 * k));
+        write(&paths[1], 1, (0..100).map(|k| 2 * k + 1));
+        write(&paths[2], 2, 198..300);
+        write(&paths[3], 3, (0..50).map(|k| 50 + (k / 10) * 40 + k % 10));
+        let specs: Vec<InputSpec> = paths
+            .iter()
+            .map(|p| InputSpec::File {
+                path: p.clone(),
+                explicit: true,
+            })
+            .collect();
+        let (got, reports) = merged(&specs, usize::MAX);
+        assert_eq!(got.len(), 100 + 100 + 102 + 50);
+        assert!(got.windows(2).all(|w| w[0].3 <= w[1].3), "in time order");
+        for file in 0..4u8 {
+            let seqs: Vec<u32> = got.iter().filter(|g| g.1 == file).map(|g| g.2).collect();
+            assert_eq!(
+                seqs,
+                (0..seqs.len() as u32).collect::<Vec<_>>(),
+                "file {file}"
+            );
+            // Each packet is attributed to the input it was read from.
+            let name = paths[usize::from(file)].display().to_string();
+            assert!(got.iter().filter(|g| g.1 == file).all(|g| g.0 == name));
+        }
+        let mut counts: Vec<(String, u64)> = reports
+            .iter()
+            .map(|r| (r.file.clone(), r.packets))
+            .collect();
+        counts.sort();
+        let want: Vec<u64> = vec![50, 100, 102, 100]; // bursts, even, later, odd
+        assert_eq!(counts.iter().map(|c| c.1).collect::<Vec<_>>(), want);
+
+        // Stopping: nothing more is handed over, and every input opened by then (not the
+        // one starting later) is reported with the packets read from it.
+        let (got, reports) = merged(&specs, 120);
+        assert_eq!(got.len(), 120);
+        let mut opened: Vec<&str> = reports.iter().map(|r| r.file.as_str()).collect();
+        opened.sort();
+        let mut want: Vec<String> = [0, 1, 3].map(|k| paths[k].display().to_string()).into();
+        want.sort();
+        assert_eq!(opened, want);
+        let read: u64 = reports.iter().map(|r| r.packets).sum();
+        assert!((120..=123).contains(&read), "{read}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
