@@ -95,7 +95,7 @@ impl Default for PipelineConfig {
         Self {
             workers: 0,
             batch_packets: 1_024,
-            queue_batches: 8,
+            queue_batches: 32,
         }
     }
 }
