@@ -48,13 +48,27 @@ fn read_file(c: &mut Criterion) {
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let mut g = c.benchmark_group("capture");
     g.throughput(Throughput::Bytes(size));
-    g.bench_function("read_pcap", |b| {
+    // One packet per call, and the readers' own loop over the records lying whole in
+    // the buffer (what `convert` uses).
+    g.bench_function("read_next_packet", |b| {
         b.iter(|| {
             let mut src = wirehouse_capture::open(std::path::Path::new(&path)).unwrap();
             let mut n = 0usize;
             while let Ok(Some(p)) = src.next_packet() {
                 n += p.data.len();
             }
+            black_box(n)
+        })
+    });
+    g.bench_function("read_for_each", |b| {
+        b.iter(|| {
+            let mut src = wirehouse_capture::open(std::path::Path::new(&path)).unwrap();
+            let mut n = 0usize;
+            src.for_each(&mut |p, _| {
+                n += p.data.len();
+                true
+            })
+            .unwrap();
             black_box(n)
         })
     });

@@ -253,10 +253,7 @@ mod tests {
     /// (name of the input it is attributed to, file byte, sequence, time) of every
     /// packet the merge hands over; `stop_after` sets the stop flag once that many were
     /// handed over.
-    fn merged(
-        specs: &[InputSpec],
-        stop_after: usize,
-    ) -> (Vec<Handed>, Vec<InputReport>) {
+    fn merged(specs: &[InputSpec], stop_after: usize) -> (Vec<Handed>, Vec<InputReport>) {
         let mut reports = Vec::new();
         let planned = plan(specs, &mut reports);
         let stop = AtomicBool::new(false);
