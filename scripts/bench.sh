@@ -6,13 +6,16 @@
 # no rules, eve logging of flow/http/dns/tls); `tshark -T fields` with a few L7 fields;
 # `ndpiReader -i`; and `cat CAPTURE > /dev/null`. For each: wall seconds, CPU seconds,
 # peak RSS, packets/s, Gbit/s, and packets per CPU-second relative to wirehouse -w 1.
-# Prints a Markdown table; with -o FILE also appends it (with machine and date) to FILE.
+# Every tool but tshark runs REPEAT times (default 3), taking turns; the table shows the
+# medians. Prints a Markdown table; with -o FILE also appends it (with machine and date)
+# to FILE.
 #
 # Installs the peers it needs (Debian 12: suricata from bookworm-backports, tshark,
 # libndpi-bin for ndpiReader). A large realistic capture: ../shared/tools/make-traffic.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUTFILE=""
+REPEAT=${REPEAT:-3}
 if [[ ${1:-} == -o ]]; then OUTFILE=$2; shift 2; fi
 CAP=$(realpath "${1:?usage: scripts/bench.sh [-o benches/RESULTS.md] CAPTURE}")
 W=$(mktemp -d /tmp/wh-bench.XXXXXX)
@@ -62,36 +65,52 @@ app-layer:
 YAML
 mkdir -p "$W/suri"
 
-# run NAME CMD... : /usr/bin/time -v, records wall, cpu, rss
-declare -A WALL CPU RSS
+# run NAME CMD... : /usr/bin/time -v; appends wall and cpu seconds to the NAME's lists
+# and keeps its largest peak RSS.
+declare -A WALLS CPUS RSS
 RUNS=0
 run() {
   local name=$1; shift
   RUNS=$((RUNS + 1))
   local t="$W/time.$RUNS" o="$W/out.$RUNS"
+  rm -rf "$W/wh1" "$W/wh2" "$W/suri"/*
   /usr/bin/time -v -o "$t" "$@" >"$o" 2>&1 || { echo "$name failed:"; tail -5 "$o"; }
-  WALL[$name]=$(awk -F': ' '/Elapsed/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
-  CPU[$name]=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$t")
-  RSS[$name]=$(awk -F': ' '/Maximum resident/{print int($2/1024)}' "$t")
+  WALLS[$name]+=" $(awk -F': ' '/Elapsed/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")"
+  CPUS[$name]+=" $(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$t")"
+  local r; r=$(awk -F': ' '/Maximum resident/{print int($2/1024)}' "$t")
+  ((r > ${RSS[$name]:-0})) && RSS[$name]=$r
+  return 0
 }
-run "wirehouse -w 1" "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q
-run "wirehouse -w 2" "$BIN" convert "$CAP" -w 2 -o "parquet:$W/wh2" --no-progress -q
-run "suricata --runmode single" suricata -r "$CAP" --runmode single -c "$W/suricata.yaml" -S /dev/null -l "$W/suri" -k none
-run "tshark -T fields" tshark -n -r "$CAP" -T fields -e frame.number -e ip.src -e tcp.stream -e http.request.method -e dns.qry.name -e tls.handshake.extensions_server_name
-run "ndpiReader -i" ndpiReader -i "$CAP" -q
-run "cat > /dev/null" sh -c 'cat "$0" > /dev/null' "$CAP"
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+# The VM's speed drifts from minute to minute: every tool but tshark (a minute a run) runs
+# REPEAT times, the tools taking turns, and the table shows the median of each.
+for ((round = 1; round <= REPEAT; round++)); do
+  run "wirehouse -w 1" "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q
+  run "wirehouse -w 2" "$BIN" convert "$CAP" -w 2 -o "parquet:$W/wh2" --no-progress -q
+  run "suricata --runmode single" suricata -r "$CAP" --runmode single -c "$W/suricata.yaml" -S /dev/null -l "$W/suri" -k none
+  ((round == 1)) && run "tshark -T fields" tshark -n -r "$CAP" -T fields -e frame.number -e ip.src -e tcp.stream -e http.request.method -e dns.qry.name -e tls.handshake.extensions_server_name
+  run "ndpiReader -i" ndpiReader -i "$CAP" -q
+  run "cat > /dev/null" sh -c 'cat "$0" > /dev/null' "$CAP"
+done
+declare -A WALL CPU SPREAD
+for n in "${!CPUS[@]}"; do
+  WALL[$n]=$(median "${WALLS[$n]}")
+  CPU[$n]=$(median "${CPUS[$n]}")
+  SPREAD[$n]=$(tr ' ' '\n' <<<"${CPUS[$n]}" | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.2f–%.2f", lo, hi}')
+done
 
 base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]}" 'BEGIN{print p/(c>0?c:1e-9)}')
 table=$(
-  echo "| tool | wall s | CPU s | peak RSS MiB | packets/s (wall) | Gbit/s (wall) | packets per CPU-s | wirehouse -w 1 is × faster per CPU-s |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| tool | wall s | CPU s | CPU s, all runs | peak RSS MiB | packets/s (wall) | Gbit/s (wall) | packets per CPU-s | wirehouse -w 1 is × faster per CPU-s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in "wirehouse -w 1" "wirehouse -w 2" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
-    awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
+    awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v sp="${SPREAD[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
       w = (w > 0 ? w : 1e-9); cc = (c > 0 ? c : 1e-9);
-      printf "| %s | %.2f | %.2f | %d | %.0f | %.2f | %.0f | %.1f |\n", n, w, c, r, p/w, b*8/w/1e9, p/cc, base/(p/cc)}'
+      printf "| %s | %.2f | %.2f | %s | %d | %.0f | %.2f | %.0f | %.1f |\n", n, w, c, sp, r, p/w, b*8/w/1e9, p/cc, base/(p/cc)}'
   done
 )
-header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
+header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Median of $REPEAT runs (tshark: 1). Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
 echo "$header"
 echo
 echo "$table"
