@@ -226,6 +226,32 @@ mod tests {
     use crate::{LinkType, Packet, PacketSource, PcapWriter};
     use std::io::Write;
 
+    /// Packets and the final error of one way of reading.
+    type Read = (Vec<(i64, Vec<u8>)>, Option<String>);
+
+    /// `p` read as a stream (through a buffer, not mapped).
+    fn stream(p: &std::path::Path) -> Box<dyn PacketSource> {
+        crate::open_reader(
+            p.display().to_string(),
+            Box::new(std::fs::File::open(p).unwrap()),
+        )
+        .unwrap()
+    }
+
+    /// `p` read mapped, then as a stream (each checked by [`read_all`]).
+    fn both_ways(p: &std::path::Path) -> (Read, Read) {
+        (
+            read_all(&|| crate::open(p).unwrap()),
+            read_all(&|| stream(p)),
+        )
+    }
+
+    /// The first packet of `p` is handed over from the mapping, not copied.
+    fn assert_mapped(p: &std::path::Path) {
+        let mut mapped = crate::open(p).unwrap();
+        assert!(mapped.next_packet().unwrap().unwrap().window.is_some());
+    }
+
     /// Every packet and the final error, read one way (`open` opens the input): one
     /// packet at a time with `next_packet`, after checking that `for_each` on another
     /// reader of the same input hands over the same packets, positions and error, and
@@ -378,20 +404,8 @@ mod tests {
         }
         let path = dir.join("big.pcapng");
         std::fs::write(&path, &file).unwrap();
-        let stream = |p: &std::path::Path| {
-            crate::open_reader(
-                p.display().to_string(),
-                Box::new(std::fs::File::open(p).unwrap()),
-            )
-            .unwrap()
-        };
-        let mut mapped = crate::open(&path).unwrap();
-        assert!(
-            mapped.next_packet().unwrap().unwrap().window.is_some(),
-            "a packet block is read in place from the mapping"
-        );
-        let (a, ea) = read_all(&|| crate::open(&path).unwrap());
-        let (b, eb) = read_all(&|| stream(&path));
+        assert_mapped(&path);
+        let ((a, ea), (b, eb)) = both_ways(&path);
         assert!(ea.is_none() && eb.is_none(), "{ea:?} {eb:?}");
         assert!(
             a == want,
@@ -406,8 +420,7 @@ mod tests {
         // same offset, both ways.
         let cut = dir.join("cut.pcapng");
         std::fs::write(&cut, &file[..super::WINDOW + 12_345]).unwrap();
-        let (a, ea) = read_all(&|| crate::open(&cut).unwrap());
-        let (b, eb) = read_all(&|| stream(&cut));
+        let ((a, ea), (b, eb)) = both_ways(&cut);
         assert!(a == b && want.starts_with(&a), "{} vs {}", a.len(), b.len());
         assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
         let mut bad = file.clone();
@@ -422,8 +435,7 @@ mod tests {
         bad[o + 20..o + 24].copy_from_slice(&60_000u32.to_le_bytes());
         let damaged = dir.join("bad.pcapng");
         std::fs::write(&damaged, &bad).unwrap();
-        let (a, ea) = read_all(&|| crate::open(&damaged).unwrap());
-        let (b, eb) = read_all(&|| stream(&damaged));
+        let ((a, ea), (b, eb)) = both_ways(&damaged);
         assert!(a == b && want.starts_with(&a) && a.len() < blocks);
         let e = ea.unwrap();
         assert!(Some(&e) == eb.as_ref(), "{e} vs {eb:?}");
@@ -466,20 +478,8 @@ mod tests {
             i += 1;
         }
         w.into_inner().unwrap().flush().unwrap();
-        let stream = |p: &std::path::Path| {
-            crate::open_reader(
-                p.display().to_string(),
-                Box::new(std::fs::File::open(p).unwrap()),
-            )
-            .unwrap()
-        };
-        let mut mapped = crate::open(&path).unwrap();
-        assert!(
-            mapped.next_packet().unwrap().unwrap().window.is_some(),
-            "a plain file is mapped"
-        );
-        let (a, ea) = read_all(&|| crate::open(&path).unwrap());
-        let (b, eb) = read_all(&|| stream(&path));
+        assert_mapped(&path);
+        let ((a, ea), (b, eb)) = both_ways(&path);
         assert_eq!(a.len() as u64, i);
         assert!(a == b && ea.is_none() && eb.is_none());
 
@@ -488,8 +488,7 @@ mod tests {
         let cut = dir.join("cut.pcap");
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&cut, &bytes[..super::WINDOW + 12_345]).unwrap();
-        let (a, ea) = read_all(&|| crate::open(&cut).unwrap());
-        let (b, eb) = read_all(&|| stream(&cut));
+        let ((a, ea), (b, eb)) = both_ways(&cut);
         assert!(a == b, "{} vs {} packets", a.len(), b.len());
         assert!(ea.is_some() && ea == eb, "{ea:?} vs {eb:?}");
         let _ = std::fs::remove_dir_all(&dir);
