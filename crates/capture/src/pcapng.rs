@@ -330,7 +330,12 @@ impl Reader {
 
     fn timestamp(iface: &Iface, hi: u32, lo: u32) -> i64 {
         let units = (u128::from(hi) << 32) | u128::from(lo);
-        let ns = units * 1_000_000_000 / iface.units;
+        // The usual resolutions without a 128-bit division per packet (same result).
+        let ns = match iface.units {
+            1_000_000 => units * 1000,
+            1_000_000_000 => units,
+            per_s => units * 1_000_000_000 / per_s,
+        };
         (ns.min(i64::MAX as u128) as i64)
             .saturating_add(iface.offset_s.saturating_mul(1_000_000_000))
     }
