@@ -43,6 +43,16 @@ enum Source {
     Mapped(crate::mapped::Mapped),
 }
 
+/// Reads the first four bytes of `r` whole (a pipe may deliver them a few at a time) and
+/// returns them with a reader that yields them again, then the rest: a buffer over it
+/// then holds at least the four bytes that tell the format.
+fn with_head(mut r: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = Vec::with_capacity(4);
+    (&mut r).take(4).read_to_end(&mut head)?;
+    let again = io::Cursor::new(head.clone()).chain(r);
+    Ok((head, Box::new(again)))
+}
+
 const GZIP: [u8; 2] = [0x1f, 0x8b];
 const ZSTD: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -85,18 +95,19 @@ impl Source {
 impl Input {
     /// Wraps a raw stream, unwrapping gzip (`1f 8b`) and zstd (`28 b5 2f fd`) by content.
     pub fn new(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
-        let mut r: Buffered = Box::new(BufReader::with_capacity(BUF, raw));
-        let head = r.fill_buf().map_err(|e| CaptureError::io(&name, 0, e))?;
-        if head.starts_with(&GZIP) {
-            r = Box::new(BufReader::with_capacity(
-                BUF,
-                flate2::bufread::MultiGzDecoder::new(r),
-            ));
+        let io = |e| CaptureError::io(&name, 0, e);
+        let (head, raw) = with_head(raw).map_err(io)?;
+        let buffered: Buffered = Box::new(BufReader::with_capacity(BUF, raw));
+        let decoded: Box<dyn Read + Send> = if head.starts_with(&GZIP) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
         } else if head.starts_with(&ZSTD) {
-            let d = zstd::stream::read::Decoder::with_buffer(r)
-                .map_err(|e| CaptureError::io(&name, 0, e))?;
-            r = Box::new(BufReader::with_capacity(BUF, d));
-        }
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(io)?)
+        } else {
+            Box::new(buffered)
+        };
+        // The capture's magic number, likewise whole before anything looks at it.
+        let (_, decoded) = with_head(decoded).map_err(io)?;
+        let r: Buffered = Box::new(BufReader::with_capacity(BUF, decoded));
         Ok(Self {
             r: Source::Stream(r),
             name,

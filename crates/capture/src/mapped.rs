@@ -306,6 +306,169 @@ mod tests {
         (out, end)
     }
 
+    /// A reader that yields at most one byte per call.
+    struct OneByte(std::fs::File);
+
+    impl std::io::Read for OneByte {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn damaged_files_read_the_same_one_packet_at_a_time_and_in_one_loop() {
+        let dir = std::env::temp_dir().join(format!("wh-mapped-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A small pcap and a small pcapng (two interfaces, every packet block type, an
+        // unknown block), then random damage: bytes overwritten, lengths replaced by
+        // edge values, cuts. Reading must never panic, and `for_each` must hand over
+        // exactly what `next_packet` returns (checked by `read_all`), mapped or streamed.
+        let pcap = dir.join("base.pcap");
+        let mut w = PcapWriter::new(
+            std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
+            LinkType::Ethernet,
+            2000,
+            false,
+        )
+        .unwrap();
+        for i in 0..40u64 {
+            let data: Vec<u8> = (0..(i * 37 % 300) as usize)
+                .map(|k| (k as u64 ^ i) as u8)
+                .collect();
+            let p = Packet {
+                ts_ns: i as i64 * 1000,
+                linktype: LinkType::Ethernet,
+                wire_len: data.len() as u32,
+                interface: 0,
+                data: &data,
+                window: None,
+            };
+            w.write(&p).unwrap();
+        }
+        w.into_inner().unwrap().flush().unwrap();
+        let mut ng = block(
+            false,
+            0x0a0d_0d0a,
+            &[&0x1a2b_3c4du32.to_le_bytes()[..], &[1, 0, 0, 0], &[0xff; 8]].concat(),
+        );
+        ng.extend(block(false, 1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        ng.extend(block(
+            false,
+            1,
+            &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
+        ));
+        for i in 0..40u32 {
+            let data: Vec<u8> = (0..(i * 37 % 300) as usize)
+                .map(|k| (k as u32 ^ i) as u8)
+                .collect();
+            let (t, head) = match i % 5 {
+                3 => (3, (data.len() as u32).to_le_bytes().to_vec()),
+                4 => (
+                    2,
+                    [
+                        &[0u8, 0, 0, 0][..],
+                        &[0, 0, 0, 0],
+                        &i.to_le_bytes(),
+                        &(data.len() as u32).to_le_bytes(),
+                        &(data.len() as u32).to_le_bytes(),
+                    ]
+                    .concat(),
+                ),
+                _ => (
+                    6,
+                    [
+                        (i % 2).to_le_bytes(),
+                        0u32.to_le_bytes(),
+                        i.to_le_bytes(),
+                        (data.len() as u32).to_le_bytes(),
+                        (data.len() as u32).to_le_bytes(),
+                    ]
+                    .concat(),
+                ),
+            };
+            if i % 13 == 12 {
+                ng.extend(block(false, 0x4000_0bad, &[9; 20]));
+            }
+            ng.extend(block(false, t, &[head, data].concat()));
+        }
+        let bases = [std::fs::read(&pcap).unwrap(), ng];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let edge = [
+            0u32,
+            1,
+            11,
+            12,
+            16,
+            20,
+            28,
+            0xffff,
+            0x1_0000,
+            0x100_0000,
+            0x7fff_ffff,
+            u32::MAX,
+        ];
+        let path = dir.join("damaged");
+        let mut damaged_reads = 0;
+        for round in 0..400 {
+            let mut b = bases[round % 2].clone();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % b.len();
+                match next() % 3 {
+                    0 => b[at] = next() as u8,
+                    1 if at + 4 <= b.len() => {
+                        let v = edge[(next() as usize) % edge.len()];
+                        let v = if next() % 2 == 0 {
+                            v.to_le_bytes()
+                        } else {
+                            v.to_be_bytes()
+                        };
+                        b[at..at + 4].copy_from_slice(&v);
+                    }
+                    _ => b.truncate(at.max(1)),
+                }
+            }
+            std::fs::write(&path, &b).unwrap();
+            // Damage to a file header may leave nothing to open: both ways refuse it.
+            let (Ok(_), Ok(_)) = (
+                crate::open(&path),
+                crate::open_reader("x".into(), Box::new(std::fs::File::open(&path).unwrap())),
+            ) else {
+                continue;
+            };
+            let ((a, ea), (s, es)) = both_ways(&path);
+            // A stream that yields one byte per read never holds a whole record: every
+            // record goes the careful, copying way, against which the in-place way is
+            // checked.
+            let (c, ec) = read_all(&|| {
+                crate::open_reader(
+                    path.display().to_string(),
+                    Box::new(OneByte(std::fs::File::open(&path).unwrap())),
+                )
+                .unwrap()
+            });
+            assert!(
+                a == s && ea == es && a == c && ea == ec,
+                "round {round}: mapped {} {ea:?}, streamed {} {es:?}, byte by byte {} {ec:?}",
+                a.len(),
+                s.len(),
+                c.len()
+            );
+            damaged_reads += usize::from(ea.is_some());
+        }
+        assert!(
+            damaged_reads > 100,
+            "{damaged_reads} reads ended in an error"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn skipping_past_a_window_lands_on_the_right_bytes() {
         let dir = std::env::temp_dir().join(format!("wh-mapped-skip-{}", std::process::id()));
