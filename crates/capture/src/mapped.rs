@@ -393,13 +393,7 @@ mod tests {
             ng.extend(block(false, t, &[head, data].concat()));
         }
         let bases = [std::fs::read(&pcap).unwrap(), ng];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = wirehouse_testkit::xorshift();
         let edge = [
             0u32,
             1,
@@ -424,7 +418,7 @@ mod tests {
                     0 => b[at] = next() as u8,
                     1 if at + 4 <= b.len() => {
                         let v = edge[(next() as usize) % edge.len()];
-                        let v = if next() % 2 == 0 {
+                        let v = if next().is_multiple_of(2) {
                             v.to_le_bytes()
                         } else {
                             v.to_be_bytes()

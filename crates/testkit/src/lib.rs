@@ -109,3 +109,15 @@ pub fn run(cmd: &mut Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A deterministic pseudo-random sequence (xorshift64) for mutation tests: every run
+/// damages the same inputs the same way, so a failure names a reproducible round.
+pub fn xorshift() -> impl FnMut() -> u64 {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

@@ -405,13 +405,7 @@ fn no_panic_on_truncations_and_mutations() {
         ]);
     }
     // Random mutations.
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = wirehouse_testkit::xorshift();
     for _ in 0..200 {
         let mut m = stream.clone();
         for _ in 0..8 {

@@ -981,13 +981,7 @@ mod tests {
         assert!(summarize(&nested(33)).is_none());
         assert!(summarize(&vec![b'{'; MAX_BODY + 1]).is_none());
         docs.push(deep);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rnd = wirehouse_testkit::xorshift();
         for d in &docs {
             for n in 0..=d.len().min(2000) {
                 let _ = summarize(&d[..n]);
