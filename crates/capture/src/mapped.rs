@@ -306,6 +306,23 @@ mod tests {
         (out, end)
     }
 
+    /// A fresh scratch directory for one test.
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("wh-mapped-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A writer of a new Ethernet pcap at `path`.
+    fn ethernet_pcap(
+        path: &std::path::Path,
+        snaplen: u32,
+        nanos: bool,
+    ) -> PcapWriter<std::io::BufWriter<std::fs::File>> {
+        let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        PcapWriter::new(f, LinkType::Ethernet, snaplen, nanos).unwrap()
+    }
+
     /// A reader that yields at most one byte per call.
     struct OneByte(std::fs::File);
 
@@ -318,20 +335,13 @@ mod tests {
 
     #[test]
     fn damaged_files_read_the_same_one_packet_at_a_time_and_in_one_loop() {
-        let dir = std::env::temp_dir().join(format!("wh-mapped-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("fuzz");
         // A small pcap and a small pcapng (two interfaces, every packet block type, an
         // unknown block), then random damage: bytes overwritten, lengths replaced by
         // edge values, cuts. Reading must never panic, and `for_each` must hand over
         // exactly what `next_packet` returns (checked by `read_all`), mapped or streamed.
         let pcap = dir.join("base.pcap");
-        let mut w = PcapWriter::new(
-            std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
-            LinkType::Ethernet,
-            2000,
-            false,
-        )
-        .unwrap();
+        let mut w = ethernet_pcap(&pcap, 2000, false);
         for i in 0..40u64 {
             let data: Vec<u8> = (0..(i * 37 % 300) as usize)
                 .map(|k| (k as u64 ^ i) as u8)
@@ -465,8 +475,7 @@ mod tests {
 
     #[test]
     fn skipping_past_a_window_lands_on_the_right_bytes() {
-        let dir = std::env::temp_dir().join(format!("wh-mapped-skip-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("skip");
         let path = dir.join("bytes");
         let size = 2 * super::WINDOW + 1000;
         let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
@@ -499,8 +508,7 @@ mod tests {
 
     #[test]
     fn pcapng_packets_are_read_in_place_across_windows_sections_and_damage() {
-        let dir = std::env::temp_dir().join(format!("wh-mapped-ng-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("ng");
         // Two sections (little-, then big-endian), each with an Ethernet interface in
         // microseconds and a raw-IP one in nanoseconds; enhanced, obsolete and simple
         // packet blocks of every size from 0 to 9000 bytes, and unknown blocks between.
@@ -605,16 +613,9 @@ mod tests {
 
     #[test]
     fn mapped_windows_read_what_the_stream_reads_across_boundaries_and_truncation() {
-        let dir = std::env::temp_dir().join(format!("wh-mapped-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("windows");
         let path = dir.join("big.pcap");
-        let mut w = PcapWriter::new(
-            std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
-            LinkType::Ethernet,
-            262_144,
-            true,
-        )
-        .unwrap();
+        let mut w = ethernet_pcap(&path, 262_144, true);
         // ~3 windows' worth of records of every size from 0 to 9000 bytes, each with
         // distinct content, so records straddle every window boundary somewhere.
         let mut total = 0usize;
