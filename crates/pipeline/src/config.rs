@@ -86,8 +86,24 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Packets per batch handed from the dispatcher to a worker.
     pub batch_packets: usize,
-    /// Batches queued per worker at most (backpressure beyond it).
+    /// Batches queued per worker at most (backpressure beyond it); 0 = automatic
+    /// ([`queue_depth`](Self::queue_depth)).
     pub queue_batches: usize,
+}
+
+impl PipelineConfig {
+    /// Batches queued per worker. Automatic: 32 when reading files (a queued batch of a
+    /// mapped file only refers to the packets, and a deep queue lets the workers ride
+    /// out the sink's bursts instead of stalling the reader), 8 for a live capture
+    /// (whose batches hold copies of the packets: memory, and the kernel ring is the
+    /// burst buffer there).
+    pub fn queue_depth(&self, live: bool) -> usize {
+        match self.queue_batches {
+            0 if live => 8,
+            0 => 32,
+            n => n,
+        }
+    }
 }
 
 impl Default for PipelineConfig {
@@ -95,7 +111,7 @@ impl Default for PipelineConfig {
         Self {
             workers: 0,
             batch_packets: 1_024,
-            queue_batches: 32,
+            queue_batches: 0,
         }
     }
 }
@@ -234,6 +250,19 @@ mod tests {
         }
         walk(&defaults, "", &text, &mut missing);
         assert!(missing.is_empty(), "undocumented options: {missing:?}");
+    }
+
+    #[test]
+    fn queue_depth_is_deep_for_files_shallow_for_live_capture_unless_set() {
+        let (text, p) = shipped();
+        let shipped = Config::from_toml(&text, &p).unwrap().pipeline;
+        assert_eq!(
+            (shipped.queue_depth(false), shipped.queue_depth(true)),
+            (32, 8)
+        );
+        let set = Config::from_toml("[pipeline]\nqueue_batches = 3\n", "x.toml").unwrap();
+        let set = set.pipeline;
+        assert_eq!((set.queue_depth(false), set.queue_depth(true)), (3, 3));
     }
 
     #[test]

@@ -538,6 +538,7 @@ pub(crate) fn run_pipeline<T>(
     ) -> Fed<T>,
 ) -> Result<T, SinkError> {
     stats.workers = n;
+    let depth = cfg.pipeline.queue_depth(live.is_some());
     let (fed, worker_reports, sink_result) = std::thread::scope(|s| {
         let (sink_tx, sink_rx) = bounded::<ToSink>(2 * n + 2);
         let sink_thread = s.spawn(move || {
@@ -554,8 +555,7 @@ pub(crate) fn run_pipeline<T>(
         // Room for every batch that can exist at once (each worker's queue, the one it
         // is on, and the one being filled), so that none is dropped on the way back and
         // the reader never allocates and grows a fresh one.
-        let (recycle_tx, recycle_rx) =
-            bounded::<Batch>(n * (cfg.pipeline.queue_batches.max(1) + 2));
+        let (recycle_tx, recycle_rx) = bounded::<Batch>(n * (depth + 2));
         let mut txs = Vec::new();
         let mut handles = Vec::new();
         // One cross-worker L7 registry per run (FTP control/data linking).
@@ -564,7 +564,7 @@ pub(crate) fn run_pipeline<T>(
             .then(|| Worker::new(cfg, sources.clone(), sink_tx.clone(), shared.clone(), live));
         let threads = if inline.is_some() { 0 } else { n };
         for _ in 0..threads {
-            let (tx, rx) = bounded::<ToWorker>(cfg.pipeline.queue_batches.max(1));
+            let (tx, rx) = bounded::<ToWorker>(depth);
             txs.push(tx);
             let (cfg, sources, sink_tx, recycle_tx, shared) = (
                 cfg.clone(),
