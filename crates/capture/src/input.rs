@@ -97,22 +97,28 @@ impl Input {
     pub fn new(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
         let io = |e| CaptureError::io(&name, 0, e);
         let (head, raw) = with_head(raw).map_err(io)?;
-        let buffered: Buffered = Box::new(BufReader::with_capacity(BUF, raw));
+        let buffered = |r| -> Buffered { Box::new(BufReader::with_capacity(BUF, r)) };
         let decoded: Box<dyn Read + Send> = if head.starts_with(&GZIP) {
-            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+            Box::new(flate2::bufread::MultiGzDecoder::new(buffered(raw)))
         } else if head.starts_with(&ZSTD) {
-            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(io)?)
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered(raw)).map_err(io)?)
         } else {
-            Box::new(buffered)
+            // Not compressed: the four bytes already read whole are the capture's magic
+            // number, and one buffer is enough.
+            return Ok(Self::stream(name, buffered(raw)));
         };
-        // The capture's magic number, likewise whole before anything looks at it.
+        // The decompressed capture's magic number, likewise whole before anything looks
+        // at it.
         let (_, decoded) = with_head(decoded).map_err(io)?;
-        let r: Buffered = Box::new(BufReader::with_capacity(BUF, decoded));
-        Ok(Self {
+        Ok(Self::stream(name, buffered(decoded)))
+    }
+
+    fn stream(name: String, r: Buffered) -> Self {
+        Self {
             r: Source::Stream(r),
             name,
             pos: 0,
-        })
+        }
     }
 
     /// Reads a regular file through memory-mapped windows when it is not compressed;
