@@ -111,32 +111,34 @@ impl Open {
         done_bytes: u64,
         f: &mut impl FnMut(usize, &Packet<'_>, u64),
     ) -> bool {
-        let (index, mut kept) = (self.index, None);
+        let mut kept = false;
         let Open {
-            src, report, data, ..
+            src,
+            index,
+            report,
+            ts,
+            linktype,
+            wire_len,
+            interface,
+            data,
         } = self;
         let read = src.for_each(&mut |p, pos| {
             report.packets += 1;
             if p.ts_ns > limit || stop.load(Ordering::Relaxed) {
+                (*ts, *linktype, *wire_len, *interface) =
+                    (p.ts_ns, p.linktype, p.wire_len, p.interface);
                 data.clear();
                 data.extend_from_slice(p.data);
-                kept = Some((p.ts_ns, p.linktype, p.wire_len, p.interface));
+                kept = true;
                 return false;
             }
-            f(index, p, done_bytes + pos);
+            f(*index, p, done_bytes + pos);
             true
         });
         if let Err(e) = read {
-            damaged(&mut self.report, e);
+            damaged(report, e);
         }
-        match kept {
-            Some((ts, linktype, wire_len, interface)) => {
-                (self.ts, self.linktype, self.wire_len, self.interface) =
-                    (ts, linktype, wire_len, interface);
-                true
-            }
-            None => false,
-        }
+        kept
     }
 }
 
