@@ -81,7 +81,8 @@ run() {
   ((r > ${RSS[$name]:-0})) && RSS[$name]=$r
   return 0
 }
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+sorted() { tr ' ' '\n' <<<"$1" | grep . | sort -g; }
+median() { sorted "$1" | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 # The VM's speed drifts from minute to minute: every tool but tshark (a minute a run) runs
 # REPEAT times, the tools taking turns, and the table shows the median of each.
@@ -97,7 +98,7 @@ declare -A WALL CPU SPREAD
 for n in "${!CPUS[@]}"; do
   WALL[$n]=$(median "${WALLS[$n]}")
   CPU[$n]=$(median "${CPUS[$n]}")
-  SPREAD[$n]=$(tr ' ' '\n' <<<"${CPUS[$n]}" | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.2f–%.2f", lo, hi}')
+  SPREAD[$n]=$(sorted "${CPUS[$n]}" | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.2f–%.2f", lo, hi}')
 done
 
 base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]}" 'BEGIN{print p/(c>0?c:1e-9)}')
