@@ -129,32 +129,27 @@ impl ColumnValue for IpAddr {
 /// `Ipv4Addr`'s `Display`; several times faster on the per-row path).
 #[derive(Debug, Clone, Copy)]
 pub struct Ipv4Text {
-    buf: [u8; 15],
+    buf: [u8; 16],
     len: u8,
 }
 
 impl Ipv4Text {
     /// The text of `octets`.
     pub fn new(octets: [u8; 4]) -> Self {
-        let mut buf = [0u8; 15];
+        // Each octet's digits and a dot copied whole from a table, then the position
+        // moved by their length: no branch per digit (about half the instructions).
+        let mut buf = [0u8; 16];
         let mut n = 0;
-        for (i, o) in octets.into_iter().enumerate() {
-            if i > 0 {
-                buf[n] = b'.';
-                n += 1;
-            }
-            if o >= 100 {
-                buf[n] = b'0' + o / 100;
-                n += 1;
-            }
-            if o >= 10 {
-                buf[n] = b'0' + (o / 10) % 10;
-                n += 1;
-            }
-            buf[n] = b'0' + o % 10;
-            n += 1;
+        for o in octets {
+            let (text, len) = OCTET_TEXT[usize::from(o)];
+            buf[n..n + 4].copy_from_slice(&text);
+            n += usize::from(len);
         }
-        Ipv4Text { buf, len: n as u8 }
+        Ipv4Text {
+            buf,
+            // Without the last dot.
+            len: n as u8 - 1,
+        }
     }
 
     /// The text.
@@ -163,6 +158,24 @@ impl Ipv4Text {
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 }
+
+/// The decimal digits of every octet value followed by a dot, and how many bytes that is.
+const OCTET_TEXT: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut o = 0;
+    while o < 256 {
+        let (h, d, u) = ((o / 100) as u8, (o / 10 % 10) as u8, (o % 10) as u8);
+        t[o] = if o >= 100 {
+            ([b'0' + h, b'0' + d, b'0' + u, b'.'], 4)
+        } else if o >= 10 {
+            ([b'0' + d, b'0' + u, b'.', 0], 3)
+        } else {
+            ([b'0' + u, b'.', 0, 0], 2)
+        };
+        o += 1;
+    }
+    t
+};
 
 /// Text of an IPv6 address, written without `fmt`: the same text as `Ipv6Addr`'s
 /// `Display` (RFC 5952: lowercase hex without leading zeros, the first longest run of two

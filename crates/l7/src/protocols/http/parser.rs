@@ -131,7 +131,12 @@ pub enum Head<T> {
 
 fn text(v: &[u8], cap: usize) -> Text {
     let v = &v[..v.len().min(cap)];
-    Text::from(String::from_utf8_lossy(v).trim())
+    // `from_utf8` first: it is several times faster than `from_utf8_lossy` on the valid
+    // (nearly always ASCII) values that are the rule.
+    match std::str::from_utf8(v) {
+        Ok(s) => Text::from(s.trim()),
+        Err(_) => Text::from(String::from_utf8_lossy(v).trim()),
+    }
 }
 
 fn fields(headers: &[httparse::Header<'_>]) -> Fields {
@@ -453,6 +458,16 @@ pub fn host_only(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_text_is_trimmed_capped_and_lossy() {
+        assert_eq!(text(b"  example.org \t", 256), "example.org");
+        // A cap that cuts "é" (c3 a9) in two leaves a replacement character.
+        assert_eq!(text("café au lait".as_bytes(), 4), "caf\u{fffd}");
+        assert_eq!(text("café".as_bytes(), 5), "café");
+        // Bytes that are not UTF-8 become replacement characters; the rest is kept.
+        assert_eq!(text(b"a\xffb\xc0", 256), "a\u{fffd}b\u{fffd}");
+    }
 
     #[test]
     fn heads_and_framing_fields() {
