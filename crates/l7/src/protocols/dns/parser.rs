@@ -574,6 +574,18 @@ impl Default for NameBuf {
 }
 
 impl NameBuf {
+    /// Appends `bytes` whole, or nothing (`false`) when they do not fit.
+    #[inline]
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len + bytes.len();
+        let Some(dst) = self.buf.get_mut(self.len..end) else {
+            return false;
+        };
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        true
+    }
+
     fn as_str(&self) -> &str {
         // Only whole `&str`s and printable ASCII are ever copied in (and `truncate` keeps
         // boundaries): validated once here, not label by label.
@@ -584,11 +596,11 @@ impl NameBuf {
 impl std::fmt::Write for NameBuf {
     #[inline]
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+        if self.push(s.as_bytes()) {
+            Ok(())
+        } else {
+            Err(std::fmt::Error)
+        }
     }
 }
 
@@ -600,11 +612,7 @@ impl Out for NameBuf {
         self.len = self.len.min(n);
     }
     fn push_printable(&mut self, text: &[u8]) {
-        let end = self.len + text.len();
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(text);
-            self.len = end;
-        }
+        self.push(text);
     }
 }
 
