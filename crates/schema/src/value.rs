@@ -182,25 +182,19 @@ const OCTET_TEXT: [([u8; 4], u8); 256] = {
 /// or more zero groups as `::`, IPv4-mapped addresses as `::ffff:a.b.c.d`) at about a
 /// fifth of the instructions.
 #[derive(Debug, Clone, Copy)]
-pub struct Ipv6Text {
-    buf: [u8; 39],
-    len: u8,
-}
+pub struct Ipv6Text(TextBuf<39>);
 
 impl Ipv6Text {
     /// The text of `octets`.
     pub fn new(octets: [u8; 16]) -> Self {
-        let mut t = Ipv6Text {
-            buf: [0; 39],
-            len: 0,
-        };
+        let mut t = TextBuf::default();
         let g: [u16; 8] =
             std::array::from_fn(|i| u16::from_be_bytes([octets[2 * i], octets[2 * i + 1]]));
         if g[..5] == [0; 5] && g[5] == 0xffff {
             t.push(b"::ffff:");
             let v4 = Ipv4Text::new([octets[12], octets[13], octets[14], octets[15]]);
             t.push(v4.as_str().as_bytes());
-            return t;
+            return Ipv6Text(t);
         }
         // The first longest run of zero groups.
         let (mut best, mut best_len, mut run) = (0, 0, 0);
@@ -211,12 +205,12 @@ impl Ipv6Text {
                 best = i + 1 - run;
             }
         }
-        let groups = |t: &mut Self, part: &[u16]| {
+        let groups = |t: &mut TextBuf<39>, part: &[u16]| {
             for (i, &x) in part.iter().enumerate() {
                 if i > 0 {
                     t.push(b":");
                 }
-                t.hex(x);
+                hex_group(t, x);
             }
         };
         if best_len > 1 {
@@ -226,32 +220,88 @@ impl Ipv6Text {
         } else {
             groups(&mut t, &g);
         }
-        t
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        let at = usize::from(self.len);
-        if let Some(dst) = self.buf.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.len += bytes.len() as u8;
-        }
-    }
-
-    /// One group in lowercase hex without leading zeros.
-    fn hex(&mut self, x: u16) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let digits = (4 - x.leading_zeros() as usize / 4).max(1);
-        let mut d = [0u8; 4];
-        for (i, slot) in d[..digits].iter_mut().enumerate() {
-            *slot = DIGITS[usize::from(x >> (4 * (digits - 1 - i)) & 0xf)];
-        }
-        self.push(&d[..digits]);
+        Ipv6Text(t)
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // Only ASCII hex digits, colons and dots were written.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        self.0.as_str()
+    }
+}
+
+/// One IPv6 group in lowercase hex without leading zeros.
+fn hex_group<const N: usize>(t: &mut TextBuf<N>, x: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (4 - x.leading_zeros() as usize / 4).max(1);
+    let mut d = [0u8; 4];
+    for (i, slot) in d[..digits].iter_mut().enumerate() {
+        *slot = DIGITS[usize::from(x >> (4 * (digits - 1 - i)) & 0xf)];
+    }
+    t.push(&d[..digits]);
+}
+
+/// Text of at most `N` bytes built on the stack, without allocating: for short texts
+/// written piece by piece on a per-row path (an address, a DNS name) and copied into
+/// their column or `Text` once.
+#[derive(Debug, Clone, Copy)]
+pub struct TextBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for TextBuf<N> {
+    fn default() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> TextBuf<N> {
+    /// Appends `bytes` whole, or nothing (`false`) when they do not fit. They are
+    /// meant to be text: [`as_str`](Self::as_str) gives an empty string when what was
+    /// pushed is not UTF-8.
+    #[inline]
+    pub fn push(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len + bytes.len();
+        let Some(dst) = self.buf.get_mut(self.len..end) else {
+            return false;
+        };
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        true
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Nothing written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keeps the first `n` bytes (all when fewer were written).
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+
+    /// The text, validated once here rather than piece by piece.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Write for TextBuf<N> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.push(s.as_bytes()) {
+            Ok(())
+        } else {
+            Err(std::fmt::Error)
+        }
     }
 }
 

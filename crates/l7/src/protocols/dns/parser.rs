@@ -191,6 +191,20 @@ fn write_character_string(s: &[u8], f: &mut impl std::fmt::Write) -> std::fmt::R
     f.write_str("\"")
 }
 
+/// TXT rdata in presentation form: its character-strings separated by spaces.
+fn write_character_strings<'s>(
+    strings: impl IntoIterator<Item = &'s [u8]>,
+    f: &mut impl std::fmt::Write,
+) -> std::fmt::Result {
+    for (i, s) in strings.into_iter().enumerate() {
+        if i > 0 {
+            f.write_str(" ")?;
+        }
+        write_character_string(s, f)?;
+    }
+    Ok(())
+}
+
 /// The character-strings of TXT rdata, `None` when the last one runs past its end.
 fn txt_strings(rd: &[u8]) -> Option<Vec<&[u8]>> {
     let mut strings = Vec::new();
@@ -214,15 +228,7 @@ impl std::fmt::Display for RData {
                 preference,
                 exchange,
             } => write!(f, "{preference} {exchange}"),
-            RData::Txt(strings) => {
-                for (i, s) in strings.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(" ")?;
-                    }
-                    write_character_string(s, f)?;
-                }
-                Ok(())
-            }
+            RData::Txt(strings) => write_character_strings(strings.iter().map(Vec::as_slice), f),
             RData::Soa {
                 mname,
                 rname,
@@ -557,59 +563,16 @@ impl Summary<'_> {
 /// a length byte as one dot or nothing). The longest possible is 1003.
 const MAX_NAME_TEXT_LEN: usize = 4 * MAX_NAME_WIRE_LEN;
 
-/// An [`Out`] on the stack for one name: never allocates. A write that does not fit
-/// (none can, see [`MAX_NAME_TEXT_LEN`]) is refused whole, so the text stays valid UTF-8.
-struct NameBuf {
-    buf: [u8; MAX_NAME_TEXT_LEN],
-    len: usize,
-}
-
-impl Default for NameBuf {
-    fn default() -> Self {
-        Self {
-            buf: [0; MAX_NAME_TEXT_LEN],
-            len: 0,
-        }
-    }
-}
-
-impl NameBuf {
-    /// Appends `bytes` whole, or nothing (`false`) when they do not fit.
-    #[inline]
-    fn push(&mut self, bytes: &[u8]) -> bool {
-        let end = self.len + bytes.len();
-        let Some(dst) = self.buf.get_mut(self.len..end) else {
-            return false;
-        };
-        dst.copy_from_slice(bytes);
-        self.len = end;
-        true
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s and printable ASCII are ever copied in (and `truncate` keeps
-        // boundaries): validated once here, not label by label.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for NameBuf {
-    #[inline]
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        if self.push(s.as_bytes()) {
-            Ok(())
-        } else {
-            Err(std::fmt::Error)
-        }
-    }
-}
+/// The stack buffer a question name is rendered in (see [`MAX_NAME_TEXT_LEN`]): a write
+/// that does not fit (none can) is refused whole, so the text stays valid UTF-8.
+type NameBuf = wirehouse_schema::TextBuf<MAX_NAME_TEXT_LEN>;
 
 impl Out for NameBuf {
     fn written(&self) -> usize {
-        self.len
+        self.len()
     }
     fn truncate(&mut self, n: usize) {
-        self.len = self.len.min(n);
+        NameBuf::truncate(self, n)
     }
     fn push_printable(&mut self, text: &[u8]) {
         self.push(text);
@@ -755,19 +718,12 @@ fn write_record(b: &[u8], pos: usize, out: &mut impl Out) -> Option<usize> {
                 let _ = write!(out, "{}", generic(rd));
             }
         }
-        (16, _) => match txt_strings(rd) {
-            Some(strings) => {
-                for (i, s) in strings.into_iter().enumerate() {
-                    if i > 0 {
-                        let _ = out.write_str(" ");
-                    }
-                    let _ = write_character_string(s, out);
-                }
-            }
-            None => {
-                let _ = write!(out, "{}", generic(rd));
-            }
-        },
+        (16, _) => {
+            let _ = match txt_strings(rd) {
+                Some(strings) => write_character_strings(strings, out),
+                None => write!(out, "{}", generic(rd)),
+            };
+        }
         _ => {
             let data = decode_rdata(b, rtype, start, end).unwrap_or_else(|| generic(rd));
             let _ = write!(out, "{data}");
