@@ -125,17 +125,29 @@ fn stages(c: &mut Criterion) {
         })
     });
     let dir = std::env::temp_dir().join(format!("wh-bench-{}", std::process::id()));
-    g.bench_function("parquet_encode_flows", |b| {
-        b.iter(|| {
-            let mut fb = FlowBuilder::with_capacity(rows.len());
-            for r in &rows {
-                fb.append(r);
-            }
-            let mut sink = ParquetSink::new(&dir, ParquetOptions::default()).unwrap();
-            sink.write(&FlowRow::TABLE, fb.finish()).unwrap();
-            black_box(sink.close().unwrap())
-        })
-    });
+    // Encoding a batch into an open file (no file created or synced per iteration): on
+    // the sink's own thread, and on one thread per core (the default).
+    let batch = {
+        let mut fb = FlowBuilder::with_capacity(rows.len());
+        for r in &rows {
+            fb.append(r);
+        }
+        fb.finish()
+    };
+    for (name, encode_threads) in [
+        ("parquet_encode_flows", 1),
+        ("parquet_encode_flows_parallel", 0),
+    ] {
+        let opts = ParquetOptions {
+            encode_threads,
+            ..ParquetOptions::default()
+        };
+        let mut sink = ParquetSink::new(&dir, opts).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| sink.write(&FlowRow::TABLE, batch.clone()).unwrap())
+        });
+        black_box(sink.close().unwrap());
+    }
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

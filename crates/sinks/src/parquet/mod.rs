@@ -3,7 +3,6 @@
 
 use crate::{Sink, SinkError, SinkSummary};
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -12,6 +11,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod columns;
+use columns::ColumnWriter;
 use wirehouse_schema::{ColumnDef, Kind, TableDef};
 
 /// Parquet sink settings.
@@ -29,6 +31,9 @@ pub struct ParquetOptions {
     /// Seconds (wall clock) a file stays open at most before it is completed, so a long
     /// live capture's files become visible; the next rows start a new file. 0 = no limit.
     pub max_file_seconds: u64,
+    /// Threads that encode the columns of a batch in parallel (0 = one per core, 1 = on
+    /// the sink's own thread).
+    pub encode_threads: usize,
 }
 
 impl Default for ParquetOptions {
@@ -39,12 +44,13 @@ impl Default for ParquetOptions {
             zstd_level: 3,
             max_open_files: 16,
             max_file_seconds: 60,
+            encode_threads: 0,
         }
     }
 }
 
 struct OpenFile {
-    writer: ArrowWriter<File>,
+    writer: ColumnWriter,
     tmp: PathBuf,
     path: PathBuf,
     rows: u64,
@@ -62,6 +68,8 @@ pub struct ParquetSink {
     tick: u64,
     open: HashMap<(&'static str, i64), OpenFile>,
     summary: SinkSummary,
+    /// Where the columns are encoded (`None`: on the sink's thread).
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// `YYYY-MM-DD` of a day number (days since 1970-01-01), proleptic Gregorian.
@@ -108,6 +116,23 @@ impl ParquetSink {
             .map(|d| d.as_millis())
             .unwrap_or_default();
         let run = format!("{now}-{}", std::process::id());
+        let threads = match opts.encode_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let pool = if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("parquet-{i}"))
+                .build()
+                .map_err(|e| SinkError::Io {
+                    path: dir.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+            Some(Arc::new(pool))
+        } else {
+            None
+        };
         Ok(Self {
             dir,
             opts,
@@ -116,6 +141,7 @@ impl ParquetSink {
             tick: 0,
             open: HashMap::new(),
             summary: SinkSummary::default(),
+            pool,
         })
     }
 
@@ -176,12 +202,13 @@ impl ParquetSink {
             }
         }
         let props = props.build();
-        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| {
-            SinkError::Parquet {
-                path: tmp.clone(),
-                source,
-            }
-        })?;
+        let writer =
+            ColumnWriter::try_new(file, schema, props, self.pool.clone()).map_err(|source| {
+                SinkError::Parquet {
+                    path: tmp.clone(),
+                    source,
+                }
+            })?;
         Ok(OpenFile {
             writer,
             tmp,
