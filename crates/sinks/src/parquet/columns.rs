@@ -16,7 +16,7 @@ use parquet::arrow::arrow_writer::{
     compute_leaves,
 };
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
-use parquet::errors::Result;
+use parquet::errors::{ParquetError, Result};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
@@ -68,6 +68,26 @@ impl ColumnWriter {
     /// Encodes `batch` (of the writer's schema), completing a row group whenever it
     /// reaches its row limit.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let fields = self.schema.fields();
+        let given = batch.schema_ref().fields();
+        if given.len() != fields.len()
+            || fields
+                .iter()
+                .zip(given)
+                .any(|(f, g)| f.name() != g.name() || f.data_type() != g.data_type())
+        {
+            let list = |f: &arrow_schema::Fields| {
+                f.iter()
+                    .map(|f| format!("{} {}", f.name(), f.data_type()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ParquetError::General(format!(
+                "record batch columns ({}) do not match the file's ({})",
+                list(given),
+                list(fields)
+            )));
+        }
         let mut at = 0;
         while at < batch.num_rows() {
             if self.columns.is_empty() {
@@ -243,6 +263,29 @@ mod tests {
                 .collect();
             assert_eq!(groups, [100, 100, 100, 100, 81], "{name}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_of_another_schema_is_refused() {
+        let dir = std::env::temp_dir().join(format!("wh-columns-refuse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let batches = batches();
+        let path = dir.join("f.parquet");
+        let mut w = ColumnWriter::try_new(
+            File::create(&path).unwrap(),
+            batches[0].schema(),
+            props(),
+            None,
+        )
+        .unwrap();
+        let fewer = batches[0].project(&[0, 1, 2]).unwrap();
+        let swapped = batches[0].project(&[0, 2, 1, 3, 4]).unwrap();
+        for other in [fewer, swapped] {
+            let e = w.write(&other).unwrap_err().to_string();
+            assert!(e.contains("do not match the file's (time Timestamp"), "{e}");
+        }
+        w.write(&batches[0]).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
