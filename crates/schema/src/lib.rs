@@ -209,14 +209,19 @@ macro_rules! table {
                 self.rows == 0
             }
             /// Takes the pending rows as a record batch. The builder starts over with room
-            /// for as many rows as it just gave (at most 65,536), so that a steady flow of
-            /// batches does not grow every buffer from nothing again (a reallocation and
-            /// copy per doubling).
+            /// for as many rows as it just gave (at most 65,536) and, for text, as many
+            /// bytes, so that a steady flow of batches does not grow every buffer from
+            /// nothing again (a reallocation and copy per doubling).
             pub fn finish(&mut self) -> $crate::arrow_array::RecordBatch {
                 static SCHEMA: ::std::sync::OnceLock<::std::sync::Arc<$crate::arrow_schema_reexport::Schema>> =
                     ::std::sync::OnceLock::new();
                 let schema = SCHEMA.get_or_init(|| ::std::sync::Arc::new($row::TABLE.arrow_schema())).clone();
-                let mut done = ::std::mem::replace(self, Self::with_capacity(self.rows.min(1 << 16)));
+                let cap = self.rows.min(1 << 16);
+                let next = Self {
+                    rows: 0,
+                    $( $field: <$ty as $crate::ColumnValue>::next_builder(&mut self.$field, cap), )*
+                };
+                let mut done = ::std::mem::replace(self, next);
                 let cols: ::std::vec::Vec<$crate::arrow_array::ArrayRef> = vec![
                     $( $crate::arrow_array::builder::ArrayBuilder::finish(&mut done.$field), )*
                 ];

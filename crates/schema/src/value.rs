@@ -37,6 +37,13 @@ pub trait ColumnValue {
     type Builder: ArrayBuilder;
     /// A builder with room for `cap` values.
     fn builder(cap: usize) -> Self::Builder;
+    /// The builder for the next batch, given the one that holds the batch about to be
+    /// finished: with room for `cap` values and, for text, for as many bytes as that
+    /// batch took, so that a steady flow of batches does not regrow (reallocate and
+    /// copy) its value buffers from `cap * 16` bytes every time.
+    fn next_builder(_prev: &mut Self::Builder, cap: usize) -> Self::Builder {
+        Self::builder(cap)
+    }
     /// Appends `v`.
     fn append(b: &mut Self::Builder, v: &Self);
 }
@@ -89,6 +96,11 @@ fn strings(cap: usize) -> StringBuilder {
     StringBuilder::with_capacity(cap, cap * 16)
 }
 
+/// [`strings`] with room for at least the bytes `prev` holds.
+fn strings_like(prev: &StringBuilder, cap: usize) -> StringBuilder {
+    StringBuilder::with_capacity(cap, prev.values_slice().len().max(cap * 16))
+}
+
 /// Text columns: every string-like type appends its `&str` to a `StringBuilder`.
 macro_rules! text {
     ($t:ty, $kind:ident) => {
@@ -97,6 +109,9 @@ macro_rules! text {
             type Builder = StringBuilder;
             fn builder(cap: usize) -> StringBuilder {
                 strings(cap)
+            }
+            fn next_builder(prev: &mut StringBuilder, cap: usize) -> StringBuilder {
+                strings_like(prev, cap)
             }
             fn append(b: &mut StringBuilder, v: &Self) {
                 b.append_value(v);
@@ -345,6 +360,12 @@ impl ColumnValue for Attributes {
     fn builder(cap: usize) -> Self::Builder {
         MapBuilder::with_capacity(None, strings(cap), strings(cap), cap)
     }
+    fn next_builder(prev: &mut Self::Builder, cap: usize) -> Self::Builder {
+        let entries = prev.keys().len().max(cap);
+        let keys = strings_like(prev.keys(), entries);
+        let values = strings_like(prev.values(), entries);
+        MapBuilder::with_capacity(None, keys, values, cap)
+    }
     fn append(b: &mut Self::Builder, v: &Self) {
         for (k, val) in v {
             b.keys().append_value(k);
@@ -490,5 +511,48 @@ mod tests {
         assert!(b.is_empty());
         assert_eq!(EveryRow::TABLE.time_index(), 0);
         assert_eq!(EveryRow::TABLE.columns[2].kind, Kind::LowCardStr);
+    }
+
+    #[test]
+    fn batches_after_the_first_hold_only_their_own_rows() {
+        // Long text, then short, then long again: the builder of each batch is sized
+        // from the one before (`next_builder`), and must start empty all the same.
+        let row = |i: usize, len: usize| EveryRow {
+            time: Timestamp(i as i64),
+            name: "x".repeat(len) + &i.to_string(),
+            kind: "k",
+            ip: "10.0.0.1".parse().unwrap(),
+            rtt: None,
+            small: 0,
+            attributes: (0..i % 4)
+                .map(|k| (k.to_string().into(), "v".repeat(len).into()))
+                .collect(),
+        };
+        let mut b = EveryBuilder::with_capacity(4);
+        let mut i = 0;
+        for (rows, len) in [(50, 300), (3, 1), (70, 200)] {
+            let first = i;
+            for _ in 0..rows {
+                b.append(&row(i, len));
+                i += 1;
+            }
+            let batch = b.finish();
+            assert_eq!(batch.num_rows(), rows);
+            let names = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            let maps = batch
+                .column(6)
+                .as_any()
+                .downcast_ref::<arrow_array::MapArray>()
+                .unwrap();
+            for r in 0..rows {
+                let want = row(first + r, len);
+                assert_eq!(names.value(r), want.name);
+                assert_eq!(maps.value_length(r) as usize, want.attributes.len());
+            }
+        }
     }
 }
