@@ -2,10 +2,9 @@
 //! parallel on a thread pool.
 //!
 //! parquet-rs's `ArrowWriter` encodes the leaf columns of a batch one after the other on
-//! the calling thread. The sink is one thread for every worker, so with many workers it
-//! becomes the bottleneck, and at the end of a run it encodes the last batches and
-//! closes the row groups (zstd of the dictionary pages) alone while every other core is
-//! idle. This writer drives the same column writers (`ArrowColumnWriter`, one per leaf)
+//! the calling thread. The sink is one thread for every worker, so its encoding speed
+//! caps how many workers can be kept busy (at `-w 1` it is about a sixth of the work:
+//! about five workers would saturate it). This writer drives the same column writers (`ArrowColumnWriter`, one per leaf)
 //! itself and runs them on a rayon pool: the bytes written are those `ArrowWriter`
 //! would write (same properties, same row groups, the Arrow schema in the footer).
 

@@ -11,10 +11,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wirehouse_schema::{ColumnDef, Kind, TableDef};
 
 mod columns;
 use columns::ColumnWriter;
-use wirehouse_schema::{ColumnDef, Kind, TableDef};
 
 /// Parquet sink settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
