@@ -2,7 +2,9 @@
 //!
 //! The capture is `WIREHOUSE_BENCH_PCAP` (any pcap/pcapng, e.g. one recorded by
 //! `../shared/tools/make-traffic.sh`), else `testdata/http-dns-icmp.pcap`. Throughput is
-//! reported in captured bytes.
+//! reported in captured bytes, and for the `tables` group (Arrow append and Parquet
+//! encode of the `flows` and `l7_sessions` rows the capture gives) in rows and bytes of
+//! the Arrow batch.
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -10,6 +12,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use wirehouse_capture::LinkType;
 use wirehouse_flow::{CloseReason, FlowBuilder, FlowConfig, FlowRow, FlowTable};
+use wirehouse_l7::{L7Builder, L7Config, L7Engine, L7Row};
+use wirehouse_schema::TableDef;
+use wirehouse_schema::arrow_array::{Array, RecordBatch};
 use wirehouse_sinks::Sink;
 use wirehouse_sinks::parquet::{ParquetOptions, ParquetSink};
 
@@ -102,49 +107,82 @@ fn stages(c: &mut Criterion) {
             black_box(rows)
         })
     });
+    g.bench_function("decode+flow_table+l7", |b| {
+        b.iter(|| {
+            let mut t =
+                FlowTable::with_handler(FlowConfig::default(), L7Engine::new(L7Config::default()));
+            let (mut flows, mut sessions) = (0u32, 0usize);
+            for (i, (ts, lt, data)) in l.packets.iter().enumerate() {
+                if let Ok(d) = wirehouse_wire::decode(*lt, data) {
+                    t.process(*ts, &d, &source, &mut |_| flows += 1);
+                }
+                // Rows taken in batches, as a worker takes them.
+                if i % 1024 == 0 {
+                    sessions += t.handler_mut().take_rows().count();
+                }
+            }
+            t.drain(CloseReason::EndOfInput, &mut |_| flows += 1);
+            sessions += t.handler_mut().take_rows().count();
+            black_box((flows, sessions))
+        })
+    });
     g.finish();
 
-    // Arrow append and Parquet encode of the rows this capture produces.
-    let mut rows: Vec<FlowRow> = Vec::new();
-    let mut t = FlowTable::new(FlowConfig::default());
+    // The rows of both tables this capture produces.
+    let mut flows: Vec<FlowRow> = Vec::new();
+    let mut t = FlowTable::with_handler(FlowConfig::default(), L7Engine::new(L7Config::default()));
     for (ts, lt, data) in &l.packets {
         if let Ok(d) = wirehouse_wire::decode(*lt, data) {
-            t.process(*ts, &d, &source, &mut |r| rows.push(r));
+            t.process(*ts, &d, &source, &mut |r| flows.push(r));
         }
     }
-    t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+    t.drain(CloseReason::EndOfInput, &mut |r| flows.push(r));
+    let sessions: Vec<L7Row> = t.handler_mut().take_rows().collect();
+    tables(c, &FlowRow::TABLE, &flows, |rows| {
+        let mut b = FlowBuilder::with_capacity(rows.len());
+        rows.iter().for_each(|r| b.append(r));
+        b.finish()
+    });
+    tables(c, &L7Row::TABLE, &sessions, |rows| {
+        let mut b = L7Builder::with_capacity(rows.len());
+        rows.iter().for_each(|r| b.append(r));
+        b.finish()
+    });
+}
+
+/// Arrow append and Parquet encode of one table's rows. Throughput is in rows and in
+/// bytes of the Arrow batch (its buffers' lengths, not their capacity).
+fn tables<R>(
+    c: &mut Criterion,
+    table: &'static TableDef,
+    rows: &[R],
+    build: impl Fn(&[R]) -> RecordBatch,
+) {
+    let batch = build(rows);
+    let arrow_bytes: usize = batch
+        .columns()
+        .iter()
+        .map(|a| a.to_data().get_slice_memory_size().unwrap_or(0))
+        .sum();
     let mut g = c.benchmark_group("tables");
-    g.throughput(Throughput::Elements(rows.len() as u64));
-    g.bench_function("arrow_append_flows", |b| {
-        b.iter(|| {
-            let mut fb = FlowBuilder::with_capacity(rows.len());
-            for r in &rows {
-                fb.append(r);
-            }
-            black_box(fb.finish())
-        })
+    g.throughput(Throughput::ElementsAndBytes {
+        elements: rows.len() as u64,
+        bytes: arrow_bytes as u64,
+    });
+    g.bench_function(format!("arrow_append_{}", table.name), |b| {
+        b.iter(|| black_box(build(rows)))
     });
     let dir = std::env::temp_dir().join(format!("wh-bench-{}", std::process::id()));
     // Encoding a batch into an open file (no file created or synced per iteration): on
     // the sink's own thread, and on one thread per core (the default).
-    let batch = {
-        let mut fb = FlowBuilder::with_capacity(rows.len());
-        for r in &rows {
-            fb.append(r);
-        }
-        fb.finish()
-    };
-    for (name, encode_threads) in [
-        ("parquet_encode_flows", 1),
-        ("parquet_encode_flows_parallel", 0),
-    ] {
+    for (suffix, encode_threads) in [("", 1), ("_parallel", 0)] {
         let opts = ParquetOptions {
             encode_threads,
             ..ParquetOptions::default()
         };
         let mut sink = ParquetSink::new(&dir, opts).unwrap();
-        g.bench_function(name, |b| {
-            b.iter(|| sink.write(&FlowRow::TABLE, batch.clone()).unwrap())
+        g.bench_function(format!("parquet_encode_{}{suffix}", table.name), |b| {
+            b.iter(|| sink.write(table, batch.clone()).unwrap())
         });
         black_box(sink.close().unwrap());
     }
