@@ -7,8 +7,9 @@
 # `ndpiReader -i`; and `cat CAPTURE > /dev/null`. For each: wall seconds, CPU seconds,
 # peak RSS, packets/s, Gbit/s, and packets per CPU-second relative to wirehouse -w 1.
 # Every tool but tshark runs REPEAT times (default 3), taking turns; the table shows the
-# medians. Prints a Markdown table; with -o FILE also appends it (with machine and date)
-# to FILE.
+# medians. Prints a Markdown table and, below it, the performance targets (packets per
+# CPU-second, the multiple of Suricata, -w 2 against -w 1, peak RSS) met or missed; with
+# -o FILE also appends both (with machine and date) to FILE.
 #
 # Installs the peers it needs (Debian 12: suricata from bookworm-backports, tshark,
 # libndpi-bin for ndpiReader). A large realistic capture: ../shared/tools/make-traffic.sh.
@@ -112,9 +113,23 @@ table=$(
   done
 )
 header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Median of $REPEAT runs (tshark: 1). Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
+# The targets of the performance issue, read off the medians above.
+targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehouse -w 1]}" \
+  -v w2="${WALL[wirehouse -w 2]}" -v cs="${CPU[suricata --runmode single]}" \
+  -v r1="${RSS[wirehouse -w 1]}" -v r2="${RSS[wirehouse -w 2]}" 'BEGIN{
+  verdict = "met"; miss = "MISSED";
+  pc = p / (c1 > 0 ? c1 : 1e-9); sur = (cs > 0 ? p / cs : 0);
+  printf "- -w 1 packets per CPU-second >= 2.0 M: %.2f M (%s)\n", pc / 1e6, pc >= 2e6 ? verdict : miss;
+  if (sur > 0) printf "- >= 6x Suricata per CPU-second: %.1fx (%s)\n", pc / sur, pc >= 6 * sur ? verdict : miss;
+  ratio = (w2 > 0 ? w1 / w2 : 0);
+  printf "- -w 2 packets/s (wall) >= 1.8x -w 1: %.2fx (%s)\n", ratio, ratio >= 1.8 ? verdict : miss;
+  printf "- peak RSS <= 512 MiB: %d / %d MiB at -w 1 / -w 2 (%s)\n", r1, r2, (r1 <= 512 && r2 <= 512) ? verdict : miss;
+}')
 echo "$header"
 echo
 echo "$table"
+echo
+echo "$targets"
 if [[ -n $OUTFILE ]]; then
-  { echo; echo "## $(date -u +%Y-%m-%d) — $(basename "$CAP")"; echo; echo "$header"; echo; echo "$table"; } >> "$OUTFILE"
+  { echo; echo "## $(date -u +%Y-%m-%d) — $(basename "$CAP")"; echo; echo "$header"; echo; echo "$table"; echo; echo "$targets"; } >> "$OUTFILE"
 fi
