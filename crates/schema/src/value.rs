@@ -352,6 +352,12 @@ impl DecimalText {
         // Only ASCII digits were written.
         std::str::from_utf8(&self.buf[usize::from(self.start)..]).unwrap_or_default()
     }
+
+    /// The text's bytes, for a caller that joins many numbers and validates the whole
+    /// once (`as_str` validates each).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[usize::from(self.start)..]
+    }
 }
 
 impl ColumnValue for Attributes {
@@ -391,6 +397,7 @@ mod tests {
         }
         for v in values {
             assert_eq!(DecimalText::new(v).as_str(), v.to_string());
+            assert_eq!(DecimalText::new(v).as_bytes(), v.to_string().as_bytes());
         }
         assert_eq!(DecimalText::new(7u8).as_str(), "7");
     }
