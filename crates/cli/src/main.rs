@@ -10,7 +10,7 @@ use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
 use wirehouse_schema::ClickHouseOptions;
 use wirehouse_sinks::Sink;
 use wirehouse_sinks::clickhouse::ClickHouseSink;
-use wirehouse_sinks::parquet::ParquetSink;
+use wirehouse_sinks::parquet::{ParquetOptions, ParquetSink};
 
 #[derive(Parser)]
 #[command(
@@ -135,7 +135,7 @@ enum SinkKind {
 fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
     match spec.split_once(':') {
         Some(("parquet", dir)) if !dir.is_empty() => {
-            let sink = ParquetSink::new(dir, cfg.output.parquet.clone())
+            let sink = ParquetSink::new(dir, parquet_options(cfg))
                 .with_context(|| format!("output {spec}"))?;
             Ok((Box::new(sink), dir.to_string()))
         }
@@ -157,6 +157,19 @@ fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
         }
         _ => bail!("{spec}: expected parquet:DIR or clickhouse:http://HOST:PORT/DATABASE"),
     }
+}
+
+/// The Parquet options of a run. `encode_threads = 0` (automatic) with a single worker
+/// means the sink's own thread: that worker's rows leave it idle most of the time, and a
+/// pool's threads only contend with the worker for the cores (measured on 2 cores: the
+/// same wall time, 1–7 % more CPU, ~1,600 involuntary context switches a run instead of
+/// ~25). With more workers, one thread per core.
+fn parquet_options(cfg: &Config) -> ParquetOptions {
+    let mut opts = cfg.output.parquet.clone();
+    if opts.encode_threads == 0 && cfg.pipeline.workers == 1 {
+        opts.encode_threads = 1;
+    }
+    opts
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -485,5 +498,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_worker_encodes_parquet_on_the_sink_thread() {
+        let threads = |workers, encode_threads| {
+            let mut cfg = Config::default();
+            cfg.pipeline.workers = workers;
+            cfg.output.parquet.encode_threads = encode_threads;
+            parquet_options(&cfg).encode_threads
+        };
+        // Automatic: the sink's own thread for one worker, one per core (0) otherwise.
+        assert_eq!(threads(1, 0), 1);
+        assert_eq!(threads(2, 0), 0);
+        assert_eq!(threads(0, 0), 0);
+        // Set explicitly: kept whatever the workers.
+        assert_eq!(threads(1, 3), 3);
+        assert_eq!(threads(2, 1), 1);
     }
 }

@@ -32,7 +32,8 @@ pub struct ParquetOptions {
     /// live capture's files become visible; the next rows start a new file. 0 = no limit.
     pub max_file_seconds: u64,
     /// Threads that encode the columns of a batch in parallel (0 = one per core, 1 = on
-    /// the sink's own thread).
+    /// the sink's own thread). `wirehouse` itself passes 1 for a 0 when the run has a
+    /// single worker.
     pub encode_threads: usize,
 }
 
