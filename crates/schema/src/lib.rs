@@ -10,7 +10,7 @@ mod value;
 pub use compact_str::{ToCompactString, format_compact};
 pub use ddl::{ClickHouseOptions, clickhouse_database_ddl, clickhouse_ddl, clickhouse_type};
 pub use value::{
-    Attributes, ColumnValue, DecimalText, Ipv4Text, Ipv6Text, Text, TextBuf, Timestamp,
+    Attributes, ColumnValue, DecimalText, IpBuilder, Ipv4Text, Ipv6Text, Text, TextBuf, Timestamp,
 };
 
 #[doc(hidden)]
