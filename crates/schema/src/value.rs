@@ -129,18 +129,10 @@ impl ColumnValue for IpAddr {
     const KIND: Kind = Kind::Ip;
     type Builder = IpBuilder;
     fn builder(cap: usize) -> IpBuilder {
-        IpBuilder {
-            text: strings(cap),
-            last: None,
-            last_text: String::new(),
-        }
+        IpBuilder::over(strings(cap))
     }
     fn next_builder(prev: &mut IpBuilder, cap: usize) -> IpBuilder {
-        IpBuilder {
-            text: strings_like(&prev.text, cap),
-            last: None,
-            last_text: String::new(),
-        }
+        IpBuilder::over(strings_like(&prev.text, cap))
     }
     fn append(b: &mut IpBuilder, v: &Self) {
         // Rows of one flow come one after another and share their addresses (73 % of
@@ -167,12 +159,23 @@ pub struct IpBuilder {
     last_text: String,
 }
 
+impl IpBuilder {
+    /// Appending to `text`, with no address remembered yet.
+    fn over(text: StringBuilder) -> Self {
+        Self {
+            text,
+            last: None,
+            last_text: String::new(),
+        }
+    }
+}
+
 impl ArrayBuilder for IpBuilder {
     fn len(&self) -> usize {
         self.text.len()
     }
+    // The remembered text stays valid across batches: it is the text of `last`.
     fn finish(&mut self) -> arrow_array::ArrayRef {
-        self.last = None;
         ArrayBuilder::finish(&mut self.text)
     }
     fn finish_cloned(&self) -> arrow_array::ArrayRef {
