@@ -11,7 +11,7 @@
 # CPU-second, the multiple of Suricata, -w 2 against -w 1, peak RSS) met or missed; with
 # -o FILE also appends both (with machine and date) to FILE.
 #
-# Installs the peers it needs (Debian 12: suricata from bookworm-backports, tshark,
+# Installs what the build and the peers need (Debian 12: libpcap-dev; suricata from bookworm-backports, tshark,
 # libndpi-bin for ndpiReader). A large realistic capture: ../shared/tools/make-traffic.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,8 @@ trap 'rm -rf "$W"' EXIT
 SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
 
 need=()
+# The build links libpcap (`wirehouse capture --engine pcap`, --bpf filters).
+[[ -e /usr/include/pcap/pcap.h ]] || need+=(libpcap-dev)
 command -v tshark >/dev/null || need+=(tshark)
 command -v ndpiReader >/dev/null || need+=(libndpi-bin)
 command -v capinfos >/dev/null || need+=(tshark)
