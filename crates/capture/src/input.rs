@@ -92,6 +92,44 @@ impl Source {
     }
 }
 
+/// How far past the next record [`Input::walk`] keeps the bytes on their way into the
+/// cache. Records are read front to back, but only the dispatcher's few header bytes of
+/// each are touched at first; the worker reads the rest later (the packet, and the
+/// payload it copies into reassembly), and each first touch of a line missed the cache.
+/// Requesting every line of the next page ahead took mix.pcap (1.2 GB, 10 alternating
+/// runs) at `-w 1` from 1.145 to 1.044 CPU-s and 0.96 to 0.86 s; of 1,024 to 8,192
+/// bytes ahead, 4,096 did best. The instructions are the same: the time saved was
+/// spent waiting for memory.
+const STREAM_AHEAD: usize = 4096;
+
+/// Requests, line by line and each line once, the bytes of a buffer walked front to back
+/// up to [`STREAM_AHEAD`] past the position reached.
+#[derive(Default)]
+struct StreamAhead {
+    /// The first byte not requested yet.
+    next: usize,
+}
+
+impl StreamAhead {
+    #[inline]
+    fn fill(&mut self, bytes: &[u8], at: usize) {
+        self.lines(bytes.len(), at, |p| crate::mapped::prefetch_line(bytes, p));
+    }
+
+    /// Calls `request` with a position in each 64-byte line from `at` (or from where the
+    /// last call stopped, when further) up to [`STREAM_AHEAD`] past `at`, within `len`.
+    #[inline]
+    fn lines(&mut self, len: usize, at: usize, mut request: impl FnMut(usize)) {
+        let end = at.saturating_add(STREAM_AHEAD).min(len);
+        let mut p = self.next.max(at);
+        while p < end {
+            request(p);
+            p += 64;
+        }
+        self.next = p;
+    }
+}
+
 impl Input {
     /// Wraps a raw stream, unwrapping gzip (`1f 8b`) and zstd (`28 b5 2f fd`) by content.
     pub fn new(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
@@ -172,8 +210,9 @@ impl Input {
         let base = self.pos;
         let (avail, window) = self.buffered_window()?;
         let (mut off, mut stopped) = (0, false);
+        let mut ahead = StreamAhead::default();
         while let Some((m, len)) = whole(&avail[off..]) {
-            crate::mapped::prefetch(avail, off + len);
+            ahead.fill(avail, off + len);
             let p = m.packet(&avail[off..], window);
             let at = base + off as u64;
             off += len;
@@ -256,5 +295,50 @@ impl Input {
             .map_err(|e| CaptureError::io(&self.name, pos, e))?;
         self.pos += k;
         Ok(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{STREAM_AHEAD, StreamAhead};
+
+    /// Walking records of uneven sizes through a buffer: every byte from each record to
+    /// `STREAM_AHEAD` past it lies in a line requested by then, no line is requested
+    /// twice, and nothing past the end of the buffer is.
+    #[test]
+    fn stream_ahead_requests_each_line_ahead_once_and_stays_in_bounds() {
+        for len in [0, 1, 63, 64, 65, 4_095, 4_096, 4_097, 100_003] {
+            let mut ahead = StreamAhead::default();
+            let mut requested: Vec<usize> = Vec::new();
+            let mut at = 0;
+            let mut k = 0usize;
+            while at <= len {
+                ahead.lines(len, at, |p| requested.push(p));
+                let covered_to = (at + STREAM_AHEAD).min(len);
+                for b in (at..covered_to).step_by(7).chain(covered_to.checked_sub(1)) {
+                    if b < at {
+                        continue;
+                    }
+                    assert!(
+                        requested
+                            .iter()
+                            .any(|&p| p / 64 == b / 64 || (p <= b && b < p + 64)),
+                        "len {len}: byte {b} not requested by record at {at}"
+                    );
+                }
+                // Records of 40 to 1,500 bytes, and now and then a jump (a record
+                // handed out of another buffer).
+                k += 1;
+                at += 40 + (k * 7_919) % 1_461 + if k.is_multiple_of(97) { 9_000 } else { 0 };
+            }
+            assert!(
+                requested.iter().all(|&p| p < len),
+                "len {len}: past the end"
+            );
+            assert!(
+                requested.windows(2).all(|w| w[1] >= w[0] + 64),
+                "len {len}: a line requested twice"
+            );
+        }
     }
 }

@@ -32,6 +32,8 @@ pub mod mapped {
     }
     /// A no-op off Unix.
     pub fn prefetch(_bytes: &[u8], _at: usize) {}
+    /// A no-op off Unix.
+    pub fn prefetch_line(_bytes: &[u8], _at: usize) {}
 }
 pub mod pcap;
 pub mod pcapng;

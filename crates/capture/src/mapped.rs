@@ -31,17 +31,21 @@ pub(crate) const MIN_AHEAD: usize = 1 << 20;
 /// faults and does nothing past the end of `bytes`.
 #[inline]
 pub fn prefetch(bytes: &[u8], at: usize) {
+    prefetch_line(bytes, at);
+    prefetch_line(bytes, at.saturating_add(64));
+}
+
+/// Asks the CPU to start loading the cache line holding `bytes[at]` (nothing past the
+/// end of `bytes`). A hint only: it never faults, and it is dropped for a page that is
+/// not mapped yet.
+#[inline]
+pub fn prefetch_line(bytes: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    if at < bytes.len() {
+    if let Some(b) = bytes.get(at) {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = bytes[at..].as_ptr().cast::<i8>();
         // SAFETY: prefetching is a hint that never faults and never reads into the
-        // program's state; `p` points into `bytes` (and `wrapping_add` keeps the second
-        // address computation defined even past its end).
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-        }
+        // program's state; the address is that of a byte of `bytes`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast::<i8>()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (bytes, at);
