@@ -96,10 +96,10 @@ impl Source {
 /// cache. Records are read front to back, but only the dispatcher's few header bytes of
 /// each are touched at first; the worker reads the rest later (the packet, and the
 /// payload it copies into reassembly), and each first touch of a line missed the cache.
-/// Requesting every line of the next page ahead took mix.pcap (1.2 GB, 10 alternating
-/// runs) at `-w 1` from 1.145 to 1.044 CPU-s and 0.96 to 0.86 s; of 1,024 to 8,192
-/// bytes ahead, 4,096 did best. The instructions are the same: the time saved was
-/// spent waiting for memory.
+/// Requesting every line of the next page ahead took mix.pcap (1.2 GB) at `-w 1` from
+/// 1.145 to 1.044 CPU-s (10 alternating runs) and from 0.965 to 0.917 (6 more, the VM
+/// quieter); of 1,024 to 8,192 bytes ahead, 4,096 did best. It costs 1.5 % more
+/// instructions: the time saved was spent waiting for memory.
 const STREAM_AHEAD: usize = 4096;
 
 /// Requests, line by line and each line once, the bytes of a buffer walked front to back
