@@ -11,8 +11,9 @@
 # CPU-second, the multiple of Suricata, -w 2 against -w 1, peak RSS) met or missed; with
 # -o FILE also appends both (with machine and date) to FILE.
 #
-# Installs what the build and the peers need (Debian 12: libpcap-dev; suricata from bookworm-backports, tshark,
-# libndpi-bin for ndpiReader). A large realistic capture: ../shared/tools/make-traffic.sh.
+# Installs what the build and the peers need (Debian 12: libpcap-dev; suricata from
+# bookworm-backports, tshark, libndpi-bin for ndpiReader). A large realistic capture:
+# ../shared/tools/make-traffic.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUTFILE=""
