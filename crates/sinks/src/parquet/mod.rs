@@ -24,7 +24,9 @@ pub struct ParquetOptions {
     pub max_rows_per_file: u64,
     /// Rows per row group.
     pub row_group_rows: usize,
-    /// zstd level (1–22).
+    /// zstd level (1–22). The default, 1, spends two thirds of level 3's instructions
+    /// on compression for files 0.5 % larger (mix.pcap: 5.16 -> 5.19 MB, the whole run
+    /// 1.4 % fewer instructions, -w 1 4.7 % less CPU).
     pub zstd_level: i32,
     /// Most files open at once (one per table and day); the least recently written is closed.
     pub max_open_files: usize,
@@ -42,7 +44,7 @@ impl Default for ParquetOptions {
         Self {
             max_rows_per_file: 5_000_000,
             row_group_rows: 1 << 18,
-            zstd_level: 3,
+            zstd_level: 1,
             max_open_files: 16,
             max_file_seconds: 60,
             encode_threads: 0,
