@@ -99,3 +99,46 @@ fn sigint_writes_open_flows_as_shutdown_and_leaves_complete_files() {
     std::fs::remove_dir_all(&dir).unwrap();
     let _ = std::fs::remove_file(&stats);
 }
+
+/// `--stats-json` says where the CPU went: the reading thread (which runs the worker
+/// itself when there is one), each worker thread, the sink thread, and the rest. Thread
+/// clocks, not the process clock: the parts add up to no more than the process used.
+#[test]
+fn stats_account_for_the_cpu_of_each_thread() {
+    for (w, threads) in [("1", 0), ("2", 2)] {
+        let dir = out_dir(&format!("cpu-w{w}"));
+        let stats = dir.with_extension("json");
+        let o = convert(
+            &[&fixture()],
+            &dir,
+            &[
+                "-w",
+                w,
+                "--no-progress",
+                "--stats-json",
+                stats.to_str().unwrap(),
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("cpu seconds: "), "{err}");
+        let js: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let c = &js["cpu_seconds"];
+        let num = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("{c}"));
+        let workers: Vec<f64> = c["workers"].as_array().unwrap().iter().map(num).collect();
+        assert_eq!(workers.len(), threads, "-w {w}: {c}");
+        let (total, readers, sink) = (num(&c["total"]), num(&c["readers"]), num(&c["sink"]));
+        assert!(readers > 0.0 && sink > 0.0, "-w {w}: {c}");
+        assert!(workers.iter().all(|&x| x > 0.0), "-w {w}: {c}");
+        let parts = readers + sink + workers.iter().sum::<f64>();
+        assert!(
+            parts <= total + 1e-6,
+            "-w {w}: threads {parts} > process {total}: {c}"
+        );
+        let other = total - parts;
+        assert!((num(&c["other"]) - other).abs() < 1e-6, "-w {w}: {c}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(&stats);
+    }
+}

@@ -35,6 +35,8 @@ pub(crate) struct DispatchCounts {
     pub non_ip_packets: u64,
     pub unsupported_linktype_packets: u64,
     pub decode_errors: BTreeMap<DecodeError, u64>,
+    /// CPU seconds of the dispatching thread when it finished (see [`crate::CpuSeconds`]).
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Announced FTP data endpoint → (worker of its control connection, last used).
@@ -326,6 +328,7 @@ impl Dispatch {
                 reports.push(w.into_report());
             }
         }
+        self.counts.cpu_seconds = crate::cpu::thread_seconds();
         (self.counts, self.defrag.stats(), reports)
     }
 }
@@ -542,15 +545,19 @@ pub(crate) fn run_pipeline<T>(
     let (fed, worker_reports, sink_result) = std::thread::scope(|s| {
         let (sink_tx, sink_rx) = bounded::<ToSink>(2 * n + 2);
         let sink_thread = s.spawn(move || {
-            loop {
-                match sink_rx.recv_timeout(std::time::Duration::from_millis(200)) {
-                    Ok(ToSink::Rows(table, batch)) => sink.write(table, batch)?,
-                    // Quiet input (a stream, a live capture): age-based flushes still happen.
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => sink.tick()?,
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            let mut drain = || {
+                loop {
+                    match sink_rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                        Ok(ToSink::Rows(table, batch)) => sink.write(table, batch)?,
+                        // Quiet input (a stream, a live capture): age-based flushes still happen.
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => sink.tick()?,
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
-            }
-            sink.close()
+                sink.close()
+            };
+            let closed = drain();
+            (closed, crate::cpu::thread_seconds())
         });
         // Room for every batch that can exist at once (each worker's queue, the one it
         // is on, and the one being filled), so that none is dropped on the way back and
@@ -592,6 +599,26 @@ pub(crate) fn run_pipeline<T>(
         let sink_result = sink_thread.join().expect("sink thread panicked");
         (fed, worker_reports, sink_result)
     });
+    let (sink_result, sink_cpu) = sink_result;
+    let readers: Option<f64> = fed.counts.iter().map(|c| c.cpu_seconds).sum();
+    let workers: Option<Vec<f64>> = worker_reports
+        .iter()
+        .filter(|r| r.own_thread)
+        .map(|r| r.cpu_seconds)
+        .collect();
+    stats.cpu_seconds = match (crate::cpu::process_seconds(), readers, workers, sink_cpu) {
+        (Some(total), Some(readers), Some(workers), Some(sink)) => {
+            let other = total - readers - workers.iter().sum::<f64>() - sink;
+            Some(crate::CpuSeconds {
+                total,
+                readers,
+                workers,
+                sink,
+                other: other.max(0.0),
+            })
+        }
+        _ => None,
+    };
     let mut decode_errors: BTreeMap<DecodeError, u64> = BTreeMap::new();
     for c in fed.counts {
         stats.captured_bytes += c.captured_bytes;

@@ -62,6 +62,23 @@ pub struct Latency {
     pub max: u64,
 }
 
+/// Where the CPU went, in seconds of each thread's CPU clock (Linux).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CpuSeconds {
+    /// The whole process, start-up included, at the end of the run.
+    pub total: f64,
+    /// The threads that read packets and dispatch them (offline: the main thread, which
+    /// with one worker also runs that worker; live: one per ring or interface).
+    pub readers: f64,
+    /// Each shard worker that ran on a thread of its own.
+    pub workers: Vec<f64>,
+    /// The sink's thread (with one worker it also encodes the Parquet columns).
+    pub sink: f64,
+    /// The rest: the Parquet column-encoding threads, and start-up and exit outside
+    /// the threads above.
+    pub other: f64,
+}
+
 /// The run summary.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunStats {
@@ -113,6 +130,8 @@ pub struct RunStats {
     pub interrupted: bool,
     /// Live capture: per interface (and ring), packets and kernel drop counters.
     pub capture: Vec<CaptureReport>,
+    /// CPU seconds by thread (`None` where the thread clocks are not read).
+    pub cpu_seconds: Option<CpuSeconds>,
 }
 
 impl RunStats {
@@ -222,6 +241,21 @@ impl RunStats {
             if let Some(e) = &c.error {
                 s.push_str(&format!("capture {}: error: {e}\n", c.interface));
             }
+        }
+        if let Some(c) = &self.cpu_seconds {
+            let workers: Vec<String> = c.workers.iter().map(|w| format!("{w:.2}")).collect();
+            s.push_str(&format!(
+                "cpu seconds: {:.2} in all; reading and dispatch {:.2}{}, sink {:.2}, other {:.2}\n",
+                c.total,
+                c.readers,
+                if workers.is_empty() {
+                    " (with the worker)".to_string()
+                } else {
+                    format!(", workers {}", workers.join(" "))
+                },
+                c.sink,
+                c.other
+            ));
         }
         if self.interrupted {
             s.push_str(

@@ -110,6 +110,11 @@ pub(crate) struct WorkerReport {
     pub decode_errors: BTreeMap<DecodeError, u64>,
     pub batch_latency_us: Option<Histogram<u64>>,
     pub l7: L7Stats,
+    /// Ran on a thread of its own (not [`crate::run::Lane::Inline`], whose CPU is the
+    /// dispatcher's).
+    pub own_thread: bool,
+    /// CPU seconds of the worker's own thread when it finished.
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Live capture: rows go out on time, not only when a batch is full.
@@ -319,5 +324,8 @@ pub(crate) fn run(
             break;
         }
     }
-    w.into_report()
+    let mut report = w.into_report();
+    report.own_thread = true;
+    report.cpu_seconds = crate::cpu::thread_seconds();
+    report
 }
