@@ -107,8 +107,8 @@ for n in "${!CPUS[@]}"; do
   SPREAD[$n]=$(sorted "${CPUS[$n]}" | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.2f–%.2f", lo, hi}')
 done
 
-# Where wirehouse's CPU went, from --stats-json (thread CPU clocks), median of each part:
-# "total readers workers... sink other" per run, then per part.
+# Where wirehouse's CPU went, from --stats-json (thread CPU clocks): the parts of each
+# run, then the median of each part over the runs.
 cpu_parts() { # FILE... : one line per file: total readers sink other busiest-worker workers-sum
   for f in "$@"; do
     awk '/"cpu_seconds"/{c=1} !c{next} /"total"/{t=$2+0} /"readers"/{r=$2+0} /"sink"/{s=$2+0}

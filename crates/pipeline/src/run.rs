@@ -601,13 +601,12 @@ pub(crate) fn run_pipeline<T>(
     });
     let (sink_result, sink_cpu) = sink_result;
     let readers: Option<f64> = fed.counts.iter().map(|c| c.cpu_seconds).sum();
-    let workers: Option<Vec<f64>> = worker_reports
-        .iter()
-        .filter(|r| r.own_thread)
-        .map(|r| r.cpu_seconds)
-        .collect();
-    stats.cpu_seconds = match (crate::cpu::process_seconds(), readers, workers, sink_cpu) {
-        (Some(total), Some(readers), Some(workers), Some(sink)) => {
+    stats.cpu_seconds = match (crate::cpu::process_seconds(), readers, sink_cpu) {
+        (Some(total), Some(readers), Some(sink)) => {
+            let workers: Vec<f64> = worker_reports
+                .iter()
+                .filter_map(|r| r.cpu_seconds)
+                .collect();
             let other = total - readers - workers.iter().sum::<f64>() - sink;
             Some(crate::CpuSeconds {
                 total,

@@ -110,10 +110,8 @@ pub(crate) struct WorkerReport {
     pub decode_errors: BTreeMap<DecodeError, u64>,
     pub batch_latency_us: Option<Histogram<u64>>,
     pub l7: L7Stats,
-    /// Ran on a thread of its own (not [`crate::run::Lane::Inline`], whose CPU is the
-    /// dispatcher's).
-    pub own_thread: bool,
-    /// CPU seconds of the worker's own thread when it finished.
+    /// CPU seconds of the worker's own thread when it finished; `None` for a worker
+    /// that ran inline ([`crate::run::Lane::Inline`]: its CPU is the dispatcher's).
     pub cpu_seconds: Option<f64>,
 }
 
@@ -324,8 +322,8 @@ pub(crate) fn run(
             break;
         }
     }
-    let mut report = w.into_report();
-    report.own_thread = true;
-    report.cpu_seconds = crate::cpu::thread_seconds();
-    report
+    WorkerReport {
+        cpu_seconds: crate::cpu::thread_seconds(),
+        ..w.into_report()
+    }
 }
