@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh CAPTURE — wirehouse against its peers on the same capture, in the same run.
 #
-# Builds wirehouse (release), then runs on CAPTURE (cold-cache effects removed by a
-# warm-up `cat`): `wirehouse convert` with 1 and 2 workers; `suricata -r` (runmode single,
+# Builds wirehouse (release), then runs on CAPTURE, cached in memory (see BENCH_CACHE
+# below): `wirehouse convert` with 1 and 2 workers; `suricata -r` (runmode single,
 # no rules, eve logging of flow/http/dns/tls); `tshark -T fields` with a few L7 fields;
 # `ndpiReader -i`; and `cat CAPTURE > /dev/null`. For each: wall seconds, CPU seconds,
 # peak RSS, packets/s, Gbit/s, and packets per CPU-second relative to wirehouse -w 1.
@@ -12,6 +12,15 @@
 # where wirehouse's CPU went by thread (from --stats-json), with the best -w 2 / -w 1 ratio
 # that work allows on this machine's cores; with -o FILE also appends all of it (with
 # machine and date) to FILE.
+#
+# BENCH_CACHE: how the capture gets into the page cache before the runs. `reread` (the
+# default): its cached pages are dropped (fsync, then POSIX_FADV_DONTNEED) and it is read
+# once with `cat`, as when an archive is read from disk. `keep`: what is cached stays, and
+# `cat` only reads in what is missing. It matters to wirehouse, which maps the file: a
+# file read from disk is cached in large folios (seen on ext4 with Linux 6.18), which the
+# kernel maps up to 2 MiB per page fault; a file just written (make-traffic.sh, cp) stays
+# cached in 4 KiB pages, and mapping and unmapping those page by page cost wirehouse
+# about 7 % more CPU at -w 1 on mix.pcap (benches/RESULTS.md, 2026-12-06 third session).
 #
 # Installs what the build and the peers need (Debian 12: libpcap-dev; suricata from
 # bookworm-backports, tshark, libndpi-bin for ndpiReader). A large realistic capture:
@@ -46,7 +55,13 @@ BIN=$PWD/target/release/wirehouse
 
 PKTS=$(capinfos -c -M "$CAP" | awk '/Number of packets/{print $4}')
 BYTES=$(stat -c %s "$CAP")
-cat "$CAP" > /dev/null   # warm the page cache so every tool reads from memory
+CACHE=${BENCH_CACHE:-reread}
+case $CACHE in
+  reread) sync "$CAP"; dd if="$CAP" iflag=nocache count=0 status=none ;;
+  keep) ;;
+  *) echo "BENCH_CACHE must be reread or keep, not $CACHE" >&2; exit 2 ;;
+esac
+cat "$CAP" > /dev/null   # every tool reads from memory
 
 # Minimal suricata config: no rules, eve.json with flow/http/dns/tls only.
 cat > "$W/suricata.yaml" <<YAML
@@ -139,7 +154,7 @@ table=$(
       printf "| %s | %.2f | %.2f | %s | %d | %.0f | %.2f | %.0f | %.1f |\n", n, w, c, sp, r, p/w, b*8/w/1e9, p/cc, base/(p/cc)}'
   done
 )
-header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Median of $REPEAT runs (tshark: 1). Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
+header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Page cache: $([[ $CACHE == reread ]] && echo "dropped and re-read" || echo "as found"). Median of $REPEAT runs (tshark: 1). Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
 # The targets of the performance issue, read off the medians above.
 targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehouse -w 1]}" \
   -v w2="${WALL[wirehouse -w 2]}" -v cs="${CPU[suricata --runmode single]}" \
