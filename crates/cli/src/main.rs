@@ -1,5 +1,7 @@
 //! The `wirehouse` command: a thin layer over `wirehouse-pipeline`.
 
+mod malloc;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -433,6 +435,7 @@ fn print_schema(sink: SinkKind, ch: ClickHouseOptions) {
 }
 
 fn main() -> ExitCode {
+    malloc::tune();
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => tracing::Level::ERROR,
