@@ -74,6 +74,52 @@ fn gzip_zstd_and_stdin_give_the_same_flows() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+#[test]
+fn unique_identifiers_and_client_ports_are_stored_without_a_dictionary() {
+    let dir = out_dir("encodings");
+    let o = convert(&[&fixture()], &dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // (table, column, whether its column chunks have a dictionary page)
+    let want = [
+        ("flows", "flow_id", false),
+        ("flows", "client_port", false),
+        ("flows", "server_port", true),
+        ("l7_sessions", "flow_id", true),
+        ("l7_sessions", "client_port", false),
+        ("l7_sessions", "server_port", true),
+    ];
+    for (table, column, dictionary) in want {
+        let files = table_files(&dir, table);
+        assert!(!files.is_empty(), "{table}");
+        let mut chunks = 0;
+        for f in files {
+            let r =
+                parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&f).unwrap())
+                    .unwrap();
+            use parquet::file::reader::FileReader;
+            for g in r.metadata().row_groups() {
+                for c in g
+                    .columns()
+                    .iter()
+                    .filter(|c| c.column_path().string() == column)
+                {
+                    assert_eq!(
+                        c.dictionary_page_offset().is_some(),
+                        dictionary,
+                        "{table}.{column} in {}",
+                        f.display()
+                    );
+                    chunks += 1;
+                }
+            }
+        }
+        assert!(chunks > 0, "{table}.{column}: no column chunk");
+    }
+    // Still the same flows.
+    assert_eq!(our_flows(&dir, &[1, 6, 17, 58]), reference());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Writes the fixture's packets [from, to) to `path`.
 fn write_part(path: &Path, from: usize, to: usize) {
     let mut src = wirehouse_capture::open(&fixture()).unwrap();

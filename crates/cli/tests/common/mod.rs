@@ -26,8 +26,8 @@ pub fn convert(inputs: &[&Path], dir: &Path, extra: &[&str]) -> Output {
     c.output().expect("run wirehouse")
 }
 
-/// Every record batch of `table` under `dir`.
-pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
+/// The Parquet files of `table` under `dir`, sorted.
+pub fn table_files(dir: &Path, table: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     fn walk(p: &Path, files: &mut Vec<PathBuf>) {
         if let Ok(rd) = std::fs::read_dir(p) {
@@ -43,8 +43,13 @@ pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
     }
     walk(&dir.join(table), &mut files);
     files.sort();
+    files
+}
+
+/// Every record batch of `table` under `dir`.
+pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
     let mut out = Vec::new();
-    for f in files {
+    for f in table_files(dir, table) {
         let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
             .unwrap()
             .build()

@@ -106,6 +106,15 @@ fn delta_encoded(c: &ColumnDef) -> bool {
     }
 }
 
+/// Columns whose values hardly repeat within a row group but are not measures: the
+/// client's (ephemeral) port, and `flows.flow_id` (one row per flow). They are stored
+/// PLAIN: a dictionary costs a hash per value and a dictionary page as large as the data
+/// (mix.pcap: `flows` 823 -> 753 kB, `l7_sessions` 4,241 -> 4,213 kB, 0.3 % fewer
+/// instructions).
+fn plain_encoded(table: &TableDef, c: &ColumnDef) -> bool {
+    c.name == "client_port" || (table.name == "flows" && c.name == "flow_id")
+}
+
 impl ParquetSink {
     /// A sink writing under `dir` (created if missing).
     pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> Result<Self, SinkError> {
@@ -196,6 +205,9 @@ impl ParquetSink {
             };
             for p in paths {
                 props = props.set_column_statistics_enabled(p, EnabledStatistics::None);
+            }
+            if plain_encoded(table, c) {
+                props = props.set_column_dictionary_enabled(ColumnPath::from(c.name), false);
             }
             if delta_encoded(c) {
                 let p = ColumnPath::from(c.name);
