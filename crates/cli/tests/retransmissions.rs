@@ -5,7 +5,8 @@
 //! segment as retransmitted when its sequence number is below the highest seen, with a
 //! timing rule against reordering; we count segments whose bytes were already seen, and
 //! hole-filling segments that arrive more than one handshake RTT (default 3 ms) after the
-//! hole appeared. Keep-alives are not retransmissions for either.
+//! hole appeared, when the receiver acknowledged the hole's start meanwhile or no new
+//! bytes came within that time before. Keep-alives are not retransmissions for either.
 
 mod common;
 

@@ -9,8 +9,12 @@
 //! - **Retransmissions**: a segment whose data was all delivered already (or is already
 //!   buffered) is counted and dropped; a segment that partly repeats delivered data is
 //!   counted and only its new bytes are used. Retransmitted SYNs and FINs count too.
-//!   Keep-alives (one byte, or none, just before the next expected byte) are not
-//!   retransmissions.
+//!   A segment filling a hole counts when the hole is older than the reordering
+//!   threshold (the handshake RTT, else 3 ms) and either the other side acknowledged the
+//!   hole's start meanwhile or no new bytes came within the threshold before it (old and
+//!   new segments interleaved are reordering). After the stream ended (RST), only bytes
+//!   seen before count; new sequence space is not a repeat. Keep-alives (one byte, or
+//!   none, just before the next expected byte) are not retransmissions.
 //! - **Overlaps**: first wins. Bytes already buffered are kept; where a later segment
 //!   carries different bytes for them, `overlap_conflicts` counts it.
 //! - **Out of order**: a segment beyond the next expected byte is buffered and counted.
@@ -112,9 +116,19 @@ pub struct HalfStream {
     ooo: BTreeMap<u64, Seg>,
     ooo_bytes: usize,
     hole_since: Option<i64>,
+    /// The other side acknowledged the start of the first hole after it appeared (it
+    /// still waits for those bytes: a later fill was sent again).
+    hole_acked: bool,
+    /// End of the highest data offset buffered past a hole, and when a segment last
+    /// moved it.
+    high: u64,
+    high_ts: i64,
     /// A segment filling a hole this long (ns) after the hole appeared is a
     /// retransmission, sooner it was merely reordered; 0 means the 3 ms default. The
     /// flow table sets it to the handshake RTT when that is known (as tshark does).
+    /// Reordering that lasts longer (old and new segments interleaved) is told apart by
+    /// the time since the highest offset last moved, unless the other side
+    /// acknowledged the hole's start meanwhile.
     pub reorder_ns: i64,
     /// Counters.
     pub stats: HalfStats,
@@ -183,7 +197,16 @@ impl HalfStream {
             seq
         };
         if self.ended {
-            if !payload.is_empty() || fin {
+            // Only what was seen before the end can be repeated: new sequence space after
+            // an RST (a FIN crossing it, data sent before the reset arrived) is not.
+            let repeat = self.offset_of(data_seq).is_none_or(|off| {
+                if payload.is_empty() {
+                    self.fin.is_some_and(|f| off <= f as i64)
+                } else {
+                    off + payload.len() as i64 <= self.next as i64
+                }
+            });
+            if (!payload.is_empty() || fin) && repeat {
                 self.stats.retransmits += 1;
             }
             return 0;
@@ -237,13 +260,22 @@ impl HalfStream {
                 && self
                     .hole_since
                     .is_some_and(|h| ts.saturating_sub(h) > threshold)
+                && (self.hole_acked || ts.saturating_sub(self.high_ts) > threshold)
             {
-                // It fills a hole long after later bytes arrived: sent again, not reordered.
+                // It fills a hole long after later bytes arrived, and either the other
+                // side asked for it meanwhile or no new bytes came just before: sent
+                // again, not reordered.
                 self.stats.retransmits += 1;
             }
+            self.hole_acked = false;
             self.deliver(off, data, ts, emit);
             self.drain(emit);
         } else {
+            // Only segments past a hole can move the highest offset while there is one.
+            if end as u64 > self.high {
+                self.high = end as u64;
+                self.high_ts = ts;
+            }
             self.buffer(off, data, ts);
             self.hole_since.get_or_insert(ts);
             if self.ooo_bytes > cfg.max_buffer_bytes {
@@ -387,6 +419,7 @@ impl HalfStream {
     fn give_up_first_hole(&mut self, ts: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         if let Some((&k, _)) = self.ooo.first_key_value() {
             self.gap(k.saturating_sub(self.next), ts, emit);
+            self.hole_acked = false;
             self.drain(emit);
             self.hole_since = if self.ooo.is_empty() { None } else { Some(ts) };
         }
@@ -416,6 +449,9 @@ impl HalfStream {
         } else {
             a
         };
+        if a == next && self.hole_since.is_some_and(|h| ts > h) {
+            self.hole_acked = true;
+        }
         // Only plausible ACKs (within 1 GiB ahead) say anything about lost data.
         if a <= next || a - next > (1 << 30) {
             return 0;
@@ -496,6 +532,60 @@ mod tests {
             StreamEvent::Gap { len, .. } => out.gaps.push(len),
             StreamEvent::End { .. } => out.ended = true,
         });
+    }
+
+    fn feed_at(h: &mut HalfStream, ts: i64, seq: u32, data: &[u8]) {
+        let cfg = ReassemblyConfig::default();
+        h.segment(&cfg, ts, seq, flags::ACK, data, &mut |_| {});
+    }
+
+    #[test]
+    fn late_hole_fills_count_when_asked_for_or_after_a_pause_not_amid_new_data() {
+        let mut h = HalfStream {
+            reorder_ns: 1_000,
+            ..HalfStream::default()
+        };
+        feed_at(&mut h, 0, 1000, b"0123456789");
+        // Old and new segments interleaved (a reordering burst): the hole is older than
+        // the threshold when it is filled, but new bytes arrived just before.
+        feed_at(&mut h, 10, 1020, b"cccccccccc");
+        feed_at(&mut h, 20_000, 1030, b"dddddddddd");
+        feed_at(&mut h, 20_100, 1010, b"bbbbbbbbbb");
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (0, 2));
+        // The same, but the other side acknowledged the hole's start meanwhile: it was
+        // still waiting for those bytes.
+        feed_at(&mut h, 30_000, 1050, b"ffffffffff");
+        h.peer_ack(1040, 31_000, &mut |_| {});
+        feed_at(&mut h, 31_100, 1060, b"gggggggggg");
+        feed_at(&mut h, 31_200, 1040, b"eeeeeeeeee");
+        assert_eq!(h.stats.retransmits, 1);
+        // A hole filled long after the last new bytes (a timeout): sent again.
+        feed_at(&mut h, 40_000, 1080, b"iiiiiiiiii");
+        feed_at(&mut h, 50_000, 1070, b"hhhhhhhhhh");
+        assert_eq!(h.stats.retransmits, 2);
+        // Filled within the threshold: reordered.
+        feed_at(&mut h, 60_000, 1100, b"kkkkkkkkkk");
+        feed_at(&mut h, 60_500, 1090, b"jjjjjjjjjj");
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 6));
+        assert_eq!(h.next_offset(), 110);
+    }
+
+    #[test]
+    fn new_bytes_after_a_reset_are_not_retransmissions() {
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed(&mut h, &mut o, 1000, flags::ACK, b"0123");
+        // The connection is reset: the stream ends.
+        h.finish(0, &mut |_| {});
+        assert!(h.is_ended());
+        // A FIN sent before the reset arrived, and bytes never seen: not repeats.
+        feed(&mut h, &mut o, 1004, flags::ACK | flags::FIN, b"");
+        feed(&mut h, &mut o, 1004, flags::ACK, b"4567");
+        assert_eq!(h.stats.retransmits, 0);
+        // Bytes seen before the end, sent again: a retransmission.
+        feed(&mut h, &mut o, 1000, flags::ACK, b"0123");
+        assert_eq!(h.stats.retransmits, 1);
+        assert_eq!(o.bytes, b"0123");
     }
 
     #[test]
