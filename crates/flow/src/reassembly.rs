@@ -24,6 +24,9 @@
 //!   buffer reaches `max_buffer_bytes`, when the global memory cap is hit, or when the
 //!   flow ends.
 //! - **Mid-stream pickup**: without a SYN, the first segment seen starts the stream.
+//! - **Snapshot length**: bytes of a segment cut off by the capture's snaplen (the IP
+//!   length says they were sent) take their sequence space and are reported as a gap
+//!   where they fall, so header-only captures still tell retransmissions and order.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -98,10 +101,30 @@ pub struct HalfStats {
     pub delivered_bytes: u64,
 }
 
+/// Buffered bytes: `data`, or (when `uncaptured` > 0, `data` then empty) that many
+/// bytes whose segment arrived cut short by the snapshot length.
 #[derive(Debug, Clone)]
 struct Seg {
     data: Vec<u8>,
+    uncaptured: u64,
     ts: i64,
+}
+
+impl Seg {
+    /// Stream bytes covered.
+    fn len(&self) -> u64 {
+        self.data.len() as u64 + self.uncaptured
+    }
+
+    /// What it counts against the buffer limits: its bytes, or for uncaptured bytes
+    /// the size of an entry (so that their number is bounded too).
+    fn held(&self) -> usize {
+        if self.uncaptured > 0 {
+            std::mem::size_of::<Self>()
+        } else {
+            self.data.len()
+        }
+    }
 }
 
 /// One direction of a TCP connection.
@@ -157,7 +180,9 @@ impl HalfStream {
         Some(self.next as i64 + i64::from(seq.wrapping_sub(next_seq) as i32))
     }
 
-    /// Accounts one segment of this direction. Returns the change in buffered bytes.
+    /// Accounts one segment of this direction: `payload` as captured, followed by
+    /// `uncaptured` bytes the snapshot length cut off (they take sequence space and count
+    /// as missing bytes). Returns the change in buffered bytes.
     #[allow(clippy::too_many_arguments)]
     pub fn segment(
         &mut self,
@@ -166,8 +191,11 @@ impl HalfStream {
         seq: u32,
         tcp_flags: u8,
         payload: &[u8],
+        uncaptured: u32,
         emit: &mut dyn FnMut(StreamEvent<'_>),
     ) -> isize {
+        let mut cut = u64::from(uncaptured);
+        let wire_len = payload.len() as i64 + i64::from(uncaptured);
         let before = self.ooo_bytes as isize;
         let syn = tcp_flags & flags::SYN != 0;
         let fin = tcp_flags & flags::FIN != 0;
@@ -200,13 +228,13 @@ impl HalfStream {
             // Only what was seen before the end can be repeated: new sequence space after
             // an RST (a FIN crossing it, data sent before the reset arrived) is not.
             let repeat = self.offset_of(data_seq).is_none_or(|off| {
-                if payload.is_empty() {
+                if wire_len == 0 {
                     self.fin.is_some_and(|f| off <= f as i64)
                 } else {
-                    off + payload.len() as i64 <= self.next as i64
+                    off + wire_len <= self.next as i64
                 }
             });
-            if (!payload.is_empty() || fin) && repeat {
+            if (wire_len > 0 || fin) && repeat {
                 self.stats.retransmits += 1;
             }
             return 0;
@@ -215,7 +243,7 @@ impl HalfStream {
             return 0;
         };
         let next = self.next as i64;
-        let len = payload.len() as i64;
+        let len = wire_len;
         let mut data = payload;
         if len == 0 {
             if fin {
@@ -243,7 +271,10 @@ impl HalfStream {
         if off < next {
             self.stats.retransmits += 1;
             counted = true;
-            data = &data[(next - off) as usize..];
+            let skip = (next - off) as u64;
+            let kept = skip.min(data.len() as u64);
+            data = &data[kept as usize..];
+            cut -= skip - kept;
             off = next;
         }
         if fin {
@@ -269,6 +300,10 @@ impl HalfStream {
             }
             self.hole_acked = false;
             self.deliver(off, data, ts, emit);
+            if cut > 0 {
+                let at = off + data.len() as u64;
+                self.fill_holes(at, at, &[], cut, ts);
+            }
             self.drain(emit);
         } else {
             // Only segments past a hole can move the highest offset while there is one.
@@ -276,7 +311,7 @@ impl HalfStream {
                 self.high = end as u64;
                 self.high_ts = ts;
             }
-            self.buffer(off, data, ts);
+            self.buffer(off, data, cut, ts);
             self.hole_since.get_or_insert(ts);
             if self.ooo_bytes > cfg.max_buffer_bytes {
                 self.give_up_first_hole(ts, emit);
@@ -294,7 +329,8 @@ impl HalfStream {
         let overlapping: Vec<u64> = self.ooo.range(..end).map(|(k, _)| *k).collect();
         let mut cut = data.len();
         for k in overlapping {
-            let seg_end = k + self.ooo[&k].data.len() as u64;
+            let held = &self.ooo[&k];
+            let seg_end = k + held.len();
             if seg_end <= off {
                 continue;
             }
@@ -302,8 +338,7 @@ impl HalfStream {
             if k >= off {
                 let a = (k - off) as usize;
                 let b = (seg_end.min(end) - off) as usize;
-                let seg = &self.ooo[&k].data[..b - a];
-                if seg != &data[a..b] {
+                if held.uncaptured == 0 && held.data[..b - a] != data[a..b] {
                     self.stats.overlap_conflicts += 1;
                 }
                 cut = cut.min(a);
@@ -322,26 +357,38 @@ impl HalfStream {
         if cut < data.len() {
             // The rest of this segment beyond the buffered bytes is kept in the buffer
             // (its overlaps were compared above).
-            self.fill_holes(off + cut as u64, off, data, ts);
+            self.fill_holes(off + cut as u64, off, data, 0, ts);
         }
     }
 
-    /// Walks `data` (which starts at stream offset `off`) from offset `from` to its end:
-    /// bytes already buffered are kept and compared, the others are buffered. Returns
-    /// how many bytes were already held and whether any of them differed.
-    fn fill_holes(&mut self, from: u64, off: u64, data: &[u8], ts: i64) -> (u64, bool) {
-        let end = off + data.len() as u64;
+    /// Walks `data` (which starts at stream offset `off`) and the `uncaptured` bytes
+    /// after it from offset `from` to their end: bytes already buffered are kept (and
+    /// compared where both were captured), the others are buffered. Returns how many
+    /// bytes were already held and whether any of them differed.
+    fn fill_holes(
+        &mut self,
+        from: u64,
+        off: u64,
+        data: &[u8],
+        uncaptured: u64,
+        ts: i64,
+    ) -> (u64, bool) {
+        let data_end = off + data.len() as u64;
+        let end = data_end + uncaptured;
         let mut pos = from;
         let mut covered = 0u64;
         let mut conflict = false;
         while pos < end {
             if let Some((&k, s)) = self.ooo.range(..=pos).next_back()
-                && k + s.data.len() as u64 > pos
+                && k + s.len() > pos
             {
-                let held_end = (k + s.data.len() as u64).min(end);
-                let held = &s.data[(pos - k) as usize..(held_end - k) as usize];
-                if held != &data[(pos - off) as usize..(held_end - off) as usize] {
-                    conflict = true;
+                let held_end = (k + s.len()).min(end);
+                let same_end = held_end.min(data_end);
+                if s.uncaptured == 0 && pos < same_end {
+                    let held = &s.data[(pos - k) as usize..(same_end - k) as usize];
+                    if held != &data[(pos - off) as usize..(same_end - off) as usize] {
+                        conflict = true;
+                    }
                 }
                 covered += held_end - pos;
                 pos = held_end;
@@ -354,18 +401,39 @@ impl HalfStream {
                 .map(|(k, _)| *k)
                 .unwrap_or(end)
                 .min(end);
-            let piece = data[(pos - off) as usize..(stop - off) as usize].to_vec();
-            self.ooo_bytes += piece.len();
-            self.ooo.insert(pos, Seg { data: piece, ts });
-            pos = stop;
+            if pos < data_end {
+                let piece_end = stop.min(data_end);
+                let piece = data[(pos - off) as usize..(piece_end - off) as usize].to_vec();
+                self.ooo_bytes += piece.len();
+                self.ooo.insert(
+                    pos,
+                    Seg {
+                        data: piece,
+                        uncaptured: 0,
+                        ts,
+                    },
+                );
+                pos = piece_end;
+            }
+            if pos < stop {
+                let seg = Seg {
+                    data: Vec::new(),
+                    uncaptured: stop - pos,
+                    ts,
+                };
+                self.ooo_bytes += seg.held();
+                self.ooo.insert(pos, seg);
+                pos = stop;
+            }
         }
         (covered, conflict)
     }
 
-    /// Buffers an out-of-order segment, first wins against what is buffered.
-    fn buffer(&mut self, off: u64, data: &[u8], ts: i64) {
-        let end = off + data.len() as u64;
-        let (covered, conflict) = self.fill_holes(off, off, data, ts);
+    /// Buffers an out-of-order segment (`data`, then `uncaptured` bytes), first wins
+    /// against what is buffered.
+    fn buffer(&mut self, off: u64, data: &[u8], uncaptured: u64, ts: i64) {
+        let end = off + data.len() as u64 + uncaptured;
+        let (covered, conflict) = self.fill_holes(off, off, data, uncaptured, ts);
         if conflict {
             self.stats.overlap_conflicts += 1;
         }
@@ -384,9 +452,14 @@ impl HalfStream {
                 break;
             }
             let s = entry.remove();
-            self.ooo_bytes -= s.data.len();
-            let end = k + s.data.len() as u64;
+            self.ooo_bytes -= s.held();
+            let end = k + s.len();
             if end <= self.next {
+                continue;
+            }
+            if s.uncaptured > 0 {
+                // Cut off by the snapshot length: never to be seen.
+                self.gap(end - self.next, s.ts, emit);
                 continue;
             }
             let bytes = &s.data[(self.next - k) as usize..];
@@ -527,7 +600,7 @@ mod tests {
 
     fn feed(h: &mut HalfStream, out: &mut Out, seq: u32, fl: u8, data: &[u8]) {
         let cfg = ReassemblyConfig::default();
-        h.segment(&cfg, 0, seq, fl, data, &mut |e| match e {
+        h.segment(&cfg, 0, seq, fl, data, 0, &mut |e| match e {
             StreamEvent::Data { bytes, .. } => out.bytes.extend_from_slice(bytes),
             StreamEvent::Gap { len, .. } => out.gaps.push(len),
             StreamEvent::End { .. } => out.ended = true,
@@ -536,7 +609,7 @@ mod tests {
 
     fn feed_at(h: &mut HalfStream, ts: i64, seq: u32, data: &[u8]) {
         let cfg = ReassemblyConfig::default();
-        h.segment(&cfg, ts, seq, flags::ACK, data, &mut |_| {});
+        h.segment(&cfg, ts, seq, flags::ACK, data, 0, &mut |_| {});
     }
 
     #[test]
@@ -568,6 +641,61 @@ mod tests {
         feed_at(&mut h, 60_500, 1090, b"jjjjjjjjjj");
         assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 6));
         assert_eq!(h.next_offset(), 110);
+    }
+
+    fn feed_cut(h: &mut HalfStream, out: &mut Out, seq: u32, data: &[u8], uncaptured: u32) {
+        let cfg = ReassemblyConfig::default();
+        h.segment(
+            &cfg,
+            0,
+            seq,
+            flags::ACK,
+            data,
+            uncaptured,
+            &mut |e| match e {
+                StreamEvent::Data { bytes, .. } => out.bytes.extend_from_slice(bytes),
+                StreamEvent::Gap { len, .. } => out.gaps.push(len),
+                StreamEvent::End { .. } => out.ended = true,
+            },
+        );
+    }
+
+    #[test]
+    fn bytes_cut_by_the_snapshot_length_take_their_sequence_space() {
+        // Headers only (snaplen 54): segments still follow each other, repeats are
+        // retransmissions, and the bytes are missing.
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed_cut(&mut h, &mut o, 1000, b"", 100);
+        feed_cut(&mut h, &mut o, 1100, b"", 100);
+        feed_cut(&mut h, &mut o, 1000, b"", 100);
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (1, 0));
+        assert_eq!(
+            (o.gaps.clone(), h.stats.missing_bytes),
+            (vec![100, 100], 200)
+        );
+        assert!(o.bytes.is_empty());
+        // A segment whose start was captured: its bytes, then a gap for the rest.
+        let mut h = HalfStream::default();
+        let mut o = Out::default();
+        feed_cut(&mut h, &mut o, 1000, b"ABCD", 6);
+        feed_cut(&mut h, &mut o, 1010, b"EFGH", 0);
+        assert_eq!(o.bytes, b"ABCDEFGH");
+        assert_eq!(o.gaps, vec![6]);
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (0, 0));
+        // Out of order and cut: held as missing bytes until the hole before it fills.
+        feed_cut(&mut h, &mut o, 1024, b"", 10);
+        assert_eq!(
+            (h.stats.out_of_order, h.buffered()),
+            (1, std::mem::size_of::<Seg>())
+        );
+        feed_cut(&mut h, &mut o, 1014, b"0123456789", 0);
+        assert_eq!(o.bytes, b"ABCDEFGH0123456789");
+        assert_eq!(o.gaps, vec![6, 10]);
+        assert_eq!((h.buffered(), h.next_offset()), (0, 34));
+        // It comes again: a retransmission.
+        feed_cut(&mut h, &mut o, 1024, b"", 10);
+        assert_eq!((h.stats.retransmits, h.stats.missing_bytes), (1, 16));
     }
 
     #[test]

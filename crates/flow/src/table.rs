@@ -626,9 +626,16 @@ impl<H: StreamHandler> FlowTable<H> {
                 let mut delta = mine.expire_holes(cfg, ts_ns, &mut |ev| {
                     handler.stream(flow, state, from_client, ev)
                 });
-                delta += mine.segment(cfg, ts_ns, t.seq, t.flags, d.payload, &mut |ev| {
-                    handler.stream(flow, state, from_client, ev)
-                });
+                let uncaptured = d.payload_wire_len.saturating_sub(d.payload.len() as u32);
+                delta += mine.segment(
+                    cfg,
+                    ts_ns,
+                    t.seq,
+                    t.flags,
+                    d.payload,
+                    uncaptured,
+                    &mut |ev| handler.stream(flow, state, from_client, ev),
+                );
                 if t.flags & flags::ACK != 0 {
                     delta += other.peer_ack(t.ack, ts_ns, &mut |ev| {
                         handler.stream(flow, state, !from_client, ev)
