@@ -12,7 +12,9 @@
 //!   A segment filling a hole counts when the hole is older than the reordering
 //!   threshold (the handshake RTT, else 3 ms) and either the other side acknowledged the
 //!   hole's start meanwhile or no new bytes came within the threshold before it (old and
-//!   new segments interleaved are reordering). After the stream ended (RST), only bytes
+//!   new segments interleaved are reordering). A bare ACK whose sequence number is past
+//!   the next expected byte shows bytes the capture missed: a hole as well. After the
+//!   stream ended (RST), only bytes
 //!   seen before count; new sequence space is not a repeat. Keep-alives (one byte, or
 //!   none, just before the next expected byte) are not retransmissions.
 //! - **Overlaps**: first wins. Bytes already buffered are kept; where a later segment
@@ -254,6 +256,14 @@ impl HalfStream {
                 }
             } else if off == next - 1 {
                 self.stats.keepalives += 1;
+            } else if off > next && off - next <= 1 << 30 {
+                // A bare ACK sent after bytes the capture missed: they are a hole (their
+                // copy that fills it later was sent again).
+                if off as u64 > self.high {
+                    self.high = off as u64;
+                    self.high_ts = ts;
+                }
+                self.hole_since.get_or_insert(ts);
             }
             self.try_end(ts, emit);
             return self.ooo_bytes as isize - before;
@@ -538,6 +548,7 @@ impl HalfStream {
         let next = self.next as i64;
         if a > next && self.ooo.is_empty() {
             self.gap((a - next) as u64, ts, emit);
+            self.hole_since = None;
         }
         self.try_end(ts, emit);
         self.ooo_bytes as isize - before
@@ -556,6 +567,11 @@ impl HalfStream {
             .hole_since
             .is_some_and(|t| now.saturating_sub(t) >= limit)
         {
+            if self.ooo.is_empty() {
+                // A hole only a bare ACK showed: nothing held behind it.
+                self.hole_since = None;
+                break;
+            }
             self.give_up_first_hole(now, emit);
         }
         self.try_end(now, emit);
@@ -696,6 +712,33 @@ mod tests {
         // It comes again: a retransmission.
         feed_cut(&mut h, &mut o, 1024, b"", 10);
         assert_eq!((h.stats.retransmits, h.stats.missing_bytes), (1, 16));
+    }
+
+    #[test]
+    fn a_bare_ack_past_missed_bytes_opens_a_hole() {
+        let cfg = ReassemblyConfig::default();
+        for (fill_at, retransmitted) in [(50_000, 1), (500, 0)] {
+            let mut h = HalfStream {
+                reorder_ns: 1_000,
+                ..HalfStream::default()
+            };
+            feed_at(&mut h, 0, 1000, b"0123");
+            // The capture missed 1004..1010; the sender's next ACK carries seq 1010.
+            feed_at(&mut h, 100, 1010, b"");
+            feed_at(&mut h, fill_at, 1004, b"456789");
+            assert_eq!(h.stats.retransmits, retransmitted, "filled at {fill_at}");
+            assert_eq!(h.next_offset(), 10);
+        }
+        // Never filled: the hole expires without anything held behind it.
+        let mut h = HalfStream::default();
+        feed_at(&mut h, 0, 1000, b"0123");
+        feed_at(&mut h, 100, 1010, b"");
+        h.expire_holes(&cfg, 100 + 11 * SEC, &mut |_| {});
+        h.expire_holes(&cfg, 100 + 12 * SEC, &mut |_| {});
+        assert_eq!((h.stats.retransmits, h.next_offset()), (0, 4));
+        // The bytes come later all the same: in order, and old.
+        feed_at(&mut h, 13 * SEC, 1004, b"456789");
+        assert_eq!((h.stats.retransmits, h.next_offset()), (0, 10));
     }
 
     #[test]
