@@ -79,6 +79,7 @@ fn unique_identifiers_and_client_ports_are_stored_without_a_dictionary() {
     let dir = out_dir("encodings");
     let o = convert(&[&fixture()], &dir, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    use parquet::file::reader::{FileReader, SerializedFileReader};
     // (table, column, whether its column chunks have a dictionary page)
     let want = [
         ("flows", "flow_id", false),
@@ -93,10 +94,7 @@ fn unique_identifiers_and_client_ports_are_stored_without_a_dictionary() {
         assert!(!files.is_empty(), "{table}");
         let mut chunks = 0;
         for f in files {
-            let r =
-                parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&f).unwrap())
-                    .unwrap();
-            use parquet::file::reader::FileReader;
+            let r = SerializedFileReader::new(std::fs::File::open(&f).unwrap()).unwrap();
             for g in r.metadata().row_groups() {
                 for c in g
                     .columns()

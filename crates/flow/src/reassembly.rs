@@ -14,9 +14,9 @@
 //!   hole's start meanwhile or no new bytes came within the threshold before it (old and
 //!   new segments interleaved are reordering). A bare ACK whose sequence number is past
 //!   the next expected byte shows bytes the capture missed: a hole as well. After the
-//!   stream ended (RST), only bytes
-//!   seen before count; new sequence space is not a repeat. Keep-alives (one byte, or
-//!   none, just before the next expected byte) are not retransmissions.
+//!   stream ended (RST), only bytes seen before count; new sequence space is not a
+//!   repeat. Keep-alives (one byte, or none, just before the next expected byte) are not
+//!   retransmissions.
 //! - **Overlaps**: first wins. Bytes already buffered are kept; where a later segment
 //!   carries different bytes for them, `overlap_conflicts` counts it.
 //! - **Out of order**: a segment beyond the next expected byte is buffered and counted.
@@ -197,7 +197,8 @@ impl HalfStream {
         emit: &mut dyn FnMut(StreamEvent<'_>),
     ) -> isize {
         let mut cut = u64::from(uncaptured);
-        let wire_len = payload.len() as i64 + i64::from(uncaptured);
+        // Sequence space the segment takes, captured or not.
+        let len = payload.len() as i64 + i64::from(uncaptured);
         let before = self.ooo_bytes as isize;
         let syn = tcp_flags & flags::SYN != 0;
         let fin = tcp_flags & flags::FIN != 0;
@@ -230,13 +231,13 @@ impl HalfStream {
             // Only what was seen before the end can be repeated: new sequence space after
             // an RST (a FIN crossing it, data sent before the reset arrived) is not.
             let repeat = self.offset_of(data_seq).is_none_or(|off| {
-                if wire_len == 0 {
+                if len == 0 {
                     self.fin.is_some_and(|f| off <= f as i64)
                 } else {
-                    off + wire_len <= self.next as i64
+                    off + len <= self.next as i64
                 }
             });
-            if (wire_len > 0 || fin) && repeat {
+            if (len > 0 || fin) && repeat {
                 self.stats.retransmits += 1;
             }
             return 0;
@@ -245,7 +246,6 @@ impl HalfStream {
             return 0;
         };
         let next = self.next as i64;
-        let len = wire_len;
         let mut data = payload;
         if len == 0 {
             if fin {
@@ -259,10 +259,7 @@ impl HalfStream {
             } else if off > next && off - next <= 1 << 30 {
                 // A bare ACK sent after bytes the capture missed: they are a hole (their
                 // copy that fills it later was sent again).
-                if off as u64 > self.high {
-                    self.high = off as u64;
-                    self.high_ts = ts;
-                }
+                self.raise_high(off as u64, ts);
                 self.hole_since.get_or_insert(ts);
             }
             self.try_end(ts, emit);
@@ -317,10 +314,7 @@ impl HalfStream {
             self.drain(emit);
         } else {
             // Only segments past a hole can move the highest offset while there is one.
-            if end as u64 > self.high {
-                self.high = end as u64;
-                self.high_ts = ts;
-            }
+            self.raise_high(end as u64, ts);
             self.buffer(off, data, cut, ts);
             self.hole_since.get_or_insert(ts);
             if self.ooo_bytes > cfg.max_buffer_bytes {
@@ -329,6 +323,15 @@ impl HalfStream {
         }
         self.try_end(ts, emit);
         self.ooo_bytes as isize - before
+    }
+
+    /// Notes that the sender has reached stream offset `end` at `ts`, if that is further
+    /// than before.
+    fn raise_high(&mut self, end: u64, ts: i64) {
+        if end > self.high {
+            self.high = end;
+            self.high_ts = ts;
+        }
     }
 
     /// Delivers `data` at offset `off` (== next), dropping buffered bytes it covers
@@ -615,8 +618,24 @@ mod tests {
     }
 
     fn feed(h: &mut HalfStream, out: &mut Out, seq: u32, fl: u8, data: &[u8]) {
+        feed_with(h, out, seq, fl, data, 0);
+    }
+
+    /// A segment of `data` followed by `uncaptured` bytes the snaplen cut off.
+    fn feed_cut(h: &mut HalfStream, out: &mut Out, seq: u32, data: &[u8], uncaptured: u32) {
+        feed_with(h, out, seq, flags::ACK, data, uncaptured);
+    }
+
+    fn feed_with(
+        h: &mut HalfStream,
+        out: &mut Out,
+        seq: u32,
+        fl: u8,
+        data: &[u8],
+        uncaptured: u32,
+    ) {
         let cfg = ReassemblyConfig::default();
-        h.segment(&cfg, 0, seq, fl, data, 0, &mut |e| match e {
+        h.segment(&cfg, 0, seq, fl, data, uncaptured, &mut |e| match e {
             StreamEvent::Data { bytes, .. } => out.bytes.extend_from_slice(bytes),
             StreamEvent::Gap { len, .. } => out.gaps.push(len),
             StreamEvent::End { .. } => out.ended = true,
@@ -657,23 +676,6 @@ mod tests {
         feed_at(&mut h, 60_500, 1090, b"jjjjjjjjjj");
         assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 6));
         assert_eq!(h.next_offset(), 110);
-    }
-
-    fn feed_cut(h: &mut HalfStream, out: &mut Out, seq: u32, data: &[u8], uncaptured: u32) {
-        let cfg = ReassemblyConfig::default();
-        h.segment(
-            &cfg,
-            0,
-            seq,
-            flags::ACK,
-            data,
-            uncaptured,
-            &mut |e| match e {
-                StreamEvent::Data { bytes, .. } => out.bytes.extend_from_slice(bytes),
-                StreamEvent::Gap { len, .. } => out.gaps.push(len),
-                StreamEvent::End { .. } => out.ended = true,
-            },
-        );
     }
 
     #[test]
