@@ -120,10 +120,23 @@ pub struct Decoded<'a> {
     pub l4_truncated: bool,
 }
 
-#[derive(Default)]
 struct Walk {
     vlan_id: u16,
     depth: u8,
+    /// Where the datagram ends on the wire when an enclosing header says so (the PPPoE
+    /// payload length, the outer IP datagram of a tunnel) and that end was captured: an
+    /// inner IP total length reaching past it counts link padding, not missing bytes.
+    limit: usize,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk {
+            vlan_id: 0,
+            depth: 0,
+            limit: usize::MAX,
+        }
+    }
 }
 
 /// Decodes a captured frame of link type `lt`.
@@ -286,6 +299,13 @@ fn ethertype_at<'a>(
                 if rest.len() < 6 {
                     return Err(DecodeError::truncated(Layer::Shim));
                 }
+                // The session header's length covers the PPP protocol field and the datagram;
+                // bytes past it are padding even when the IP total length claims them.
+                let end = off + 6 + usize::from(be16(rest, 4));
+                if end <= data.len() {
+                    w.limit = w.limit.min(end);
+                    return ppp_at(&data[..end], off + 6, w);
+                }
                 return ppp_at(data, off + 6, w);
             }
             // 802.3 length field followed by LLC/SNAP.
@@ -366,7 +386,9 @@ fn transport<'a>(
     w: &mut Walk,
 ) -> Result<Decoded<'a>, DecodeError> {
     let l4b = data.get(l4_off..end).unwrap_or(&[]);
-    let l4_wire = (ip.wire_len as usize).saturating_sub(l4_off - ip_off);
+    let l4_wire = (ip_off + ip.wire_len as usize)
+        .min(w.limit)
+        .saturating_sub(l4_off);
     let mut d = Decoded {
         vlan_id: w.vlan_id,
         tunnel_depth: w.depth,
@@ -478,9 +500,15 @@ fn transport<'a>(
         let start = offset_in(data, rest);
         // Never read past the outer datagram's end: the inner buffer is cut there.
         let inner_data = &data[..end.max(start)];
+        let outer_end = ip_off + ip.wire_len as usize;
         let mut iw = Walk {
             vlan_id: w.vlan_id,
             depth: w.depth + 1,
+            limit: if outer_end <= data.len() {
+                outer_end.min(w.limit)
+            } else {
+                w.limit
+            },
         };
         let r = match kind {
             tunnel::Inner::Ethernet => ethernet_at(inner_data, start, &mut iw),
@@ -606,5 +634,37 @@ mod tests {
         f.extend(ipv4_udp(1, 2, b""));
         let d = decode(LinkType::Ethernet, &f).unwrap();
         assert_eq!(d.vlan_id, 200);
+    }
+
+    /// Ethernet + PPPoE session header (payload length `len`) + PPP IPv4.
+    fn pppoe(len: u16, ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x0f, 0x07]);
+        f.extend_from_slice(&len.to_be_bytes());
+        f.extend_from_slice(&[0x00, 0x21]);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    #[test]
+    fn pppoe_length_bounds_the_datagram() {
+        // The IP total length claims 6 payload bytes the PPPoE length does not cover (a
+        // real case: zeek's pppoe-over-qinq.pcap): they are padding, not payload, and not
+        // bytes the capture missed.
+        let mut ip = ipv4_udp(1000, 53, b"abcdef");
+        let f = pppoe(2 + 28, &ip);
+        let d = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!((d.payload, d.payload_wire_len), (&b""[..], 0));
+        assert_eq!(d.ip.wire_len, 34);
+        // A consistent length keeps the payload.
+        let f = pppoe(2 + 34, &ip);
+        let d = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!((d.payload, d.payload_wire_len), (&b"abcdef"[..], 6));
+        // A frame cut by the snapshot length before the PPPoE end still reports the bytes
+        // missing on the wire.
+        ip.truncate(30);
+        let f = pppoe(2 + 34, &ip);
+        let d = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!((d.payload, d.payload_wire_len), (&b"ab"[..], 6));
     }
 }
