@@ -3,10 +3,11 @@
 //!
 //! Known, systematic differences (see crates/flow/src/reassembly.rs): tshark flags a
 //! segment as retransmitted when its sequence number is below the highest seen, with a
-//! timing rule against reordering; we count segments whose bytes were already seen, and
-//! hole-filling segments that arrive more than one handshake RTT (default 3 ms) after the
-//! hole appeared, when the receiver acknowledged the hole's start meanwhile or no new
-//! bytes came within that time before. Keep-alives are not retransmissions for either.
+//! timing rule against reordering; we count segments that repeat bytes already seen (all
+//! or some), and hole-filling segments (at the hole's start or inside it) that arrive more
+//! than one handshake RTT (default 3 ms) after the hole appeared, when the receiver
+//! acknowledged the hole's start meanwhile or no new bytes came within that time before.
+//! Keep-alives are not retransmissions for either.
 
 mod common;
 

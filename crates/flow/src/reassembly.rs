@@ -7,9 +7,10 @@
 //!
 //! Policies:
 //! - **Retransmissions**: a segment whose data was all delivered already (or is already
-//!   buffered) is counted and dropped; a segment that partly repeats delivered data is
-//!   counted and only its new bytes are used. Retransmitted SYNs and FINs count too.
-//!   A segment filling a hole counts when the hole is older than the reordering
+//!   buffered) is counted and dropped; a segment that partly repeats delivered or
+//!   buffered data is counted and only its new bytes are used. Retransmitted SYNs and
+//!   FINs count too. A segment filling a hole (at its start or inside it, below the
+//!   highest offset seen) counts when the hole is older than the reordering
 //!   threshold (the handshake RTT, else 3 ms) and either the other side acknowledged the
 //!   hole's start meanwhile or no new bytes came within the threshold before it (old and
 //!   new segments interleaved are reordering). A bare ACK whose sequence number is past
@@ -289,17 +290,7 @@ impl HalfStream {
         }
         let off = off as u64;
         if off == self.next {
-            let threshold = if self.reorder_ns > 0 {
-                self.reorder_ns
-            } else {
-                3_000_000
-            };
-            if !counted
-                && self
-                    .hole_since
-                    .is_some_and(|h| ts.saturating_sub(h) > threshold)
-                && (self.hole_acked || ts.saturating_sub(self.high_ts) > threshold)
-            {
+            if !counted && self.late_fill(ts) {
                 // It fills a hole long after later bytes arrived, and either the other
                 // side asked for it meanwhile or no new bytes came just before: sent
                 // again, not reordered.
@@ -313,9 +304,11 @@ impl HalfStream {
             }
             self.drain(emit);
         } else {
+            // Below the highest offset, long after the hole appeared: sent again.
+            let late = end as u64 <= self.high && self.late_fill(ts);
             // Only segments past a hole can move the highest offset while there is one.
             self.raise_high(end as u64, ts);
-            self.buffer(off, data, cut, ts);
+            self.buffer(off, data, cut, ts, late);
             self.hole_since.get_or_insert(ts);
             if self.ooo_bytes > cfg.max_buffer_bytes {
                 self.give_up_first_hole(ts, emit);
@@ -323,6 +316,20 @@ impl HalfStream {
         }
         self.try_end(ts, emit);
         self.ooo_bytes as isize - before
+    }
+
+    /// A segment filling a hole at `ts` was sent again rather than reordered: the hole is
+    /// older than the reordering threshold, and either the other side asked for its
+    /// bytes meanwhile or no new bytes came within the threshold before.
+    fn late_fill(&self, ts: i64) -> bool {
+        let threshold = if self.reorder_ns > 0 {
+            self.reorder_ns
+        } else {
+            3_000_000
+        };
+        self.hole_since
+            .is_some_and(|h| ts.saturating_sub(h) > threshold)
+            && (self.hole_acked || ts.saturating_sub(self.high_ts) > threshold)
     }
 
     /// Notes that the sender has reached stream offset `end` at `ts`, if that is further
@@ -443,14 +450,14 @@ impl HalfStream {
     }
 
     /// Buffers an out-of-order segment (`data`, then `uncaptured` bytes), first wins
-    /// against what is buffered.
-    fn buffer(&mut self, off: u64, data: &[u8], uncaptured: u64, ts: i64) {
-        let end = off + data.len() as u64 + uncaptured;
+    /// against what is buffered. It is a retransmission when it repeats buffered bytes
+    /// (all or some) or is a `late` hole fill, else out of order.
+    fn buffer(&mut self, off: u64, data: &[u8], uncaptured: u64, ts: i64, late: bool) {
         let (covered, conflict) = self.fill_holes(off, off, data, uncaptured, ts);
         if conflict {
             self.stats.overlap_conflicts += 1;
         }
-        if covered == end - off {
+        if covered > 0 || late {
             self.stats.retransmits += 1;
         } else {
             self.stats.out_of_order += 1;
@@ -676,6 +683,33 @@ mod tests {
         feed_at(&mut h, 60_500, 1090, b"jjjjjjjjjj");
         assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 6));
         assert_eq!(h.next_offset(), 110);
+    }
+
+    #[test]
+    fn fills_inside_a_hole_and_partial_repeats_of_buffered_bytes() {
+        // The shape of zeek's tcp/reassembly.pcap: two lost stretches, later repaired by
+        // segments with other boundaries.
+        let mut h = HalfStream {
+            reorder_ns: 1_000,
+            ..HalfStream::default()
+        };
+        feed_at(&mut h, 0, 1000, b"0123456789");
+        feed_at(&mut h, 10, 1040, b"eeeeeeeeee"); // hole 1010..1040
+        // Inside the hole (not at its start), long after it appeared: sent again.
+        feed_at(&mut h, 50_000, 1020, b"cccccccccc");
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (1, 1));
+        // Starts in buffered bytes and runs past them: partly a repeat.
+        feed_at(&mut h, 50_010, 1045, b"eeeeeffffff");
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 1));
+        // Inside the hole soon after new bytes came: reordered.
+        feed_at(&mut h, 50_020, 1070, b"hhhhh"); // hole 1056..1070
+        feed_at(&mut h, 50_030, 1060, b"gggg");
+        assert_eq!((h.stats.retransmits, h.stats.out_of_order), (2, 3));
+        feed_at(&mut h, 90_000, 1010, b"bbbbbbbbbb");
+        feed_at(&mut h, 90_010, 1030, b"dddddddddd");
+        feed_at(&mut h, 90_020, 1056, b"ffff");
+        feed_at(&mut h, 90_030, 1064, b"gggggg");
+        assert_eq!(h.next_offset(), 75);
     }
 
     #[test]
