@@ -649,6 +649,14 @@ mod tests {
         });
     }
 
+    /// A half stream whose reordering threshold is 1 µs.
+    fn reordering_after_1us() -> HalfStream {
+        HalfStream {
+            reorder_ns: 1_000,
+            ..HalfStream::default()
+        }
+    }
+
     fn feed_at(h: &mut HalfStream, ts: i64, seq: u32, data: &[u8]) {
         let cfg = ReassemblyConfig::default();
         h.segment(&cfg, ts, seq, flags::ACK, data, 0, &mut |_| {});
@@ -656,10 +664,7 @@ mod tests {
 
     #[test]
     fn late_hole_fills_count_when_asked_for_or_after_a_pause_not_amid_new_data() {
-        let mut h = HalfStream {
-            reorder_ns: 1_000,
-            ..HalfStream::default()
-        };
+        let mut h = reordering_after_1us();
         feed_at(&mut h, 0, 1000, b"0123456789");
         // Old and new segments interleaved (a reordering burst): the hole is older than
         // the threshold when it is filled, but new bytes arrived just before.
@@ -689,10 +694,7 @@ mod tests {
     fn fills_inside_a_hole_and_partial_repeats_of_buffered_bytes() {
         // The shape of zeek's tcp/reassembly.pcap: two lost stretches, later repaired by
         // segments with other boundaries.
-        let mut h = HalfStream {
-            reorder_ns: 1_000,
-            ..HalfStream::default()
-        };
+        let mut h = reordering_after_1us();
         feed_at(&mut h, 0, 1000, b"0123456789");
         feed_at(&mut h, 10, 1040, b"eeeeeeeeee"); // hole 1010..1040
         // Inside the hole (not at its start), long after it appeared: sent again.
@@ -754,10 +756,7 @@ mod tests {
     fn a_bare_ack_past_missed_bytes_opens_a_hole() {
         let cfg = ReassemblyConfig::default();
         for (fill_at, retransmitted) in [(50_000, 1), (500, 0)] {
-            let mut h = HalfStream {
-                reorder_ns: 1_000,
-                ..HalfStream::default()
-            };
+            let mut h = reordering_after_1us();
             feed_at(&mut h, 0, 1000, b"0123");
             // The capture missed 1004..1010; the sender's next ACK carries seq 1010.
             feed_at(&mut h, 100, 1010, b"");

@@ -301,12 +301,12 @@ fn ethertype_at<'a>(
                 }
                 // The session header's length covers the PPP protocol field and the datagram;
                 // bytes past it are padding even when the IP total length claims them.
+                // A frame cut by the snaplen before that end keeps its missing bytes.
                 let end = off + 6 + usize::from(be16(rest, 4));
                 if end <= data.len() {
                     w.limit = w.limit.min(end);
-                    return ppp_at(&data[..end], off + 6, w);
                 }
-                return ppp_at(data, off + 6, w);
+                return ppp_at(&data[..end.min(data.len())], off + 6, w);
             }
             // 802.3 length field followed by LLC/SNAP.
             n if n <= 1500 => {
@@ -330,9 +330,7 @@ fn ip_at<'a>(data: &'a [u8], off: usize, w: &mut Walk) -> Result<Decoded<'a>, De
             let p = ipv4::Packet::new_checked(b)?;
             let wire = p.wire_len();
             let end = (off + wire).min(data.len());
-            // More-fragments bit and fragment offset, one read.
-            let mf_off = be16(b, 6) & 0x3fff;
-            let frag = (mf_off != 0).then(|| Fragment {
+            let frag = p.is_fragment().then(|| Fragment {
                 ident: u32::from(p.ident()),
                 offset: p.frag_offset(),
                 more: p.more_frags(),

@@ -71,6 +71,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn more_frags(&self) -> bool {
         be16(self.buffer.as_ref(), field::FLG_OFF) & 0x2000 != 0
     }
+    /// A fragment (more-fragments set or a non-zero offset), from one read of the field.
+    pub fn is_fragment(&self) -> bool {
+        be16(self.buffer.as_ref(), field::FLG_OFF) & 0x3fff != 0
+    }
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u32 {
         u32::from(be16(self.buffer.as_ref(), field::FLG_OFF) & 0x1fff) * 8
@@ -116,6 +120,13 @@ mod tests {
         let p = Packet::new_checked(&SYN[..]).unwrap();
         assert_eq!(p.total_len(), 60);
         assert!(p.dont_frag() && !p.more_frags());
+        // DF alone is not a fragment; MF or an offset is.
+        assert!(!p.is_fragment());
+        for flg_off in [[0x20, 0x00], [0x00, 0x01]] {
+            let mut h = SYN;
+            h[6..8].copy_from_slice(&flg_off);
+            assert!(Packet::new_checked(&h[..]).unwrap().is_fragment());
+        }
         assert_eq!(p.protocol(), 6);
         assert_eq!(p.src(), Ipv4Addr::new(10, 77, 0, 2));
         assert_eq!(p.payload().len(), 0);
