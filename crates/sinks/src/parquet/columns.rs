@@ -52,7 +52,7 @@ impl ColumnWriter {
         let max_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         let file =
             SerializedFileWriter::new(file, parquet_schema.root_schema_ptr(), Arc::new(props))?;
-        let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(&schema));
+        let factory = ArrowRowGroupWriterFactory::try_new(&file, Arc::clone(&schema))?;
         Ok(Self {
             file,
             schema,
