@@ -139,6 +139,18 @@ impl Default for Walk {
     }
 }
 
+impl Walk {
+    /// [`limit`](Walk::limit) tightened to `end` (an enclosing header's end) when the
+    /// frame, `captured` bytes long, reaches it; a frame cut before it keeps its limit.
+    fn limit_to(&self, end: usize, captured: usize) -> usize {
+        if end <= captured {
+            self.limit.min(end)
+        } else {
+            self.limit
+        }
+    }
+}
+
 /// Decodes a captured frame of link type `lt`.
 pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let mut w = Walk::default();
@@ -303,9 +315,7 @@ fn ethertype_at<'a>(
                 // bytes past it are padding even when the IP total length claims them.
                 // A frame cut by the snaplen before that end keeps its missing bytes.
                 let end = off + 6 + usize::from(be16(rest, 4));
-                if end <= data.len() {
-                    w.limit = w.limit.min(end);
-                }
+                w.limit = w.limit_to(end, data.len());
                 return ppp_at(&data[..end.min(data.len())], off + 6, w);
             }
             // 802.3 length field followed by LLC/SNAP.
@@ -390,9 +400,8 @@ fn transport<'a>(
     w: &mut Walk,
 ) -> Result<Decoded<'a>, DecodeError> {
     let l4b = data.get(l4_off..end).unwrap_or(&[]);
-    let l4_wire = (ip_off + ip.wire_len as usize)
-        .min(w.limit)
-        .saturating_sub(l4_off);
+    let ip_end = ip_off + ip.wire_len as usize;
+    let l4_wire = ip_end.min(w.limit).saturating_sub(l4_off);
     let mut d = Decoded {
         vlan_id: w.vlan_id,
         tunnel_depth: w.depth,
@@ -505,15 +514,10 @@ fn transport<'a>(
         let start = offset_in(data, rest);
         // Never read past the outer datagram's end: the inner buffer is cut there.
         let inner_data = &data[..end.max(start)];
-        let outer_end = ip_off + ip.wire_len as usize;
         let mut iw = Walk {
             vlan_id: w.vlan_id,
             depth: w.depth + 1,
-            limit: if outer_end <= data.len() {
-                outer_end.min(w.limit)
-            } else {
-                w.limit
-            },
+            limit: w.limit_to(ip_end, data.len()),
         };
         let r = match kind {
             tunnel::Inner::Ethernet => ethernet_at(inner_data, start, &mut iw),
