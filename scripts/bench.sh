@@ -4,8 +4,9 @@
 # Builds wirehouse (release), then runs on CAPTURE, cached in memory (see BENCH_CACHE
 # below): `wirehouse convert` with 1 and 2 workers (and -w 1 pinned to one core, see
 # below); `suricata -r` (runmode single, no rules, eve logging of flow/http/dns/tls);
-# `tshark -T fields` with a few L7 fields; `ndpiReader -i`; and `cat CAPTURE > /dev/null`. For each: wall seconds, CPU seconds,
-# peak RSS, packets/s, Gbit/s, and packets per CPU-second relative to wirehouse -w 1.
+# `tshark -T fields` with a few L7 fields; `ndpiReader -i`; and `cat CAPTURE > /dev/null`.
+# For each: wall seconds, CPU seconds, peak RSS, packets/s, Gbit/s, and packets per
+# CPU-second relative to wirehouse -w 1.
 # On a machine of two or more cores it also runs `wirehouse -w 1` pinned to one core
 # (taskset): reading, the worker and the sink then share that core, so -w 2 against it is
 # what a second core adds to the whole pipeline. (-w 1 unpinned already encodes Parquet on
@@ -109,12 +110,15 @@ run() {
 sorted() { tr ' ' '\n' <<<"$1" | grep . | sort -g; }
 median() { sorted "$1" | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
+# The one-core run needs a second core to compare with, and taskset (util-linux).
+ONE_CORE=false
+(($(nproc) >= 2)) && command -v taskset >/dev/null && ONE_CORE=true
 # The VM's speed drifts from minute to minute: every tool but tshark (a minute a run) runs
 # REPEAT times, the tools taking turns, and the table shows the median of each.
 for ((round = 1; round <= REPEAT; round++)); do
   run "wirehouse -w 1" "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q --stats-json "$W/cpu1.$round.json"
   run "wirehouse -w 2" "$BIN" convert "$CAP" -w 2 -o "parquet:$W/wh2" --no-progress -q --stats-json "$W/cpu2.$round.json"
-  if (($(nproc) >= 2)) && command -v taskset >/dev/null; then
+  if $ONE_CORE; then
     run "wirehouse -w 1, one core" taskset -c 0 "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q
   fi
   run "suricata --runmode single" suricata -r "$CAP" --runmode single -c "$W/suricata.yaml" -S /dev/null -l "$W/suri" -k none
