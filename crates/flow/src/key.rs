@@ -281,7 +281,7 @@ impl<'a> RawHint<'a> {
             4 => {
                 let ihl = usize::from(ip[0] & 0x0f) * 4;
                 let h = ip.get(..20)?;
-                if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                if ihl < 20 || wirehouse_wire::ipv4::is_fragment(u16::from_be_bytes([h[6], h[7]])) {
                     return None; // options are fine, fragments are not
                 }
                 (&h[12..16], &h[16..20], h[9], ihl)

@@ -14,6 +14,14 @@ mod field {
     pub const DST: std::ops::Range<usize> = 16..20;
 }
 
+/// Whether the flags and fragment offset field (bytes 6–7 of the header, host order)
+/// marks a fragment: more-fragments set or a non-zero offset. For readers of raw
+/// headers that skip [`Packet::new_checked`] (the dispatcher's shard hint).
+#[inline]
+pub fn is_fragment(flags_offset: u16) -> bool {
+    flags_offset & 0x3fff != 0
+}
+
 /// A checked IPv4 header over a buffer that starts at the header.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<T: AsRef<[u8]>> {
@@ -73,7 +81,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// A fragment (more-fragments set or a non-zero offset), from one read of the field.
     pub fn is_fragment(&self) -> bool {
-        be16(self.buffer.as_ref(), field::FLG_OFF) & 0x3fff != 0
+        is_fragment(be16(self.buffer.as_ref(), field::FLG_OFF))
     }
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u32 {
