@@ -178,7 +178,7 @@ targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehous
   if (sur > 0) printf "- >= 6x Suricata per CPU-second: %.1fx (%s)\n", pc / sur, pc >= 6 * sur ? verdict : miss;
   ratio = (w2 > 0 ? w1 / w2 : 0);
   printf "- -w 2 packets/s (wall) >= 1.8x -w 1: %.2fx (%s); the most this machine allows for the work -w 2 does: %sx\n", ratio, ratio >= 1.8 ? verdict : miss, bound;
-  if (w1c > 0) printf "- one core to two: -w 2 is %.2fx the packets/s of -w 1 pinned to one core (not a target; -w 1 unpinned encodes Parquet on the second core)\n", w1c / w2;
+  if (w1c > 0 && w2 > 0) printf "- one core to two: -w 2 is %.2fx the packets/s of -w 1 pinned to one core (not a target; -w 1 unpinned encodes Parquet on the second core)\n", w1c / w2;
   printf "- peak RSS <= 512 MiB: %d / %d MiB at -w 1 / -w 2 (%s)\n", r1, r2, (r1 <= 512 && r2 <= 512) ? verdict : miss;
 }')
 echo "$header"
