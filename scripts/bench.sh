@@ -11,6 +11,8 @@
 # (taskset): reading, the worker and the sink then share that core, so -w 2 against it is
 # what a second core adds to the whole pipeline. (-w 1 unpinned already encodes Parquet on
 # the second core; the -w 2 / -w 1 target compares against that.)
+# It also runs `wirehouse -w 1` and `-w 2` with `-o null` (everything parsed, the rows
+# counted and dropped): the pipeline's own scaling, without the Parquet encoder.
 # Every tool but tshark runs REPEAT times (default 3), taking turns; the table shows the
 # medians. Prints a Markdown table and, below it, the performance targets (packets per
 # CPU-second, the multiple of Suricata, -w 2 against -w 1, peak RSS) met or missed, and
@@ -121,6 +123,8 @@ for ((round = 1; round <= REPEAT; round++)); do
   if $ONE_CORE; then
     run "wirehouse -w 1, one core" taskset -c 0 "$BIN" convert "$CAP" -w 1 -o "parquet:$W/wh1" --no-progress -q
   fi
+  run "wirehouse -w 1 -o null" "$BIN" convert "$CAP" -w 1 -o null --no-progress -q
+  run "wirehouse -w 2 -o null" "$BIN" convert "$CAP" -w 2 -o null --no-progress -q
   run "suricata --runmode single" suricata -r "$CAP" --runmode single -c "$W/suricata.yaml" -S /dev/null -l "$W/suri" -k none
   ((round == 1)) && run "tshark -T fields" tshark -n -r "$CAP" -T fields -e frame.number -e ip.src -e tcp.stream -e http.request.method -e dns.qry.name -e tls.handshake.extensions_server_name
   run "ndpiReader -i" ndpiReader -i "$CAP" -q
@@ -159,7 +163,7 @@ base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]}" 'BEGIN{print (c > 0 ? p / 
 table=$(
   echo "| tool | wall s | CPU s | CPU s, all runs | peak RSS MiB | packets/s (wall) | Gbit/s (wall) | packets per CPU-s | wirehouse -w 1 is × faster per CPU-s |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for n in "wirehouse -w 1" "wirehouse -w 2" "wirehouse -w 1, one core" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
+  for n in "wirehouse -w 1" "wirehouse -w 2" "wirehouse -w 1, one core" "wirehouse -w 1 -o null" "wirehouse -w 2 -o null" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
     [[ -n ${WALL[$n]:-} ]] || continue
     awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v sp="${SPREAD[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
       # /usr/bin/time counts in hundredths: a run under 0.01 s has no rate to show.
@@ -173,7 +177,8 @@ header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Pag
 targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehouse -w 1]}" \
   -v w2="${WALL[wirehouse -w 2]}" -v cs="${CPU[suricata --runmode single]}" \
   -v r1="${RSS[wirehouse -w 1]}" -v r2="${RSS[wirehouse -w 2]}" -v bound="$bound" \
-  -v w1c="${WALL[wirehouse -w 1, one core]:-0}" 'BEGIN{
+  -v w1c="${WALL[wirehouse -w 1, one core]:-0}" \
+  -v n1="${WALL[wirehouse -w 1 -o null]:-0}" -v n2="${WALL[wirehouse -w 2 -o null]:-0}" 'BEGIN{
   verdict = "met"; miss = "MISSED";
   if (w1 < 0.5) printf "- the -w 1 run took %.2f s: too short for these figures to mean much (start-up and the timer'"'"'s 0.01 s steps weigh in); use a capture of a few hundred MB\n", w1;
   pc = (c1 > 0 ? p / c1 : 0); sur = (cs > 0 ? p / cs : 0);
@@ -183,6 +188,7 @@ targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehous
   ratio = (w2 > 0 ? w1 / w2 : 0);
   printf "- -w 2 packets/s (wall) >= 1.8x -w 1: %.2fx (%s); the most this machine allows for the work -w 2 does: %sx\n", ratio, ratio >= 1.8 ? verdict : miss, bound;
   if (w1c > 0 && w2 > 0) printf "- one core to two: -w 2 is %.2fx the packets/s of -w 1 pinned to one core (not a target; -w 1 unpinned encodes Parquet on the second core)\n", w1c / w2;
+  if (n1 > 0 && n2 > 0) printf "- the pipeline without the Parquet encoder (-o null): -w 2 is %.2fx -w 1 (not a target; what reading, dispatch and the workers scale to)\n", n1 / n2;
   printf "- peak RSS <= 512 MiB: %d / %d MiB at -w 1 / -w 2 (%s)\n", r1, r2, (r1 <= 512 && r2 <= 512) ? verdict : miss;
 }')
 echo "$header"

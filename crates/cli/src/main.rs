@@ -12,6 +12,7 @@ use wirehouse_pipeline::{Config, Progress, convert, expand_inputs};
 use wirehouse_schema::ClickHouseOptions;
 use wirehouse_sinks::Sink;
 use wirehouse_sinks::clickhouse::ClickHouseSink;
+use wirehouse_sinks::null::NullSink;
 use wirehouse_sinks::parquet::{ParquetOptions, ParquetSink};
 
 #[derive(Parser)]
@@ -79,7 +80,8 @@ enum Cmd {
 /// Options `convert` and `capture` share.
 #[derive(clap::Args)]
 struct Common {
-    /// Where the tables go: parquet:DIR or clickhouse:http://HOST:PORT/DATABASE.
+    /// Where the tables go: parquet:DIR or clickhouse:http://HOST:PORT/DATABASE, or null
+    /// (count the rows, store nothing: a run for its summary alone).
     #[arg(short, long, default_value = "parquet:./wirehouse-out")]
     output: String,
     /// Configuration file (see config/wirehouse.toml).
@@ -135,6 +137,9 @@ enum SinkKind {
 }
 
 fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
+    if matches!(spec, "null" | "null:") {
+        return Ok((Box::new(NullSink::new()), "null (nothing stored)".into()));
+    }
     match spec.split_once(':') {
         Some(("parquet", dir)) if !dir.is_empty() => {
             let sink = ParquetSink::new(dir, parquet_options(cfg))
@@ -157,7 +162,7 @@ fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
             };
             Ok((Box::new(sink), shown))
         }
-        _ => bail!("{spec}: expected parquet:DIR or clickhouse:http://HOST:PORT/DATABASE"),
+        _ => bail!("{spec}: expected parquet:DIR, clickhouse:http://HOST:PORT/DATABASE or null"),
     }
 }
 

@@ -276,3 +276,58 @@ fn schema_and_protocols_commands() {
     assert!(ddl.contains("`start_time` DateTime64(6, 'UTC')"), "{ddl}");
     run(&["protocols"]);
 }
+
+/// `-o null` runs the whole pipeline and stores nothing: no directory appears, and the
+/// rows it reports per table and the sessions per protocol are those of a Parquet run
+/// of the same input, whatever the worker count.
+#[test]
+fn null_output_counts_the_rows_parquet_would_store() {
+    let summary = |out: &str, w: &str, name: &str| {
+        let stats = out_dir(name).with_extension("json");
+        // An empty working directory, to see that nothing is written there.
+        let cwd = out_dir(&format!("{name}-cwd"));
+        std::fs::create_dir_all(&cwd).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_wirehouse"))
+            .current_dir(&cwd)
+            .arg("convert")
+            .arg(fixture())
+            .args(["-o", out, "-w", w, "--no-progress", "--stats-json"])
+            .arg(&stats)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let js: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        std::fs::remove_file(&stats).unwrap();
+        let left = std::fs::read_dir(&cwd).unwrap().count();
+        std::fs::remove_dir_all(&cwd).unwrap();
+        (js["rows"].clone(), js["sessions"].clone(), stderr(&o), left)
+    };
+    let dir = out_dir("null-reference");
+    let (rows, sessions, _, _) = summary(&format!("parquet:{}", dir.display()), "1", "null-pq");
+    let stored: u64 = table_files(&dir, "flows")
+        .iter()
+        .chain(&table_files(&dir, "l7_sessions"))
+        .map(|f| {
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(f).unwrap())
+                .map(|r| {
+                    use parquet::file::reader::FileReader;
+                    r.metadata().file_metadata().num_rows() as u64
+                })
+                .unwrap()
+        })
+        .sum();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        stored,
+        rows["flows"].as_u64().unwrap() + rows["l7_sessions"].as_u64().unwrap(),
+        "{rows}"
+    );
+    for w in ["1", "2"] {
+        let (n_rows, n_sessions, err, left) = summary("null", w, &format!("null-w{w}"));
+        assert_eq!(n_rows, rows, "-w {w}");
+        assert_eq!(n_sessions, sessions, "-w {w}");
+        assert!(err.contains("output: null"), "{err}");
+        assert_eq!(left, 0, "-o null -w {w} wrote into its working directory");
+    }
+}

@@ -5,8 +5,10 @@
 //!   written under a hidden temporary name and renamed when complete.
 //! - [`clickhouse::ClickHouseSink`]: `INSERT … FORMAT ArrowStream` over HTTP with retries,
 //!   deduplication tokens, a disk spool and a dead-letter directory.
+//! - [`null::NullSink`]: counts rows and stores nothing (a run for its summary alone).
 
 pub mod clickhouse;
+pub mod null;
 pub mod parquet;
 
 use arrow_array::RecordBatch;
