@@ -138,10 +138,7 @@ enum SinkKind {
 
 fn open_sink(spec: &str, cfg: &Config) -> Result<(Box<dyn Sink>, String)> {
     if matches!(spec, "null" | "null:") {
-        return Ok((
-            Box::new(NullSink::new()),
-            "null (the rows above were counted, not stored)".into(),
-        ));
+        return Ok((Box::new(NullSink::new()), "null (nothing stored)".into()));
     }
     match spec.split_once(':') {
         Some(("parquet", dir)) if !dir.is_empty() => {

@@ -280,7 +280,7 @@ fn schema_and_protocols_commands() {
 /// `-o null` runs the whole pipeline and stores nothing: no directory appears, and the
 /// rows it reports per table and the sessions per protocol are those of a Parquet run
 /// of the same input (whose reported rows are the rows in its files), whatever the
-/// worker count.
+/// worker count. The summary says the rows were counted, not written.
 #[test]
 fn null_output_counts_the_rows_parquet_would_store() {
     let summary = |out: &str, w: &str, name: &str| {
@@ -302,10 +302,16 @@ fn null_output_counts_the_rows_parquet_would_store() {
         std::fs::remove_file(&stats).unwrap();
         let left = std::fs::read_dir(&cwd).unwrap().count();
         std::fs::remove_dir_all(&cwd).unwrap();
+        assert_eq!(
+            js["rows_discarded"].as_bool(),
+            Some(out == "null"),
+            "{out}: {js}"
+        );
         (js["rows"].clone(), js["sessions"].clone(), stderr(&o), left)
     };
     let dir = out_dir("null-reference");
-    let (rows, sessions, _, _) = summary(&format!("parquet:{}", dir.display()), "1", "null-pq");
+    let (rows, sessions, err, _) = summary(&format!("parquet:{}", dir.display()), "1", "null-pq");
+    assert!(err.contains("rows written: {"), "{err}");
     for table in ["flows", "l7_sessions"] {
         let stored: usize = read_table(&dir, table).iter().map(|b| b.num_rows()).sum();
         assert!(stored > 0, "{table}: the fixture gives rows");
@@ -317,6 +323,8 @@ fn null_output_counts_the_rows_parquet_would_store() {
         assert_eq!(n_rows, rows, "-w {w}");
         assert_eq!(n_sessions, sessions, "-w {w}");
         assert!(err.contains("output: null"), "{err}");
+        assert!(err.contains("rows counted, not stored: {"), "{err}");
+        assert!(!err.contains("rows written"), "{err}");
         assert_eq!(left, 0, "-o null -w {w} wrote into its working directory");
     }
 }

@@ -687,6 +687,7 @@ pub(crate) fn run_pipeline<T>(
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+    stats.rows_discarded = summary.discarded;
     stats.sink = summary.counters.clone();
     stats.files = summary
         .files

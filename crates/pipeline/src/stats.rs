@@ -114,8 +114,10 @@ pub struct RunStats {
     pub gaps: u64,
     /// TCP reassembly counters summed over all flows.
     pub reassembly: wirehouse_flow::ReassemblyTotals,
-    /// Rows written per table.
+    /// Rows written per table (counted and dropped when `rows_discarded`).
     pub rows: BTreeMap<String, u64>,
+    /// True when the sink stored nothing (`-o null`): `rows` were counted, not written.
+    pub rows_discarded: bool,
     /// Sink outcomes (ClickHouse: inserted, retries, spooled, replayed, dead letters...).
     pub sink: BTreeMap<String, u64>,
     /// Files written.
@@ -262,7 +264,12 @@ impl RunStats {
                 "interrupted: reading stopped, open flows written with close_reason = shutdown\n",
             );
         }
-        s.push_str(&format!("rows written: {:?}\n", self.rows));
+        let rows = if self.rows_discarded {
+            "rows counted, not stored"
+        } else {
+            "rows written"
+        };
+        s.push_str(&format!("{rows}: {:?}\n", self.rows));
         if !self.sink.is_empty() {
             s.push_str(&format!("sink: {:?}\n", self.sink));
         }

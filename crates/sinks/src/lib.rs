@@ -62,6 +62,8 @@ pub struct SinkSummary {
     pub files: Vec<PathBuf>,
     /// Sink-specific outcome counters (ClickHouse: inserted, retried, spooled, ...).
     pub counters: BTreeMap<String, u64>,
+    /// True when the rows were counted and dropped, not stored (`-o null`).
+    pub discarded: bool,
 }
 
 /// Somewhere record batches go.

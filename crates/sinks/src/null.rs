@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use wirehouse_schema::TableDef;
 
 /// Counts rows per table and keeps nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NullSink {
     summary: SinkSummary,
 }
@@ -18,7 +18,18 @@ pub struct NullSink {
 impl NullSink {
     /// A sink that stores nothing.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            summary: SinkSummary {
+                discarded: true,
+                ..SinkSummary::default()
+            },
+        }
+    }
+}
+
+impl Default for NullSink {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -29,6 +40,6 @@ impl Sink for NullSink {
     }
 
     fn close(&mut self) -> Result<SinkSummary, SinkError> {
-        Ok(std::mem::take(&mut self.summary))
+        Ok(std::mem::replace(&mut self.summary, Self::new().summary))
     }
 }

@@ -554,6 +554,7 @@ impl Sink for ClickHouseSink {
             rows: lock(&self.shared.rows).clone(),
             files: Vec::new(),
             counters: lock(&self.shared.counters).clone(),
+            discarded: false,
         })
     }
 }
