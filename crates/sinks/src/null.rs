@@ -7,39 +7,33 @@
 
 use crate::{Sink, SinkError, SinkSummary};
 use arrow_array::RecordBatch;
+use std::collections::BTreeMap;
 use wirehouse_schema::TableDef;
 
 /// Counts rows per table and keeps nothing.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct NullSink {
-    summary: SinkSummary,
+    rows: BTreeMap<&'static str, u64>,
 }
 
 impl NullSink {
     /// A sink that stores nothing.
     pub fn new() -> Self {
-        Self {
-            summary: SinkSummary {
-                discarded: true,
-                ..SinkSummary::default()
-            },
-        }
-    }
-}
-
-impl Default for NullSink {
-    fn default() -> Self {
-        Self::new()
+        Self::default()
     }
 }
 
 impl Sink for NullSink {
     fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), SinkError> {
-        *self.summary.rows.entry(table.name).or_default() += batch.num_rows() as u64;
+        *self.rows.entry(table.name).or_default() += batch.num_rows() as u64;
         Ok(())
     }
 
     fn close(&mut self) -> Result<SinkSummary, SinkError> {
-        Ok(std::mem::replace(&mut self.summary, Self::new().summary))
+        Ok(SinkSummary {
+            rows: std::mem::take(&mut self.rows),
+            discarded: true,
+            ..SinkSummary::default()
+        })
     }
 }
