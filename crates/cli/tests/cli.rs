@@ -277,6 +277,58 @@ fn schema_and_protocols_commands() {
     run(&["protocols"]);
 }
 
+/// The run summary on stderr says in words what `--stats-json` holds: flows by close
+/// reason, fragments and datagrams reassembled (the fixture has fragmented datagrams),
+/// rows per table; no debug dump of a struct or a map.
+#[test]
+fn summary_lines_say_what_stats_json_holds() {
+    let dir = out_dir("summary-lines");
+    let stats = dir.with_extension("json");
+    let o = convert(
+        &[&fixture()],
+        &dir,
+        &["--stats-json", stats.to_str().unwrap()],
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    std::fs::remove_file(&stats).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let line = |start: &str| {
+        err.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no '{start}' line: {err}"))
+            .to_string()
+    };
+    let words = |m: &serde_json::Value| {
+        let m = m.as_object().unwrap();
+        let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        (
+            m.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+            parts.join(", "),
+        )
+    };
+    let (flows, by_reason) = words(&js["flows"]);
+    assert!(flows > 0, "{js}");
+    assert_eq!(line("flows: "), format!("flows: {flows} ({by_reason})"));
+    let d = &js["defrag"];
+    let fragments = d["fragments"].as_u64().unwrap();
+    assert!(fragments > 0, "the fixture has fragments: {d}");
+    let defrag = line("defrag: ");
+    assert!(
+        defrag.starts_with(&format!(
+            "defrag: {fragments} fragments, {} datagrams reassembled",
+            d["reassembled"]
+        )),
+        "{defrag}"
+    );
+    let (_, per_table) = words(&js["rows"]);
+    assert_eq!(line("rows written: "), format!("rows written: {per_table}"));
+    for l in err.lines() {
+        assert!(!l.contains('{') && !l.contains('"'), "a debug dump: {l}");
+    }
+}
+
 /// `-o null` runs the whole pipeline and stores nothing: no directory appears, and the
 /// rows it reports per table and the sessions per protocol are those of a Parquet run
 /// of the same input (whose reported rows are the rows in its files), whatever the
@@ -311,7 +363,7 @@ fn null_output_counts_the_rows_parquet_would_store() {
     };
     let dir = out_dir("null-reference");
     let (rows, sessions, err, _) = summary(&format!("parquet:{}", dir.display()), "1", "null-pq");
-    assert!(err.contains("rows written: {"), "{err}");
+    assert!(err.contains("rows written: flows "), "{err}");
     for table in ["flows", "l7_sessions"] {
         let stored: usize = read_table(&dir, table).iter().map(|b| b.num_rows()).sum();
         assert!(stored > 0, "{table}: the fixture gives rows");
@@ -323,7 +375,7 @@ fn null_output_counts_the_rows_parquet_would_store() {
         assert_eq!(n_rows, rows, "-w {w}");
         assert_eq!(n_sessions, sessions, "-w {w}");
         assert!(err.contains("output: null"), "{err}");
-        assert!(err.contains("rows counted, not stored: {"), "{err}");
+        assert!(err.contains("rows counted, not stored: flows "), "{err}");
         assert!(!err.contains("rows written"), "{err}");
         assert_eq!(left, 0, "-o null -w {w} wrote into its working directory");
     }

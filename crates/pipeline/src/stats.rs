@@ -156,13 +156,13 @@ impl RunStats {
             self.packets as f64 / secs
         ));
         let flows: u64 = self.flows.values().sum();
-        s.push_str(&format!("flows: {flows} {:?}\n", self.flows));
+        s.push_str(&format!("flows: {flows}{}\n", in_parens(&self.flows)));
         let errs: u64 = self.decode_errors.values().sum();
         s.push_str(&format!(
-            "not tracked: {} non-IP, {} decode errors {:?}, {} unsupported link type, {} fragments not reassembled\n",
+            "not tracked: {} non-IP, {} decode errors{}, {} unsupported link type, {} fragments not reassembled\n",
             self.non_ip_packets,
             errs,
-            self.decode_errors,
+            in_parens(&self.decode_errors),
             self.unsupported_linktype_packets,
             self.defrag.lost_fragments + self.defrag.invalid_fragments
         ));
@@ -185,7 +185,7 @@ impl RunStats {
             s.push_str(&format!("l7: {}\n", parts.join("; ")));
         }
         if self.defrag.fragments > 0 {
-            s.push_str(&format!("defrag: {:?}\n", self.defrag));
+            s.push_str(&format!("defrag: {}\n", defrag_line(&self.defrag)));
         }
         let skipped: Vec<&InputReport> = self.inputs.iter().filter(|i| i.skipped).collect();
         if !skipped.is_empty() {
@@ -269,10 +269,73 @@ impl RunStats {
         } else {
             "rows written"
         };
-        s.push_str(&format!("{rows}: {:?}\n", self.rows));
+        s.push_str(&format!("{rows}: {}\n", counts(&self.rows)));
         if !self.sink.is_empty() {
-            s.push_str(&format!("sink: {:?}\n", self.sink));
+            s.push_str(&format!("sink: {}\n", counts(&self.sink)));
         }
         s
     }
+}
+
+/// `a 1, b 2` for the summary lines (`none` when empty).
+fn counts(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "none".to_string();
+    }
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    parts.join(", ")
+}
+
+/// ` (a 1, b 2)` after a total, or nothing when there is nothing to break down.
+fn in_parens(m: &BTreeMap<String, u64>) -> String {
+    if m.values().all(|&v| v == 0) {
+        String::new()
+    } else {
+        format!(" ({})", counts(m))
+    }
+}
+
+/// Fragments and datagrams reassembled, then every other defrag counter that is not zero.
+fn defrag_line(d: &wirehouse_flow::DefragStats) -> String {
+    // Destructured, so a new counter cannot be left out of the summary.
+    let wirehouse_flow::DefragStats {
+        fragments,
+        reassembled,
+        duplicates,
+        overlaps,
+        overlap_conflicts,
+        invalid_fragments,
+        oversize_datagrams,
+        inconsistent_datagrams,
+        too_many_fragments,
+        incomplete_datagrams,
+        evicted_datagrams,
+        lost_fragments,
+        partial_datagrams,
+    } = *d;
+    let mut s = format!("{fragments} fragments, {reassembled} datagrams reassembled");
+    for (n, what) in [
+        (duplicates, "duplicate fragments"),
+        (overlaps, "overlapping fragments"),
+        (overlap_conflicts, "overlap conflicts (first copy kept)"),
+        (invalid_fragments, "invalid fragments"),
+        (oversize_datagrams, "oversize datagrams dropped"),
+        (inconsistent_datagrams, "inconsistent datagrams dropped"),
+        (
+            too_many_fragments,
+            "datagrams with too many fragments dropped",
+        ),
+        (incomplete_datagrams, "incomplete datagrams"),
+        (
+            evicted_datagrams,
+            "datagrams evicted (memory cap or pending limit)",
+        ),
+        (lost_fragments, "fragments of unknown flows lost"),
+        (partial_datagrams, "partial datagrams passed on"),
+    ] {
+        if n > 0 {
+            s.push_str(&format!(", {n} {what}"));
+        }
+    }
+    s
 }
