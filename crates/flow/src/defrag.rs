@@ -78,38 +78,56 @@ pub struct DefragStats {
     pub partial_datagrams: u64,
 }
 
+// Thirteen counters and nothing else, so a new counter cannot be left out of `counters`.
+const _: () = assert!(std::mem::size_of::<DefragStats>() == 13 * 8);
+
 impl DefragStats {
+    /// What each counter counts, in words, in the order of [`DefragStats::counters`].
+    pub const WHAT: [&'static str; 13] = [
+        "fragments",
+        "datagrams reassembled",
+        "duplicate fragments",
+        "overlapping fragments",
+        "overlap conflicts (first copy kept)",
+        "invalid fragments",
+        "oversize datagrams dropped",
+        "inconsistent datagrams dropped",
+        "datagrams with too many fragments dropped",
+        "incomplete datagrams",
+        "datagrams evicted (memory cap or pending limit)",
+        "fragments of unknown flows lost",
+        "partial datagrams passed on",
+    ];
+
+    /// Every counter, in field order (see [`DefragStats::WHAT`]).
+    pub fn counters(&self) -> [u64; 13] {
+        let mut c = *self;
+        c.counters_mut().map(|v| *v)
+    }
+
+    fn counters_mut(&mut self) -> [&mut u64; 13] {
+        [
+            &mut self.fragments,
+            &mut self.reassembled,
+            &mut self.duplicates,
+            &mut self.overlaps,
+            &mut self.overlap_conflicts,
+            &mut self.invalid_fragments,
+            &mut self.oversize_datagrams,
+            &mut self.inconsistent_datagrams,
+            &mut self.too_many_fragments,
+            &mut self.incomplete_datagrams,
+            &mut self.evicted_datagrams,
+            &mut self.lost_fragments,
+            &mut self.partial_datagrams,
+        ]
+    }
+
     /// Adds another defragmenter's counters (one per capture thread).
     pub fn add(&mut self, o: &DefragStats) {
-        // Destructured, so a new counter cannot be forgotten here.
-        let DefragStats {
-            fragments,
-            reassembled,
-            duplicates,
-            overlaps,
-            overlap_conflicts,
-            invalid_fragments,
-            oversize_datagrams,
-            inconsistent_datagrams,
-            too_many_fragments,
-            incomplete_datagrams,
-            evicted_datagrams,
-            lost_fragments,
-            partial_datagrams,
-        } = *o;
-        self.fragments += fragments;
-        self.reassembled += reassembled;
-        self.duplicates += duplicates;
-        self.overlaps += overlaps;
-        self.overlap_conflicts += overlap_conflicts;
-        self.invalid_fragments += invalid_fragments;
-        self.oversize_datagrams += oversize_datagrams;
-        self.inconsistent_datagrams += inconsistent_datagrams;
-        self.too_many_fragments += too_many_fragments;
-        self.incomplete_datagrams += incomplete_datagrams;
-        self.evicted_datagrams += evicted_datagrams;
-        self.lost_fragments += lost_fragments;
-        self.partial_datagrams += partial_datagrams;
+        for (mine, theirs) in self.counters_mut().into_iter().zip(o.counters()) {
+            *mine += theirs;
+        }
     }
 }
 
@@ -668,6 +686,34 @@ fn build(p: Pending, v4: bool) -> Reassembled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `counters` lists the fields in their declared order (the order `WHAT` describes),
+    /// and `add` adds every one of them.
+    #[test]
+    fn counters_follow_the_fields_and_add_adds_each() {
+        let s = DefragStats {
+            fragments: 1,
+            reassembled: 2,
+            duplicates: 3,
+            overlaps: 4,
+            overlap_conflicts: 5,
+            invalid_fragments: 6,
+            oversize_datagrams: 7,
+            inconsistent_datagrams: 8,
+            too_many_fragments: 9,
+            incomplete_datagrams: 10,
+            evicted_datagrams: 11,
+            lost_fragments: 12,
+            partial_datagrams: 13,
+        };
+        let want: Vec<u64> = (1..=13).collect();
+        assert_eq!(s.counters().to_vec(), want);
+        let mut sum = s;
+        sum.add(&s);
+        sum.add(&DefragStats::default());
+        let doubled: Vec<u64> = want.iter().map(|v| v * 2).collect();
+        assert_eq!(sum.counters().to_vec(), doubled);
+    }
 
     /// Splits an IPv4 UDP datagram into fragments of `size` data bytes.
     fn fragments(payload_len: usize, size: usize) -> (Vec<u8>, Vec<Vec<u8>>) {

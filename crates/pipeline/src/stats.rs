@@ -297,44 +297,15 @@ fn in_parens(m: &BTreeMap<String, u64>) -> String {
 
 /// Fragments and datagrams reassembled, then every other defrag counter that is not zero.
 fn defrag_line(d: &wirehouse_flow::DefragStats) -> String {
-    // Destructured, so a new counter cannot be left out of the summary.
-    let wirehouse_flow::DefragStats {
-        fragments,
-        reassembled,
-        duplicates,
-        overlaps,
-        overlap_conflicts,
-        invalid_fragments,
-        oversize_datagrams,
-        inconsistent_datagrams,
-        too_many_fragments,
-        incomplete_datagrams,
-        evicted_datagrams,
-        lost_fragments,
-        partial_datagrams,
-    } = *d;
-    let mut s = format!("{fragments} fragments, {reassembled} datagrams reassembled");
-    for (n, what) in [
-        (duplicates, "duplicate fragments"),
-        (overlaps, "overlapping fragments"),
-        (overlap_conflicts, "overlap conflicts (first copy kept)"),
-        (invalid_fragments, "invalid fragments"),
-        (oversize_datagrams, "oversize datagrams dropped"),
-        (inconsistent_datagrams, "inconsistent datagrams dropped"),
-        (
-            too_many_fragments,
-            "datagrams with too many fragments dropped",
-        ),
-        (incomplete_datagrams, "incomplete datagrams"),
-        (
-            evicted_datagrams,
-            "datagrams evicted (memory cap or pending limit)",
-        ),
-        (lost_fragments, "fragments of unknown flows lost"),
-        (partial_datagrams, "partial datagrams passed on"),
-    ] {
-        if n > 0 {
-            s.push_str(&format!(", {n} {what}"));
+    let mut s = String::new();
+    for (i, (n, what)) in d
+        .counters()
+        .into_iter()
+        .zip(wirehouse_flow::DefragStats::WHAT)
+        .enumerate()
+    {
+        if i < 2 || n > 0 {
+            s.push_str(&format!("{}{n} {what}", if i == 0 { "" } else { ", " }));
         }
     }
     s
