@@ -94,15 +94,22 @@ YAML
 mkdir -p "$W/suri"
 
 # run NAME CMD... : /usr/bin/time -v; appends wall and cpu seconds to the NAME's lists
-# and keeps its largest peak RSS.
-declare -A WALLS CPUS RSS
+# and keeps its largest peak RSS. A run that exits non-zero is counted in FAILED and left
+# out of the lists: a tool that stops at once must not look fast.
+declare -A WALLS CPUS RSS FAILED
 RUNS=0
 run() {
   local name=$1; shift
   RUNS=$((RUNS + 1))
-  local t="$W/time.$RUNS" o="$W/out.$RUNS"
+  local t="$W/time.$RUNS" o="$W/out.$RUNS" rc=0
   rm -rf "$W/wh1" "$W/wh2" "$W/suri"/*
-  /usr/bin/time -v -o "$t" "$@" >"$o" 2>&1 || { echo "$name failed:"; tail -5 "$o"; }
+  /usr/bin/time -v -o "$t" "$@" >"$o" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    echo "$name failed (exit $rc), left out of the table's figures:"
+    grep -v -e '^Command exited with non-zero status' "$o" | tail -5 | sed 's/^/    /'
+    FAILED[$name]=$((${FAILED[$name]:-0} + 1))
+    return 0
+  fi
   WALLS[$name]+=" $(awk -F': ' '/Elapsed/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")"
   CPUS[$name]+=" $(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{print u+s}' "$t")"
   local r; r=$(awk -F': ' '/Maximum resident/{print int($2/1024)}' "$t")
@@ -141,6 +148,7 @@ done
 # run, then the median of each part over the runs.
 cpu_parts() { # FILE... : one line per file: total readers sink other busiest-worker workers-sum
   for f in "$@"; do
+    [[ -e $f ]] || continue # the glob matched nothing: every run of that -w failed
     awk '/"cpu_seconds"/{c=1} !c{next} /"total"/{t=$2+0} /"readers"/{r=$2+0} /"sink"/{s=$2+0}
       /"other"/{o=$2+0} /"workers"/{w=1; next} w&&/\]/{w=0} w{x=$1+0; sum+=x; if (x>mx) mx=x}
       END{printf "%s %s %s %s %s %s\n", t, r, s, o, mx+0, sum+0}' "$f"
@@ -155,17 +163,22 @@ cpu2=$(printf "total %.2f = reading and dispatch %.2f + workers %.2f (busiest %.
   "$(col_median 3 "$C2")" "$(col_median 4 "$C2")")
 # The best -w 2 could do on this machine with the work it did: no faster than its busiest
 # thread, nor than its total CPU spread over every core without a gap.
-bound=$(awk -v w1="${WALL[wirehouse -w 1]}" -v t="$(col_median 1 "$C2")" -v r="$(col_median 2 "$C2")" \
+bound=$(awk -v w1="${WALL[wirehouse -w 1]:-}" -v t="$(col_median 1 "$C2")" -v r="$(col_median 2 "$C2")" \
   -v mx="$(col_median 5 "$C2")" -v n="$(nproc)" 'BEGIN{
   b = t / n; if (r > b) b = r; if (mx > b) b = mx; printf "%.2f", (b > 0 ? w1 / b : 0)}')
 
-base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]}" 'BEGIN{print (c > 0 ? p / c : 0)}')
+base=$(awk -v p="$PKTS" -v c="${CPU[wirehouse -w 1]:-}" 'BEGIN{print (c > 0 ? p / c : 0)}')
 table=$(
   echo "| tool | wall s | CPU s | CPU s, all runs | peak RSS MiB | packets/s (wall) | Gbit/s (wall) | packets per CPU-s | wirehouse -w 1 is × faster per CPU-s |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in "wirehouse -w 1" "wirehouse -w 2" "wirehouse -w 1, one core" "wirehouse -w 1 -o null" "wirehouse -w 2 -o null" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
-    [[ -n ${WALL[$n]:-} ]] || continue
-    awk -v n="$n" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v sp="${SPREAD[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
+    f=${FAILED[$n]:-0}
+    if [[ -z ${WALL[$n]:-} ]]; then
+      ((f > 0)) && echo "| $n: failed in all $f runs | - | - | - | - | - | - | - | - |"
+      continue
+    fi
+    ((f > 0)) && n_shown="$n ($f failed runs left out)" || n_shown=$n
+    awk -v n="$n_shown" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v sp="${SPREAD[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
       # /usr/bin/time counts in hundredths: a run under 0.01 s has no rate to show.
       pw = (w > 0 ? sprintf("%.0f", p/w) : "-"); gw = (w > 0 ? sprintf("%.2f", b*8/w/1e9) : "-");
       pc = (c > 0 ? sprintf("%.0f", p/c) : "-"); x = (c > 0 && base > 0 ? sprintf("%.1f", base/(p/c)) : "-");
@@ -174,23 +187,29 @@ table=$(
 )
 header="Capture: $(basename "$CAP"), $PKTS packets, $((BYTES / 1000000)) MB. Page cache: $([[ $CACHE == reread ]] && echo "dropped and re-read" || echo "as found"). Median of $REPEAT runs (tshark: 1). Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r). Date: $(date -u +%Y-%m-%d). suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1), tshark $(tshark -v 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*' | head -1), ndpiReader $(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null)."
 # The targets of the performance issue, read off the medians above.
-targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]}" -v w1="${WALL[wirehouse -w 1]}" \
-  -v w2="${WALL[wirehouse -w 2]}" -v cs="${CPU[suricata --runmode single]}" \
-  -v r1="${RSS[wirehouse -w 1]}" -v r2="${RSS[wirehouse -w 2]}" -v bound="$bound" \
+targets=$(awk -v p="$PKTS" -v c1="${CPU[wirehouse -w 1]:-}" -v w1="${WALL[wirehouse -w 1]:-}" \
+  -v w2="${WALL[wirehouse -w 2]:-}" -v cs="${CPU[suricata --runmode single]:-}" \
+  -v r1="${RSS[wirehouse -w 1]:-}" -v r2="${RSS[wirehouse -w 2]:-}" -v bound="$bound" \
   -v w1c="${WALL[wirehouse -w 1, one core]:-0}" \
-  -v n1="${WALL[wirehouse -w 1 -o null]:-0}" -v n2="${WALL[wirehouse -w 2 -o null]:-0}" 'BEGIN{
+  -v n1="${WALL[wirehouse -w 1 -o null]:-0}" -v n2="${WALL[wirehouse -w 2 -o null]:-0}" \
+  -v f1="${FAILED[wirehouse -w 1]:-0}" -v f2="${FAILED[wirehouse -w 2]:-0}" \
+  -v fs="${FAILED[suricata --runmode single]:-0}" '
+  # why NAME FIGURE FAILED-RUNS UNIT: why a figure is missing from the targets
+  function why(name, x, f, unit) { return (x == "" && f > 0) ? name " failed in every run" : name " took under 0.01 " unit }
+  BEGIN{
   verdict = "met"; miss = "MISSED";
-  if (w1 < 0.5) printf "- the -w 1 run took %.2f s: too short for these figures to mean much (start-up and the timer'"'"'s 0.01 s steps weigh in); use a capture of a few hundred MB\n", w1;
+  if (w1 != "" && w1 < 0.5) printf "- the -w 1 run took %.2f s: too short for these figures to mean much (start-up and the timer'"'"'s 0.01 s steps weigh in); use a capture of a few hundred MB\n", w1;
   pc = (c1 > 0 ? p / c1 : 0); sur = (cs > 0 ? p / cs : 0);
   if (pc > 0) printf "- -w 1 packets per CPU-second >= 2.0 M: %.2f M (%s)\n", pc / 1e6, pc >= 2e6 ? verdict : miss;
-  else printf "- -w 1 packets per CPU-second >= 2.0 M: not measured (the run took under 0.01 CPU-s)\n";
+  else printf "- -w 1 packets per CPU-second >= 2.0 M: not measured (%s)\n", why("-w 1", c1, f1, "CPU-s");
   if (pc > 0 && sur > 0) printf "- >= 6x Suricata per CPU-second: %.1fx (%s)\n", pc / sur, pc >= 6 * sur ? verdict : miss;
-  else printf "- >= 6x Suricata per CPU-second: not measured (%s took under 0.01 CPU-s)\n", (pc > 0 ? "suricata" : "wirehouse -w 1");
+  else printf "- >= 6x Suricata per CPU-second: not measured (%s)\n", (pc > 0 ? why("suricata", cs, fs, "CPU-s") : why("-w 1", c1, f1, "CPU-s"));
   if (w1 > 0 && w2 > 0) printf "- -w 2 packets/s (wall) >= 1.8x -w 1: %.2fx (%s); the most this machine allows for the work -w 2 does: %sx\n", w1 / w2, w1 / w2 >= 1.8 ? verdict : miss, bound;
-  else printf "- -w 2 packets/s (wall) >= 1.8x -w 1: not measured (%s took under 0.01 s)\n", (w1 > 0 ? "-w 2" : "-w 1");
+  else printf "- -w 2 packets/s (wall) >= 1.8x -w 1: not measured (%s)\n", (w1 > 0 ? why("-w 2", w2, f2, "s") : why("-w 1", w1, f1, "s"));
   if (w1c > 0 && w2 > 0) printf "- one core to two: -w 2 is %.2fx the packets/s of -w 1 pinned to one core (not a target; -w 1 unpinned encodes Parquet on the second core)\n", w1c / w2;
   if (n1 > 0 && n2 > 0) printf "- the pipeline without the Parquet encoder (-o null): -w 2 is %.2fx -w 1 (not a target; what reading, dispatch and the workers scale to)\n", n1 / n2;
-  printf "- peak RSS <= 512 MiB: %d / %d MiB at -w 1 / -w 2 (%s)\n", r1, r2, (r1 <= 512 && r2 <= 512) ? verdict : miss;
+  if (r1 != "" && r2 != "") printf "- peak RSS <= 512 MiB: %d / %d MiB at -w 1 / -w 2 (%s)\n", r1, r2, (r1 <= 512 && r2 <= 512) ? verdict : miss;
+  else printf "- peak RSS <= 512 MiB: not measured (%s)\n", (r1 == "" ? why("-w 1", r1, f1, "s") : why("-w 2", r2, f2, "s"));
 }')
 echo "$header"
 echo
