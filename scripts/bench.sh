@@ -174,10 +174,10 @@ table=$(
   for n in "wirehouse -w 1" "wirehouse -w 2" "wirehouse -w 1, one core" "wirehouse -w 1 -o null" "wirehouse -w 2 -o null" "suricata --runmode single" "tshark -T fields" "ndpiReader -i" "cat > /dev/null"; do
     f=${FAILED[$n]:-0}
     if [[ -z ${WALL[$n]:-} ]]; then
-      ((f > 0)) && echo "| $n: failed in all $f runs | - | - | - | - | - | - | - | - |"
+      ((f > 0)) && echo "| $n: failed in every run | - | - | - | - | - | - | - | - |"
       continue
     fi
-    ((f > 0)) && n_shown="$n ($f failed runs left out)" || n_shown=$n
+    ((f > 0)) && n_shown="$n (failed runs left out: $f)" || n_shown=$n
     awk -v n="$n_shown" -v w="${WALL[$n]}" -v c="${CPU[$n]}" -v sp="${SPREAD[$n]}" -v r="${RSS[$n]}" -v p="$PKTS" -v b="$BYTES" -v base="$base" 'BEGIN{
       # /usr/bin/time counts in hundredths: a run under 0.01 s has no rate to show.
       pw = (w > 0 ? sprintf("%.0f", p/w) : "-"); gw = (w > 0 ? sprintf("%.2f", b*8/w/1e9) : "-");
