@@ -242,7 +242,10 @@ fn run_convert(inputs: Vec<String>, common: Common, progress: bool) -> Result<Ex
     }
     let bad = stats.unreadable_inputs() + arg_errors.len();
     if bad > 0 {
-        eprintln!("{bad} input(s) could not be read");
+        eprintln!(
+            "{} could not be read",
+            wirehouse_pipeline::counted(bad as u64, "input", "inputs")
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -182,6 +182,11 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
+    // Only notes.pcap is unreadable: the empty and the cut file still open.
+    assert!(
+        err.lines().any(|l| l == "1 input could not be read"),
+        "{err}"
+    );
     assert!(
         err.contains("notes.pcap") && err.contains("not a pcap or pcapng capture"),
         "{err}"
@@ -327,6 +332,45 @@ fn summary_lines_say_what_stats_json_holds() {
     for l in err.lines() {
         assert!(!l.contains('{') && !l.contains('"'), "a debug dump: {l}");
     }
+}
+
+/// One HTTP request cut into 12 IPv4 fragments, with no answer (PcapPlusPlus's
+/// IPFragUtil output; tshark reassembles the same one `GET /convert_data.js` from the 12
+/// frames): the summary counts the one datagram, session, flow, timeout, input, worker
+/// and batch in the singular, the 12 packets and fragments in the plural.
+#[test]
+fn summary_counts_one_in_the_singular() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let cap = corpus.join("PcapPlusPlus/ExamplesTest/expected_output/http_req_frag.pcap");
+    let o = Command::new(env!("CARGO_BIN_EXE_wirehouse"))
+        .args(["convert", "-o", "null", "-w", "1", "--no-progress"])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let line = |start: &str| {
+        err.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no '{start}' line: {err}"))
+            .to_string()
+    };
+    assert!(
+        line("read ").starts_with("read 12 packets (0.0 MB captured) from 1 input in "),
+        "{err}"
+    );
+    assert_eq!(
+        line("defrag: "),
+        "defrag: 12 fragments, 1 datagram reassembled"
+    );
+    assert_eq!(
+        line("l7: "),
+        "l7: http 1 session (1 flow, 1 timeout, 0 parse errors)"
+    );
+    assert!(line("1 worker; ").ends_with(" over 1 batch"), "{err}");
+    assert_eq!(line("flows: "), "flows: 1 (end_of_input 1)");
 }
 
 /// `-o null` runs the whole pipeline and stores nothing: no directory appears, and the

@@ -82,21 +82,37 @@ pub struct DefragStats {
 const _: () = assert!(std::mem::size_of::<DefragStats>() == 13 * 8);
 
 impl DefragStats {
-    /// What each counter counts, in words, in the order of [`DefragStats::counters`].
-    pub const WHAT: [&'static str; 13] = [
-        "fragments",
-        "datagrams reassembled",
-        "duplicate fragments",
-        "overlapping fragments",
-        "overlap conflicts (first copy kept)",
-        "invalid fragments",
-        "oversize datagrams dropped",
-        "inconsistent datagrams dropped",
-        "datagrams with too many fragments dropped",
-        "incomplete datagrams",
-        "datagrams evicted (memory cap or pending limit)",
-        "fragments of unknown flows lost",
-        "partial datagrams passed on",
+    /// What each counter counts, in words (one of it, many of it), in the order of
+    /// [`DefragStats::counters`].
+    pub const WHAT: [(&'static str, &'static str); 13] = [
+        ("fragment", "fragments"),
+        ("datagram reassembled", "datagrams reassembled"),
+        ("duplicate fragment", "duplicate fragments"),
+        ("overlapping fragment", "overlapping fragments"),
+        (
+            "overlap conflict (first copy kept)",
+            "overlap conflicts (first copy kept)",
+        ),
+        ("invalid fragment", "invalid fragments"),
+        ("oversize datagram dropped", "oversize datagrams dropped"),
+        (
+            "inconsistent datagram dropped",
+            "inconsistent datagrams dropped",
+        ),
+        (
+            "datagram with too many fragments dropped",
+            "datagrams with too many fragments dropped",
+        ),
+        ("incomplete datagram", "incomplete datagrams"),
+        (
+            "datagram evicted (memory cap or pending limit)",
+            "datagrams evicted (memory cap or pending limit)",
+        ),
+        (
+            "fragment of an unknown flow lost",
+            "fragments of unknown flows lost",
+        ),
+        ("partial datagram passed on", "partial datagrams passed on"),
     ];
 
     /// Every counter, in field order (see [`DefragStats::WHAT`]).

@@ -23,7 +23,7 @@ pub use config::{CaptureConfig, Config, ConfigError, OutputConfig, PipelineConfi
 pub use inputs::{InputSpec, expand_inputs};
 pub use progress::Progress;
 pub use run::convert;
-pub use stats::{CaptureReport, CpuSeconds, InputReport, RunStats};
+pub use stats::{CaptureReport, CpuSeconds, InputReport, RunStats, counted};
 
 /// Shard workers for `cfg`: the configured number, or one per core.
 pub(crate) fn workers(cfg: &Config) -> usize {

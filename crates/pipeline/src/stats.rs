@@ -148,10 +148,10 @@ impl RunStats {
         let secs = self.elapsed_seconds.max(1e-9);
         let opened = self.inputs.iter().filter(|i| !i.skipped).count();
         s.push_str(&format!(
-            "read {} packets ({:.1} MB captured) from {} input(s) in {:.2} s ({:.0} packets/s)\n",
-            self.packets,
+            "read {} ({:.1} MB captured) from {} in {:.2} s ({:.0} packets/s)\n",
+            counted(self.packets, "packet", "packets"),
             self.captured_bytes as f64 / 1e6,
-            opened,
+            counted(opened as u64, "input", "inputs"),
             self.elapsed_seconds,
             self.packets as f64 / secs
         ));
@@ -159,17 +159,26 @@ impl RunStats {
         s.push_str(&format!("flows: {flows}{}\n", in_parens(&self.flows)));
         let errs: u64 = self.decode_errors.values().sum();
         s.push_str(&format!(
-            "not tracked: {} non-IP, {} decode errors{}, {} unsupported link type, {} fragments not reassembled\n",
+            "not tracked: {} non-IP, {}{}, {} unsupported link type, {}\n",
             self.non_ip_packets,
-            errs,
+            counted(errs, "decode error", "decode errors"),
             in_parens(&self.decode_errors),
             self.unsupported_linktype_packets,
-            self.defrag.lost_fragments + self.defrag.invalid_fragments
+            counted(
+                self.defrag.lost_fragments + self.defrag.invalid_fragments,
+                "fragment not reassembled",
+                "fragments not reassembled"
+            )
         ));
         let r = &self.reassembly.streams;
         s.push_str(&format!(
-            "tcp reassembly: {} bytes delivered, {} retransmissions, {} out of order, {} gaps ({} bytes missing), {} overlap conflicts\n",
-            r.delivered_bytes, r.retransmits, r.out_of_order, r.gaps, r.missing_bytes, r.overlap_conflicts
+            "tcp reassembly: {}, {}, {} out of order, {} ({}), {}\n",
+            counted(r.delivered_bytes, "byte delivered", "bytes delivered"),
+            counted(r.retransmits, "retransmission", "retransmissions"),
+            r.out_of_order,
+            counted(r.gaps, "gap", "gaps"),
+            counted(r.missing_bytes, "byte missing", "bytes missing"),
+            counted(r.overlap_conflicts, "overlap conflict", "overlap conflicts")
         ));
         if !self.l7.is_empty() {
             let parts: Vec<String> = self
@@ -177,8 +186,11 @@ impl RunStats {
                 .iter()
                 .map(|(k, v)| {
                     format!(
-                        "{k} {} sessions ({} flows, {} timeouts, {} parse errors)",
-                        v.sessions, v.flows, v.timeouts, v.parse_errors
+                        "{k} {} ({}, {}, {})",
+                        counted(v.sessions, "session", "sessions"),
+                        counted(v.flows, "flow", "flows"),
+                        counted(v.timeouts, "timeout", "timeouts"),
+                        counted(v.parse_errors, "parse error", "parse errors")
                     )
                 })
                 .collect();
@@ -192,8 +204,8 @@ impl RunStats {
             let names: Vec<&str> = skipped.iter().take(5).map(|i| i.file.as_str()).collect();
             let more = skipped.len().saturating_sub(names.len());
             s.push_str(&format!(
-                "skipped {} file(s) in directories that are not captures: {}{}\n",
-                skipped.len(),
+                "skipped {} in directories that are not captures: {}{}\n",
+                counted(skipped.len() as u64, "file", "files"),
                 names.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -212,17 +224,22 @@ impl RunStats {
         }
         if let Some(l) = self.batch_latency_us {
             s.push_str(&format!(
-                "{} worker(s); batch latency us: p50 {} p90 {} p99 {} max {} over {} batches\n",
-                self.workers, l.p50, l.p90, l.p99, l.max, l.batches
+                "{}; batch latency us: p50 {} p90 {} p99 {} max {} over {}\n",
+                counted(self.workers as u64, "worker", "workers"),
+                l.p50,
+                l.p90,
+                l.p99,
+                l.max,
+                counted(l.batches, "batch", "batches")
             ));
         }
         for c in &self.capture {
             let ring = c.worker.map(|w| format!(" ring {w}")).unwrap_or_default();
             s.push_str(&format!(
-                "capture {} ({}{ring}): {} packets read; kernel: {} received, {} dropped{}{}\n",
+                "capture {} ({}{ring}): {} read; kernel: {} received, {} dropped{}{}\n",
                 c.interface,
                 c.engine,
-                c.packets,
+                counted(c.packets, "packet", "packets"),
                 c.kernel_packets,
                 c.kernel_drops,
                 if c.interface_drops > 0 {
@@ -234,9 +251,9 @@ impl RunStats {
                     String::new()
                 } else {
                     format!(
-                        "; saved to {} pcap file(s), {} write error(s)",
-                        c.saved_files.len(),
-                        c.save_pcap_errors
+                        "; saved to {}, {}",
+                        counted(c.saved_files.len() as u64, "pcap file", "pcap files"),
+                        counted(c.save_pcap_errors, "write error", "write errors")
                     )
                 },
             ));
@@ -277,6 +294,11 @@ impl RunStats {
     }
 }
 
+/// `1 packet` or `2 packets`: a count and what it counts, singular for exactly one.
+pub fn counted(count: u64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// `a 1, b 2` for the summary lines (`none` when empty).
 fn counts(m: &BTreeMap<String, u64>) -> String {
     if m.is_empty() {
@@ -298,15 +320,144 @@ fn in_parens(m: &BTreeMap<String, u64>) -> String {
 /// Fragments and datagrams reassembled, then every other defrag counter that is not zero.
 fn defrag_line(d: &wirehouse_flow::DefragStats) -> String {
     let mut s = String::new();
-    for (i, (n, what)) in d
+    for (i, (count, (one, many))) in d
         .counters()
         .into_iter()
         .zip(wirehouse_flow::DefragStats::WHAT)
         .enumerate()
     {
-        if i < 2 || n > 0 {
-            s.push_str(&format!("{}{n} {what}", if i == 0 { "" } else { ", " }));
+        if i < 2 || count > 0 {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(&counted(count, one, many));
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run where every count is `k`: packets, inputs, decode errors, fragments,
+    /// reassembly counters, sessions, workers, batches, captured packets and saved files.
+    fn every_count(k: u64) -> RunStats {
+        let mut s = RunStats {
+            packets: k,
+            inputs: (0..k)
+                .map(|i| InputReport {
+                    file: format!("in{i}.pcap"),
+                    ..Default::default()
+                })
+                .collect(),
+            workers: k as usize,
+            batch_latency_us: Some(Latency {
+                batches: k,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        s.decode_errors.insert("ipv4_malformed".into(), k);
+        s.defrag.fragments = k;
+        s.defrag.reassembled = k;
+        s.defrag.lost_fragments = k;
+        let r = &mut s.reassembly.streams;
+        r.delivered_bytes = k;
+        r.retransmits = k;
+        r.gaps = k;
+        r.missing_bytes = k;
+        r.overlap_conflicts = k;
+        s.l7.insert(
+            "http".into(),
+            wirehouse_l7::ProtocolStats {
+                sessions: k,
+                flows: k,
+                timeouts: k,
+                parse_errors: k,
+                ..Default::default()
+            },
+        );
+        s.capture.push(CaptureReport {
+            interface: "veth0".into(),
+            engine: "pcap".into(),
+            packets: k,
+            kernel_packets: k,
+            saved_files: (0..k).map(|i| format!("s{i}.pcap")).collect(),
+            save_pcap_errors: k,
+            ..Default::default()
+        });
+        s
+    }
+
+    fn line(s: &str, start: &str) -> String {
+        s.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no '{start}' line in:\n{s}"))
+            .to_string()
+    }
+
+    /// A count of exactly one takes the singular ("1 decode error"); any other count,
+    /// zero included, the plural.
+    #[test]
+    fn summary_counts_one_in_the_singular() {
+        let one = every_count(1).summary();
+        assert!(line(&one, "read ").starts_with("read 1 packet (0.0 MB captured) from 1 input in"));
+        assert_eq!(
+            line(&one, "not tracked: "),
+            "not tracked: 0 non-IP, 1 decode error (ipv4_malformed 1), \
+             0 unsupported link type, 1 fragment not reassembled"
+        );
+        assert_eq!(
+            line(&one, "tcp reassembly: "),
+            "tcp reassembly: 1 byte delivered, 1 retransmission, 0 out of order, \
+             1 gap (1 byte missing), 1 overlap conflict"
+        );
+        assert_eq!(
+            line(&one, "l7: "),
+            "l7: http 1 session (1 flow, 1 timeout, 1 parse error)"
+        );
+        assert_eq!(
+            line(&one, "defrag: "),
+            "defrag: 1 fragment, 1 datagram reassembled, 1 fragment of an unknown flow lost"
+        );
+        assert!(line(&one, "1 worker; ").ends_with(" over 1 batch"), "{one}");
+        assert_eq!(
+            line(&one, "capture "),
+            "capture veth0 (pcap): 1 packet read; kernel: 1 received, 0 dropped; \
+             saved to 1 pcap file, 1 write error"
+        );
+
+        let two = every_count(2).summary();
+        assert!(
+            line(&two, "read ").starts_with("read 2 packets (0.0 MB captured) from 2 inputs in")
+        );
+        assert_eq!(
+            line(&two, "tcp reassembly: "),
+            "tcp reassembly: 2 bytes delivered, 2 retransmissions, 0 out of order, \
+             2 gaps (2 bytes missing), 2 overlap conflicts"
+        );
+        assert_eq!(
+            line(&two, "defrag: "),
+            "defrag: 2 fragments, 2 datagrams reassembled, 2 fragments of unknown flows lost"
+        );
+        assert!(
+            line(&two, "2 workers; ").ends_with(" over 2 batches"),
+            "{two}"
+        );
+        assert!(
+            line(&two, "capture ").ends_with("saved to 2 pcap files, 2 write errors"),
+            "{two}"
+        );
+
+        let none = RunStats::default().summary();
+        assert!(
+            line(&none, "read ").starts_with("read 0 packets (0.0 MB captured) from 0 inputs in")
+        );
+        assert_eq!(
+            line(&none, "not tracked: "),
+            "not tracked: 0 non-IP, 0 decode errors, 0 unsupported link type, \
+             0 fragments not reassembled"
+        );
+    }
 }
