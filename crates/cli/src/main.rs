@@ -204,15 +204,21 @@ fn create_json(p: Option<&PathBuf>) -> Result<Option<JsonOut>> {
     .transpose()
 }
 
-/// The summary on stderr, the JSON file, and the exit status a finished run earns.
+/// The summary on stderr (with `--quiet`, only its error lines), the JSON file, and the
+/// exit status a finished run earns.
 fn report(
     stats: &wirehouse_pipeline::RunStats,
     cfg: &Config,
     dir: &str,
     stats_json: Option<JsonOut>,
+    quiet: bool,
 ) -> Result<Option<ExitCode>> {
-    eprint!("{}", stats.summary());
-    eprintln!("output: {dir}");
+    if quiet {
+        eprint!("{}", stats.errors());
+    } else {
+        eprint!("{}", stats.summary());
+        eprintln!("output: {dir}");
+    }
     if let Some((f, p)) = stats_json {
         serde_json::to_writer_pretty(f, stats).with_context(|| format!("{}", p.display()))?;
     }
@@ -227,7 +233,12 @@ fn report(
     Ok(None)
 }
 
-fn run_convert(inputs: Vec<String>, common: Common, progress: bool) -> Result<ExitCode> {
+fn run_convert(
+    inputs: Vec<String>,
+    common: Common,
+    progress: bool,
+    quiet: bool,
+) -> Result<ExitCode> {
     let cfg = common.config()?;
     on_signals_stop();
     let (specs, arg_errors) = expand_inputs(&inputs);
@@ -237,7 +248,7 @@ fn run_convert(inputs: Vec<String>, common: Common, progress: bool) -> Result<Ex
     let (mut sink, dir) = open_sink(&common.output, &cfg)?;
     let json = create_json(common.stats_json.as_ref())?;
     let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
-    if let Some(code) = report(&stats, &cfg, &dir, json)? {
+    if let Some(code) = report(&stats, &cfg, &dir, json, quiet)? {
         return Ok(code);
     }
     let bad = stats.unreadable_inputs() + arg_errors.len();
@@ -281,7 +292,7 @@ struct CaptureArgs {
 }
 
 #[cfg(unix)]
-fn run_capture(a: CaptureArgs, common: Common) -> Result<ExitCode> {
+fn run_capture(a: CaptureArgs, common: Common, quiet: bool) -> Result<ExitCode> {
     use wirehouse_pipeline::live;
     let mut cfg = common.config()?;
     if let Some(e) = a.engine {
@@ -328,7 +339,7 @@ fn run_capture(a: CaptureArgs, common: Common) -> Result<ExitCode> {
         spec.bpf.as_deref().unwrap_or("no filter")
     );
     let stats = live::capture(sources, &spec, sink.as_mut(), &cfg, &STOP)?;
-    if let Some(code) = report(&stats, &cfg, &dir, json)? {
+    if let Some(code) = report(&stats, &cfg, &dir, json, quiet)? {
         return Ok(code);
     }
     if stats.capture.iter().any(|c| c.error.is_some()) {
@@ -364,7 +375,7 @@ fn drop_privileges(name: &str, dirs: &[PathBuf]) -> Result<()> {
 }
 
 #[cfg(not(unix))]
-fn run_capture(_: CaptureArgs, _: Common) -> Result<ExitCode> {
+fn run_capture(_: CaptureArgs, _: Common, _: bool) -> Result<ExitCode> {
     bail!("live capture needs Linux (af-packet) or a Unix libpcap")
 }
 
@@ -465,8 +476,9 @@ fn main() -> ExitCode {
             inputs,
             common,
             !no_progress && !cli.quiet && std::io::stderr().is_terminal(),
+            cli.quiet,
         ),
-        Cmd::Capture { args, common } => run_capture(args, common),
+        Cmd::Capture { args, common } => run_capture(args, common, cli.quiet),
         Cmd::Schema {
             sink,
             database,

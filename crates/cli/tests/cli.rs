@@ -225,6 +225,58 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// `-q` is "only errors": a clean run writes its tables and prints nothing; a run with
+/// a file that is not a capture and a cut one prints the first's error and the count of
+/// unreadable inputs, not the cut file's warning nor any of the summary.
+#[test]
+fn quiet_prints_only_errors() {
+    let tmp = out_dir("quiet-inputs");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let dir = out_dir("quiet");
+    let stats = tmp.join("stats.json");
+    let o = convert(
+        &[&fixture()],
+        &dir,
+        &[
+            "-q",
+            "--no-progress",
+            "--stats-json",
+            stats.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let flows = our_flows(&dir, &[1, 6, 17, 58]).len();
+    assert!(flows >= 12);
+    // The stats file is written whole.
+    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(js["rows"]["flows"].as_u64(), Some(flows as u64), "{js}");
+    assert!(js["packets"].as_u64().unwrap() > 0, "{js}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let not_capture = tmp.join("notes.pcap");
+    std::fs::write(&not_capture, "this is a text file, not a capture\n").unwrap();
+    let raw = std::fs::read(fixture()).unwrap();
+    let truncated = tmp.join("truncated.pcap");
+    std::fs::write(&truncated, &raw[..raw.len() / 2]).unwrap();
+    let o = convert(&[&not_capture, &truncated], &dir, &["-q", "--no-progress"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: ")
+            && lines[0].contains("notes.pcap")
+            && lines[0].contains("not a pcap or pcapng capture"),
+        "{err}"
+    );
+    assert_eq!(lines[1], "1 input could not be read");
+    // The cut file's packets before the damage are still converted.
+    assert!(!our_flows(&dir, &[1, 6, 17, 58]).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[test]
 fn corrupt_and_fuzzed_corpus_files_never_panic() {
     let Some(corpus) = wirehouse_testkit::corpus() else {

@@ -142,6 +142,14 @@ impl RunStats {
         self.inputs.iter().filter(|i| i.unreadable).count()
     }
 
+    /// The summary's error lines only (inputs that could not be read, capture handles
+    /// that failed): what `--quiet` prints.
+    pub fn errors(&self) -> String {
+        let inputs = self.inputs.iter().filter(|i| i.unreadable && !i.skipped);
+        let captures = self.capture.iter().map(capture_error);
+        inputs.map(input_problem).chain(captures).collect()
+    }
+
     /// A few human-readable lines for stderr.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -215,12 +223,7 @@ impl RunStats {
             ));
         }
         for i in self.inputs.iter().filter(|i| !i.skipped) {
-            if let Some(e) = &i.error {
-                s.push_str(&format!(
-                    "{}: {e}\n",
-                    if i.unreadable { "error" } else { "warning" }
-                ));
-            }
+            s.push_str(&input_problem(i));
         }
         if let Some(l) = self.batch_latency_us {
             s.push_str(&format!(
@@ -257,9 +260,7 @@ impl RunStats {
                     )
                 },
             ));
-            if let Some(e) = &c.error {
-                s.push_str(&format!("capture {}: error: {e}\n", c.interface));
-            }
+            s.push_str(&capture_error(c));
         }
         if let Some(c) = &self.cpu_seconds {
             let workers: Vec<String> = c.workers.iter().map(|w| format!("{w:.2}")).collect();
@@ -292,6 +293,24 @@ impl RunStats {
         }
         s
     }
+}
+
+/// `error: ...` for an input that could not be read, `warning: ...` for one damaged after
+/// its start (its packets before the damage kept), nothing for an input read whole.
+fn input_problem(i: &InputReport) -> String {
+    match &i.error {
+        Some(e) if i.unreadable => format!("error: {e}\n"),
+        Some(e) => format!("warning: {e}\n"),
+        None => String::new(),
+    }
+}
+
+/// `capture IFACE: error: ...` for a capture handle that failed, or nothing.
+fn capture_error(c: &CaptureReport) -> String {
+    c.error
+        .as_ref()
+        .map(|e| format!("capture {}: error: {e}\n", c.interface))
+        .unwrap_or_default()
 }
 
 /// `1 packet` or `2 packets`: a count and what it counts, singular for exactly one.
