@@ -371,6 +371,7 @@ mod tests {
                 })
                 .collect(),
             workers: k as usize,
+            elapsed_seconds: 1.0,
             batch_latency_us: Some(Latency {
                 batches: k,
                 ..Default::default()
@@ -409,74 +410,81 @@ mod tests {
         s
     }
 
-    fn line(s: &str, start: &str) -> String {
-        s.lines()
-            .find(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no '{start}' line in:\n{s}"))
-            .to_string()
-    }
-
     /// A count of exactly one takes the singular ("1 decode error"); any other count,
     /// zero included, the plural.
     #[test]
     fn summary_counts_one_in_the_singular() {
-        let one = every_count(1).summary();
-        assert!(line(&one, "read ").starts_with("read 1 packet (0.0 MB captured) from 1 input in"));
-        assert_eq!(
-            line(&one, "not tracked: "),
-            "not tracked: 0 non-IP, 1 decode error (ipv4_malformed 1), \
-             0 unsupported link type, 1 fragment not reassembled"
-        );
-        assert_eq!(
-            line(&one, "tcp reassembly: "),
-            "tcp reassembly: 1 byte delivered, 1 retransmission, 0 out of order, \
-             1 gap (1 byte missing), 1 overlap conflict"
-        );
-        assert_eq!(
-            line(&one, "l7: "),
-            "l7: http 1 session (1 flow, 1 timeout, 1 parse error)"
-        );
-        assert_eq!(
-            line(&one, "defrag: "),
-            "defrag: 1 fragment, 1 datagram reassembled, 1 fragment of an unknown flow lost"
-        );
-        assert!(line(&one, "1 worker; ").ends_with(" over 1 batch"), "{one}");
-        assert_eq!(
-            line(&one, "capture "),
-            "capture veth0 (pcap): 1 packet read; kernel: 1 received, 0 dropped; \
-             saved to 1 pcap file, 1 write error"
-        );
-
-        let two = every_count(2).summary();
-        assert!(
-            line(&two, "read ").starts_with("read 2 packets (0.0 MB captured) from 2 inputs in")
-        );
-        assert_eq!(
-            line(&two, "tcp reassembly: "),
-            "tcp reassembly: 2 bytes delivered, 2 retransmissions, 0 out of order, \
-             2 gaps (2 bytes missing), 2 overlap conflicts"
-        );
-        assert_eq!(
-            line(&two, "defrag: "),
-            "defrag: 2 fragments, 2 datagrams reassembled, 2 fragments of unknown flows lost"
-        );
-        assert!(
-            line(&two, "2 workers; ").ends_with(" over 2 batches"),
-            "{two}"
-        );
-        assert!(
-            line(&two, "capture ").ends_with("saved to 2 pcap files, 2 write errors"),
-            "{two}"
-        );
-
-        let none = RunStats::default().summary();
-        assert!(
-            line(&none, "read ").starts_with("read 0 packets (0.0 MB captured) from 0 inputs in")
-        );
-        assert_eq!(
-            line(&none, "not tracked: "),
-            "not tracked: 0 non-IP, 0 decode errors, 0 unsupported link type, \
-             0 fragments not reassembled"
-        );
+        let want = [
+            (
+                0,
+                "read 0 packets (0.0 MB captured) from 0 inputs in 1.00 s (0 packets/s)",
+            ),
+            (
+                1,
+                "read 1 packet (0.0 MB captured) from 1 input in 1.00 s (1 packets/s)",
+            ),
+            (
+                2,
+                "read 2 packets (0.0 MB captured) from 2 inputs in 1.00 s (2 packets/s)",
+            ),
+            (
+                0,
+                "not tracked: 0 non-IP, 0 decode errors, 0 unsupported link type, \
+                 0 fragments not reassembled",
+            ),
+            (
+                1,
+                "not tracked: 0 non-IP, 1 decode error (ipv4_malformed 1), \
+                 0 unsupported link type, 1 fragment not reassembled",
+            ),
+            (
+                1,
+                "tcp reassembly: 1 byte delivered, 1 retransmission, 0 out of order, \
+                 1 gap (1 byte missing), 1 overlap conflict",
+            ),
+            (
+                2,
+                "tcp reassembly: 2 bytes delivered, 2 retransmissions, 0 out of order, \
+                 2 gaps (2 bytes missing), 2 overlap conflicts",
+            ),
+            (1, "l7: http 1 session (1 flow, 1 timeout, 1 parse error)"),
+            (
+                0,
+                "l7: http 0 sessions (0 flows, 0 timeouts, 0 parse errors)",
+            ),
+            (
+                1,
+                "defrag: 1 fragment, 1 datagram reassembled, 1 fragment of an unknown flow lost",
+            ),
+            (
+                2,
+                "defrag: 2 fragments, 2 datagrams reassembled, 2 fragments of unknown flows lost",
+            ),
+            (
+                1,
+                "1 worker; batch latency us: p50 0 p90 0 p99 0 max 0 over 1 batch",
+            ),
+            (
+                2,
+                "2 workers; batch latency us: p50 0 p90 0 p99 0 max 0 over 2 batches",
+            ),
+            (
+                1,
+                "capture veth0 (pcap): 1 packet read; kernel: 1 received, 0 dropped; \
+                 saved to 1 pcap file, 1 write error",
+            ),
+            (
+                2,
+                "capture veth0 (pcap): 2 packets read; kernel: 2 received, 0 dropped; \
+                 saved to 2 pcap files, 2 write errors",
+            ),
+        ];
+        for (k, line) in want {
+            let summary = every_count(k).summary();
+            assert!(
+                summary.lines().any(|l| l == line),
+                "{line}\nnot in:\n{summary}"
+            );
+        }
     }
 }
