@@ -20,9 +20,13 @@ echo
 import sys, duckdb
 d = sys.argv[1]
 flows = f"read_parquet('{d}/flows/**/*.parquet')"
+# An IPv6 address in brackets before its port, as in a URL: [fd77::1]:80, not fd77::1:80.
+def endpoint(side):
+    ip = f"{side}_ip"
+    return f"if(contains({ip}, ':'), '[' || {ip} || ']', {ip}) || ':' || {side}_port"
 print("Flows (first 10 by start time):")
 print(duckdb.sql(f"""SELECT strftime(start_time, '%H:%M:%S.%g') AS start, ip_proto AS proto,
-    client_ip || ':' || client_port AS client, server_ip || ':' || server_port AS server,
+    {endpoint('client')} AS client, {endpoint('server')} AS server,
     client_packets AS c_pkts, server_packets AS s_pkts, client_bytes AS c_bytes,
     server_bytes AS s_bytes, handshake_rtt_us AS rtt_us, close_reason
   FROM {flows} ORDER BY start_time LIMIT 10"""))
