@@ -225,7 +225,8 @@ fn report(
     let left = stats.sink.get("spool_left_batches").copied().unwrap_or(0);
     if left > 0 {
         eprintln!(
-            "{left} batch(es) are still in the spool ({}): the next run replays them",
+            "{} still in the spool ({}): the next run replays them",
+            wirehouse_pipeline::counted(left, "batch is", "batches are"),
             cfg.output.clickhouse.spool_dir
         );
         return Ok(Some(ExitCode::from(1)));

@@ -312,6 +312,31 @@ fn record_boundary(raw: &[u8], at: usize) -> usize {
     raw.len()
 }
 
+/// ClickHouse away for the whole run and a one-second drain timeout: the run still
+/// ends, its batches stay in the spool, and it says how many (as many as the spool
+/// directory holds) and exits 1.
+#[test]
+fn batches_left_in_the_spool_are_counted_and_fail_the_run() {
+    let dir = out_dir("ch-left");
+    let fixture = wirehouse_testkit::repo_root().join("testdata/http-dns-icmp.pcap");
+    let cfg = config(&dir, "attempts = 1\ndrain_timeout_s = 1\n");
+    let o = to_clickhouse(&[&fixture], free_port(), "left", &cfg);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let spooled = std::fs::read_dir(dir.join("spool"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "arrows"))
+        .count();
+    assert!(spooled >= 2, "one batch per table at least: {spooled}");
+    let want = format!(
+        "{spooled} batches are still in the spool ({}): the next run replays them",
+        dir.join("spool").display()
+    );
+    assert!(err.lines().any(|l| l == want), "no '{want}' in: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn wirehouse_killed_during_an_outage_replays_its_spool() {
     let Some(py) = python() else { return };
