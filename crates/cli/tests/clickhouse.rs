@@ -160,6 +160,17 @@ fn digest_except(s: &Server, from: &str, except: &str) -> String {
     ))
 }
 
+/// Batches waiting in the spool directory (none when it does not exist yet).
+fn spooled(spool: &Path) -> usize {
+    std::fs::read_dir(spool)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "arrows"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn inputs() -> Vec<PathBuf> {
     let mut v = vec![wirehouse_testkit::repo_root().join("testdata/http-dns-icmp.pcap")];
     if let Some(c) = wirehouse_testkit::corpus() {
@@ -323,11 +334,7 @@ fn batches_left_in_the_spool_are_counted_and_fail_the_run() {
     let o = to_clickhouse(&[&fixture], free_port(), "left", &cfg);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let spooled = std::fs::read_dir(dir.join("spool"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "arrows"))
-        .count();
+    let spooled = spooled(&dir.join("spool"));
     assert!(spooled >= 2, "one batch per table at least: {spooled}");
     let want = format!(
         "{spooled} batches are still in the spool ({}): the next run replays them",
@@ -358,15 +365,7 @@ fn wirehouse_killed_during_an_outage_replays_its_spool() {
         .unwrap();
     let spool = dir.join("spool");
     let t = Instant::now();
-    let spooled = || {
-        std::fs::read_dir(&spool)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "arrows"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
+    let spooled = || spooled(&spool);
     while spooled() < 2 {
         assert!(t.elapsed() < Duration::from_secs(60), "nothing spooled");
         std::thread::sleep(Duration::from_millis(100));
