@@ -182,13 +182,20 @@ fn parquet_options(cfg: &Config) -> ParquetOptions {
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
-fn on_signals_stop() {
-    let _ = ctrlc::set_handler(|| {
+/// The first SIGINT/SIGTERM stops reading and lets the run finish its flows and files
+/// (said on stderr unless `quiet`); a second one exits at once, which is always said,
+/// since files may be left unfinished.
+fn on_signals_stop(quiet: bool) {
+    let _ = ctrlc::set_handler(move || {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("second interrupt: exiting now");
             std::process::exit(130);
         }
-        eprintln!("interrupted: finishing open flows and files (interrupt again to exit at once)");
+        if !quiet {
+            eprintln!(
+                "interrupted: finishing open flows and files (interrupt again to exit at once)"
+            );
+        }
     });
 }
 
@@ -241,7 +248,7 @@ fn run_convert(
     quiet: bool,
 ) -> Result<ExitCode> {
     let cfg = common.config()?;
-    on_signals_stop();
+    on_signals_stop(quiet);
     let (specs, arg_errors) = expand_inputs(&inputs);
     for e in &arg_errors {
         tracing::error!("{e}");
@@ -318,7 +325,7 @@ fn run_capture(a: CaptureArgs, common: Common, quiet: bool) -> Result<ExitCode> 
             .filter(|d| d.is_finite() && *d > 0.0)
             .map(std::time::Duration::from_secs_f64),
     };
-    on_signals_stop();
+    on_signals_stop(quiet);
     let sources = live::open(&spec, &cfg)?;
     // Every file the run writes is opened or created before privileges go.
     let (mut sink, dir) = open_sink(&common.output, &cfg)?;
