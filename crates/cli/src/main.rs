@@ -25,7 +25,7 @@ struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Only errors.
+    /// Only errors on stderr: no progress bar, no run summary (--stats-json is still written).
     #[arg(short, long, global = true)]
     quiet: bool,
     #[command(subcommand)]
