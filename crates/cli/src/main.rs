@@ -181,10 +181,9 @@ fn parquet_options(cfg: &Config) -> ParquetOptions {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// SIGINT/SIGTERM: stop reading, write every open flow as 'shutdown', close the files.
-/// The first SIGINT/SIGTERM stops reading and lets the run finish its flows and files
-/// (said on stderr unless `quiet`); a second one exits at once, which is always said,
-/// since files may be left unfinished.
+/// The first SIGINT/SIGTERM stops reading; the run then writes every open flow as
+/// 'shutdown' and closes its files (said on stderr unless `quiet`). A second one exits at
+/// once, which is always said, since files may be left unfinished.
 fn on_signals_stop(quiet: bool) {
     let _ = ctrlc::set_handler(move || {
         if STOP.swap(true, Ordering::SeqCst) {

@@ -13,6 +13,14 @@ fn fixture() -> PathBuf {
     wirehouse_testkit::repo_root().join("testdata/http-dns-icmp.pcap")
 }
 
+/// The line of `err` that starts with `start` (the first, when there are several).
+fn line_starting(err: &str, start: &str) -> String {
+    err.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no '{start}' line: {err}"))
+        .to_string()
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -351,12 +359,7 @@ fn summary_lines_say_what_stats_json_holds() {
     let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     std::fs::remove_file(&stats).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    let line = |start: &str| {
-        err.lines()
-            .find(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no '{start}' line: {err}"))
-            .to_string()
-    };
+    let line = |start: &str| line_starting(&err, start);
     let words = |m: &serde_json::Value| {
         let m = m.as_object().unwrap();
         let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -403,12 +406,7 @@ fn summary_counts_one_in_the_singular() {
         .unwrap();
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
-    let line = |start: &str| {
-        err.lines()
-            .find(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no '{start}' line: {err}"))
-            .to_string()
-    };
+    let line = |start: &str| line_starting(&err, start);
     assert!(
         line("read ").starts_with("read 12 packets (0.0 MB captured) from 1 input in "),
         "{err}"
