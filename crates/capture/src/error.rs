@@ -5,6 +5,14 @@ use std::io;
 /// A capture could not be opened or read further.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
+    /// The file could not be opened (missing, a directory's permissions, ...).
+    #[error("{file}: cannot open: {source}")]
+    Open {
+        /// Input name.
+        file: String,
+        /// The error.
+        source: io::Error,
+    },
     /// An I/O error.
     #[error("{file}: byte offset {offset}: {source}")]
     Io {
@@ -69,7 +77,10 @@ impl CaptureError {
     /// True when the input could not be read at all (as opposed to damage after a valid
     /// start, where the packets before the damage were delivered).
     pub fn is_unreadable(&self) -> bool {
-        matches!(self, Self::NotACapture { .. } | Self::Io { offset: 0, .. })
+        matches!(
+            self,
+            Self::Open { .. } | Self::NotACapture { .. } | Self::Io { offset: 0, .. }
+        )
     }
 }
 

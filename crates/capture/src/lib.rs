@@ -153,7 +153,10 @@ pub trait PacketSource: Send {
 /// Opens a capture file, detecting gzip/zstd compression and pcap/pcapng by content.
 pub fn open(path: &Path) -> Result<Box<dyn PacketSource>, CaptureError> {
     let name = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| CaptureError::io(&name, 0, e))?;
+    let f = std::fs::File::open(path).map_err(|source| CaptureError::Open {
+        file: name.clone(),
+        source,
+    })?;
     open_input(Input::file(name, f)?)
 }
 

@@ -248,17 +248,16 @@ fn run_convert(
 ) -> Result<ExitCode> {
     let cfg = common.config()?;
     on_signals_stop(quiet);
-    let (specs, arg_errors) = expand_inputs(&inputs);
-    for e in &arg_errors {
-        tracing::error!("{e}");
-    }
+    let (specs, unlisted) = expand_inputs(&inputs);
     let (mut sink, dir) = open_sink(&common.output, &cfg)?;
     let json = create_json(common.stats_json.as_ref())?;
-    let stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
+    let mut stats = convert(&specs, sink.as_mut(), &cfg, &Progress::new(progress), &STOP)?;
+    // Directories that could not be listed are unreadable inputs like any other.
+    stats.inputs.splice(0..0, unlisted);
     if let Some(code) = report(&stats, &cfg, &dir, json, quiet)? {
         return Ok(code);
     }
-    let bad = stats.unreadable_inputs() + arg_errors.len();
+    let bad = stats.unreadable_inputs();
     if bad > 0 {
         eprintln!(
             "{} could not be read",
@@ -525,10 +524,28 @@ fn main() -> ExitCode {
     match result {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", causes(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, but without a cause whose text
+/// the message before it already ends with (an error that prints its source, as
+/// `path: No such file or directory (os error 2)` does, and also returns it as its
+/// source would otherwise show it twice).
+fn causes(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for c in e.chain() {
+        let c = c.to_string();
+        if s.is_empty() {
+            s = c;
+        } else if !s.ends_with(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+    }
+    s
 }
 
 #[cfg(test)]

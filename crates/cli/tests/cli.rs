@@ -181,24 +181,36 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
     let cut_at = raw.len() / 2;
     let truncated = tmp.join("truncated.pcap");
     std::fs::write(&truncated, &raw[..cut_at]).unwrap();
+    let missing = tmp.join("gone.pcap");
     let stats = tmp.join("stats.json");
     let dir = out_dir("bad-output");
     let o = convert(
-        &[&not_capture, &empty, &truncated],
+        &[&not_capture, &missing, &empty, &truncated],
         &dir,
         &["--stats-json", stats.to_str().unwrap()],
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    // Only notes.pcap is unreadable: the empty and the cut file still open.
+    // notes.pcap and the missing file are unreadable: the empty and the cut file open.
     assert!(
-        err.lines().any(|l| l == "1 input could not be read"),
+        err.lines().any(|l| l == "2 inputs could not be read"),
         "{err}"
     );
     assert!(
         err.contains("notes.pcap") && err.contains("not a pcap or pcapng capture"),
         "{err}"
     );
+    // The missing file is one of the summary's error lines, like any unreadable input
+    // (not a log line of its own before the run).
+    assert_eq!(
+        line_starting(&err, &format!("error: {}", missing.display())),
+        format!(
+            "error: {}: cannot open: No such file or directory (os error 2)",
+            missing.display()
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("ERROR"), "{err}");
     assert!(
         err.contains("truncated.pcap") && err.contains("byte offset"),
         "{err}"
@@ -227,6 +239,14 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
             .clone()
     };
     assert_eq!(by_name("notes.pcap")["unreadable"], true);
+    assert_eq!(by_name("gone.pcap")["unreadable"], true);
+    assert!(
+        by_name("gone.pcap")["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot open"),
+        "{js}"
+    );
     assert_eq!(by_name("empty.pcap")["unreadable"], false);
     assert_eq!(by_name("truncated.pcap")["unreadable"], false);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -234,8 +254,9 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
 }
 
 /// `-q` is "only errors": a clean run writes its tables and prints nothing; a run with
-/// a file that is not a capture and a cut one prints the first's error and the count of
-/// unreadable inputs, not the cut file's warning nor any of the summary.
+/// a file that is not a capture, a missing one and a cut one prints the first two's
+/// errors and the count of unreadable inputs, not the cut file's warning nor any of the
+/// summary.
 #[test]
 fn quiet_prints_only_errors() {
     let tmp = out_dir("quiet-inputs");
@@ -267,21 +288,46 @@ fn quiet_prints_only_errors() {
     let raw = std::fs::read(fixture()).unwrap();
     let truncated = tmp.join("truncated.pcap");
     std::fs::write(&truncated, &raw[..raw.len() / 2]).unwrap();
-    let o = convert(&[&not_capture, &truncated], &dir, &["-q", "--no-progress"]);
+    let missing = tmp.join("gone.pcap");
+    let o = convert(
+        &[&not_capture, &missing, &truncated],
+        &dir,
+        &["-q", "--no-progress"],
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 2, "{err}");
-    assert!(
-        lines[0].starts_with("error: ")
-            && lines[0].contains("notes.pcap")
-            && lines[0].contains("not a pcap or pcapng capture"),
-        "{err}"
-    );
-    assert_eq!(lines[1], "1 input could not be read");
+    assert_eq!(lines.len(), 3, "{err}");
+    let error = |name: &str, what: &str| {
+        lines[..2]
+            .iter()
+            .any(|l| l.starts_with("error: ") && l.contains(name) && l.contains(what))
+    };
+    assert!(error("notes.pcap", "not a pcap or pcapng capture"), "{err}");
+    assert!(error("gone.pcap", "cannot open"), "{err}");
+    assert_eq!(lines[2], "2 inputs could not be read");
     // The cut file's packets before the damage are still converted.
     assert!(!our_flows(&dir, &[1, 6, 17, 58]).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// An output directory that is an existing file is refused before anything is read,
+/// in one line that says so (not "File exists", and not twice).
+#[test]
+fn an_output_path_that_is_a_file_is_refused() {
+    let tmp = out_dir("output-is-a-file");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("out");
+    std::fs::write(&file, "a file").unwrap();
+    let o = convert(&[&fixture()], &file, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let p = file.display();
+    assert_eq!(
+        stderr(&o),
+        format!("error: output parquet:{p}: {p}: exists and is not a directory\n")
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 

@@ -1,5 +1,6 @@
 //! Expanding command-line inputs: files, directories (recursively), and `-` for stdin.
 
+use crate::InputReport;
 use std::path::{Path, PathBuf};
 
 /// One input stream.
@@ -27,11 +28,17 @@ impl InputSpec {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<InputSpec>, errors: &mut Vec<String>) {
+fn walk(dir: &Path, out: &mut Vec<InputSpec>, errors: &mut Vec<InputReport>) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            errors.push(format!("{}: {e}", dir.display()));
+            let file = dir.display().to_string();
+            errors.push(InputReport {
+                error: Some(format!("{file}: cannot read directory: {e}")),
+                file,
+                unreadable: true,
+                ..Default::default()
+            });
             return;
         }
     };
@@ -55,8 +62,10 @@ fn walk(dir: &Path, out: &mut Vec<InputSpec>, errors: &mut Vec<String>) {
     }
 }
 
-/// Expands arguments into input streams; unreadable arguments are returned as errors.
-pub fn expand_inputs(args: &[String]) -> (Vec<InputSpec>, Vec<String>) {
+/// Expands arguments into input streams. A directory that cannot be listed is returned
+/// as an unreadable input's report; any other path is an input (one that cannot be
+/// opened, a missing file among them, is reported when the run opens it).
+pub fn expand_inputs(args: &[String]) -> (Vec<InputSpec>, Vec<InputReport>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for a in args {
@@ -67,13 +76,11 @@ pub fn expand_inputs(args: &[String]) -> (Vec<InputSpec>, Vec<String>) {
         let p = PathBuf::from(a);
         if p.is_dir() {
             walk(&p, &mut out, &mut errors);
-        } else if p.exists() {
+        } else {
             out.push(InputSpec::File {
                 path: p,
                 explicit: true,
             });
-        } else {
-            errors.push(format!("{a}: no such file or directory"));
         }
     }
     (out, errors)

@@ -119,7 +119,16 @@ impl ParquetSink {
     /// A sink writing under `dir` (created if missing).
     pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> Result<Self, SinkError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io {
+        // create_dir_all on an existing file says only "File exists".
+        let made = if dir.exists() && !dir.is_dir() {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "exists and is not a directory",
+            ))
+        } else {
+            std::fs::create_dir_all(&dir)
+        };
+        made.map_err(|source| SinkError::Io {
             path: dir.clone(),
             source,
         })?;
