@@ -204,7 +204,7 @@ type JsonOut = (std::fs::File, PathBuf);
 fn create_json(p: Option<&PathBuf>) -> Result<Option<JsonOut>> {
     p.map(|p| {
         std::fs::File::create(p)
-            .with_context(|| format!("{}", p.display()))
+            .with_context(|| format!("--stats-json {}", p.display()))
             .map(|f| (f, p.clone()))
     })
     .transpose()

@@ -312,10 +312,11 @@ fn quiet_prints_only_errors() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-/// An output directory that is an existing file is refused before anything is read,
-/// in one line that says so (not "File exists", and not twice).
+/// An output directory that is an existing file, or a stats file that is a directory,
+/// is refused before anything is read, in one line that says which and why (not a bare
+/// "File exists", and not twice).
 #[test]
-fn an_output_path_that_is_a_file_is_refused() {
+fn unusable_output_paths_are_refused_before_reading() {
     let tmp = out_dir("output-is-a-file");
     std::fs::create_dir_all(&tmp).unwrap();
     let file = tmp.join("out");
@@ -328,6 +329,21 @@ fn an_output_path_that_is_a_file_is_refused() {
         format!("error: output parquet:{p}: {p}: exists and is not a directory\n")
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
+    let dir = tmp.join("parquet");
+    let o = convert(
+        &[&fixture()],
+        &dir,
+        &["--stats-json", tmp.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: --stats-json {}: Is a directory (os error 21)\n",
+            tmp.display()
+        )
+    );
+    assert!(table_files(&dir, "flows").is_empty());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
