@@ -21,6 +21,13 @@ fn line_starting(err: &str, start: &str) -> String {
         .to_string()
 }
 
+/// A new empty directory for a test's own files.
+fn scratch(name: &str) -> PathBuf {
+    let d = out_dir(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -40,8 +47,7 @@ fn reference() -> FlowFacts {
 fn gzip_zstd_and_stdin_give_the_same_flows() {
     let want = reference();
     let raw = std::fs::read(fixture()).unwrap();
-    let tmp = out_dir("compressed-inputs");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = scratch("compressed-inputs");
     let gz = tmp.join("f.pcap.gz");
     let mut e = flate2::write::GzEncoder::new(
         std::fs::File::create(&gz).unwrap(),
@@ -168,20 +174,23 @@ fn files_of_a_directory_are_one_trace_and_non_captures_are_skipped() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-#[test]
-fn bad_inputs_are_reported_and_the_rest_converted() {
-    let tmp = out_dir("bad-inputs");
-    std::fs::create_dir_all(&tmp).unwrap();
+/// In `tmp`: `notes.pcap`, a text file; `truncated.pcap`, the fixture cut in the middle
+/// of a packet record; and the path of `gone.pcap`, which does not exist.
+fn bad_inputs(tmp: &Path) -> [PathBuf; 3] {
     let not_capture = tmp.join("notes.pcap");
     std::fs::write(&not_capture, "this is a text file, not a capture\n").unwrap();
+    let raw = std::fs::read(fixture()).unwrap();
+    let truncated = tmp.join("truncated.pcap");
+    std::fs::write(&truncated, &raw[..raw.len() / 2]).unwrap();
+    [not_capture, truncated, tmp.join("gone.pcap")]
+}
+
+#[test]
+fn bad_inputs_are_reported_and_the_rest_converted() {
+    let tmp = scratch("bad-inputs");
+    let [not_capture, truncated, missing] = bad_inputs(&tmp);
     let empty = tmp.join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
-    // Cut the fixture in the middle of a packet record.
-    let raw = std::fs::read(fixture()).unwrap();
-    let cut_at = raw.len() / 2;
-    let truncated = tmp.join("truncated.pcap");
-    std::fs::write(&truncated, &raw[..cut_at]).unwrap();
-    let missing = tmp.join("gone.pcap");
     let stats = tmp.join("stats.json");
     let dir = out_dir("bad-output");
     let o = convert(
@@ -259,8 +268,7 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
 /// summary.
 #[test]
 fn quiet_prints_only_errors() {
-    let tmp = out_dir("quiet-inputs");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = scratch("quiet-inputs");
     let dir = out_dir("quiet");
     let stats = tmp.join("stats.json");
     let o = convert(
@@ -283,12 +291,7 @@ fn quiet_prints_only_errors() {
     assert!(js["packets"].as_u64().unwrap() > 0, "{js}");
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let not_capture = tmp.join("notes.pcap");
-    std::fs::write(&not_capture, "this is a text file, not a capture\n").unwrap();
-    let raw = std::fs::read(fixture()).unwrap();
-    let truncated = tmp.join("truncated.pcap");
-    std::fs::write(&truncated, &raw[..raw.len() / 2]).unwrap();
-    let missing = tmp.join("gone.pcap");
+    let [not_capture, truncated, missing] = bad_inputs(&tmp);
     let o = convert(
         &[&not_capture, &missing, &truncated],
         &dir,
@@ -317,8 +320,7 @@ fn quiet_prints_only_errors() {
 /// "File exists", and not twice).
 #[test]
 fn unusable_output_paths_are_refused_before_reading() {
-    let tmp = out_dir("output-is-a-file");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = scratch("output-is-a-file");
     let file = tmp.join("out");
     std::fs::write(&file, "a file").unwrap();
     let o = convert(&[&fixture()], &file, &[]);
