@@ -119,18 +119,17 @@ impl ParquetSink {
     /// A sink writing under `dir` (created if missing).
     pub fn new(dir: impl Into<PathBuf>, opts: ParquetOptions) -> Result<Self, SinkError> {
         let dir = dir.into();
-        // create_dir_all on an existing file says only "File exists".
-        let made = if dir.exists() && !dir.is_dir() {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::NotADirectory,
-                "exists and is not a directory",
-            ))
-        } else {
-            std::fs::create_dir_all(&dir)
-        };
-        made.map_err(|source| SinkError::Io {
+        std::fs::create_dir_all(&dir).map_err(|e| SinkError::Io {
             path: dir.clone(),
-            source,
+            // create_dir_all fails with "File exists" only when `dir` is something other
+            // than a directory; say so.
+            source: match e.kind() {
+                std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "exists and is not a directory",
+                ),
+                _ => e,
+            },
         })?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
