@@ -22,20 +22,16 @@ const WANTED: &[&str] = &[
     "ERSPAN",
     "VXLAN",
     "Geneve",
+    "GTP",
+    "Teredo",
     "pcapng multiple interfaces",
     "big-endian file",
     "nanosecond timestamps",
     "IPv4 fragments",
     "IPv6 fragments",
 ];
-/// Truncated and fuzzed files are checked for robustness elsewhere; GTP and Teredo are
-/// not decapsulated (yet).
-const AVOID: &[&str] = &[
-    "corrupt/fuzzed/malformed",
-    "truncated/snaplen-cut packets",
-    "GTP",
-    "Teredo",
-];
+/// Truncated and fuzzed files are checked for robustness elsewhere.
+const AVOID: &[&str] = &["corrupt/fuzzed/malformed", "truncated/snaplen-cut packets"];
 /// Captures where tshark and wirehouse legitimately disagree.
 const KNOWN: &[(&str, &str)] = &[
     (
@@ -45,18 +41,6 @@ const KNOWN: &[(&str, &str)] = &[
     (
         "zeek/Traces/ipv6-mobility-dst-opts.pcap",
         "tshark stops at a destination option whose action bits say 'discard'; the datagram is on the wire and we count it",
-    ),
-    (
-        "zeek/Traces/tunnels/ayiya3.pcap",
-        "AYIYA tunnel (UDP 5072) is not decapsulated",
-    ),
-    (
-        "zeek/Traces/dns-inverse-query.pcap",
-        "FDDI link type (10) is not decoded",
-    ),
-    (
-        "zeek/Traces/erspan.pcap",
-        "the outer (tunnel) IP datagrams are fragmented: this test's tshark side keys later fragments on the inner addresses and misses them; wirehouse reassembles the outer datagrams (16, none lost) and counts every fragment",
     ),
     (
         "zeek/Traces/ipv4/fragmented-1.pcap",

@@ -650,9 +650,16 @@ fn hand_on(
 ) -> Result<(), (DecodeError, u32)> {
     let mut whole = decode_ip(&r.datagram).map_err(|e| (e, r.fragments))?;
     whole.vlan_id = vlan;
+    // A tunnel's inner packet carried in a fragmented outer datagram counts its own IP
+    // length, as it would unfragmented; every fragment still counts as a packet.
+    let ip_bytes = if whole.tunnel_depth > 0 {
+        u64::from(whole.ip.wire_len)
+    } else {
+        r.wire_bytes
+    };
     let count = PacketCount {
         packets: r.fragments,
-        ip_bytes: r.wire_bytes,
+        ip_bytes,
         fragments: r.fragments,
     };
     then(&whole, count, Some(&r.datagram));

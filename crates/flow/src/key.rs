@@ -300,9 +300,7 @@ impl<'a> RawHint<'a> {
         match proto {
             6 => {}
             // UDP tunnels are decapsulated by the full decode.
-            17 if ![sp, dp]
-                .iter()
-                .any(|p| matches!(p, 4789 | 6081 | 4754 | 4790 | 6635)) => {}
+            17 if !wirehouse_wire::is_tunnel_port(sp) && !wirehouse_wire::is_tunnel_port(dp) => {}
             _ => return None,
         }
         // The full decode needs the whole transport header or at least the ports; a

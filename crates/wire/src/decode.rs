@@ -1,7 +1,8 @@
 //! The layer walker: link type + frame bytes → the (innermost) IP flow summary.
 //!
 //! Walks link headers, VLAN/QinQ tags, MPLS labels, PPPoE, IPv4/IPv6 (with extension
-//! headers), and decapsulates GRE/ERSPAN, VXLAN, Geneve and IP-in-IP so that the inner
+//! headers), and decapsulates GRE/ERSPAN, VXLAN, Geneve, GTP-U, Teredo, AYIYA and IP-in-IP so
+//! that the inner
 //! flow is reported. A tunnel whose inside cannot be decoded is reported as the outer
 //! flow (the packet is still counted). Never panics; every failure is a [`DecodeError`].
 
@@ -19,6 +20,27 @@ const GENEVE_PORT: u16 = 6081;
 const GRE_IN_UDP_PORT: u16 = 4754;
 const VXLAN_GPE_PORT: u16 = 4790;
 const MPLS_IN_UDP_PORT: u16 = 6635;
+const GTPU_PORT: u16 = 2152;
+const GTPV0_PORT: u16 = 3386;
+const TEREDO_PORT: u16 = 3544;
+const AYIYA_PORT: u16 = 5072;
+
+/// Whether a UDP port is one whose datagrams [`decode`] tries to decapsulate as a tunnel.
+#[inline]
+pub const fn is_tunnel_port(p: u16) -> bool {
+    matches!(
+        p,
+        VXLAN_PORT
+            | GENEVE_PORT
+            | GRE_IN_UDP_PORT
+            | VXLAN_GPE_PORT
+            | MPLS_IN_UDP_PORT
+            | GTPU_PORT
+            | GTPV0_PORT
+            | TEREDO_PORT
+            | AYIYA_PORT
+    )
+}
 
 /// The IP layer of the decoded (innermost) packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +214,16 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
                 0
             };
             ppp_at(data, off, &mut w)
+        }
+        LinkType::Fddi => {
+            // Frame control, destination and source, then 802.2 LLC with a SNAP header.
+            let llc = data
+                .get(13..21)
+                .ok_or(DecodeError::truncated(Layer::Link))?;
+            if llc[..3] != [0xaa, 0xaa, 0x03] {
+                return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(0)));
+            }
+            ethertype_at(data, 21, be16(llc, 6), &mut w)
         }
         LinkType::Ieee80211 => wlan_at(data, 0, &mut w),
         LinkType::Radiotap => {
@@ -504,6 +536,15 @@ fn transport<'a>(
                 tunnel::vxlan_gpe(d.payload).ok()
             } else if dst_port == MPLS_IN_UDP_PORT || src_port == MPLS_IN_UDP_PORT {
                 Some((tunnel::Inner::Mpls, d.payload))
+            } else if [GTPU_PORT, GTPV0_PORT]
+                .iter()
+                .any(|&p| p == dst_port || p == src_port)
+            {
+                tunnel::gtp(d.payload).ok()
+            } else if dst_port == TEREDO_PORT || src_port == TEREDO_PORT {
+                tunnel::teredo(d.payload).ok()
+            } else if dst_port == AYIYA_PORT || src_port == AYIYA_PORT {
+                tunnel::ayiya(d.payload).ok()
             } else {
                 None
             }

@@ -21,7 +21,7 @@ pub mod tcp;
 pub mod tunnel;
 pub mod udp;
 
-pub use decode::{Decoded, Fragment, IpInfo, L4, TcpInfo, decode, decode_ip};
+pub use decode::{Decoded, Fragment, IpInfo, L4, TcpInfo, decode, decode_ip, is_tunnel_port};
 pub use error::{DecodeError, ErrorKind, Layer};
 pub use linktype::LinkType;
 

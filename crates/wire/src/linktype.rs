@@ -9,6 +9,8 @@ pub enum LinkType {
     Ethernet,
     /// PPP (9).
     Ppp,
+    /// FDDI (10): frame control, addresses, then 802.2 LLC/SNAP.
+    Fddi,
     /// PPP in HDLC framing (50).
     PppHdlc,
     /// Raw IP, version from the first nibble (101; also 12 and 14 seen in old files).
@@ -40,6 +42,7 @@ impl LinkType {
             0 => Self::Null,
             1 => Self::Ethernet,
             9 => Self::Ppp,
+            10 => Self::Fddi,
             50 => Self::PppHdlc,
             101 | 12 | 14 => Self::Raw,
             105 => Self::Ieee80211,
@@ -60,6 +63,7 @@ impl LinkType {
             Self::Null => 0,
             Self::Ethernet => 1,
             Self::Ppp => 9,
+            Self::Fddi => 10,
             Self::PppHdlc => 50,
             Self::Raw => 101,
             Self::Ieee80211 => 105,

@@ -201,6 +201,8 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
     // (src, dst, id) of first fragments -> (proto, src endpoint, dst endpoint).
     let mut firsts: BTreeMap<FragId, Option<FlowId>> = BTreeMap::new();
     let mut later: Vec<((String, String, String), u64)> = Vec::new();
+    // Outer datagrams of tunnels that were fragmented.
+    let mut tunneled: std::collections::BTreeSet<FragId> = Default::default();
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < fields.len() {
@@ -245,9 +247,28 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         let is_frag = (!offset.is_empty() && offset != "0") || more == "1" || more == "True";
         let first = offset.is_empty() || offset == "0";
         let fkey = (src.clone(), dst.clone(), id);
+        // A tunnel whose outer IPv4 datagram is fragmented: the first fragment decodes to
+        // the inner flow, the later ones stop at the outer header, keyed on it.
+        let outer_firsts: Vec<FragId> = if sflow {
+            Vec::new()
+        } else {
+            let col = |i: usize| f[i].split(';').collect::<Vec<_>>();
+            let (s, d, i, o, m) = (col(1), col(2), col(11), col(12), col(13));
+            let n = [s.len(), d.len(), i.len(), o.len(), m.len()]
+                .into_iter()
+                .min()
+                .unwrap_or(0);
+            let outer = if v4 { n.saturating_sub(1) } else { n };
+            (0..outer)
+                .filter(|&k| o[k] == "0" && (m[k] == "1" || m[k] == "True"))
+                .map(|k| (s[k].to_string(), d[k].to_string(), i[k].to_string()))
+                .collect()
+        };
         if is_frag && !first {
             // IP ids get reused: a fragment belongs to the latest first fragment before it
             // (or, when it arrived ahead of its first fragment, the one found at the end).
+            // An outer fragment adds a packet; the inner packet's length was counted whole.
+            let bytes = if tunneled.contains(&fkey) { 0 } else { bytes };
             match firsts.get(&fkey) {
                 Some(Some((proto, s, d))) => add(&mut m, *proto, s.clone(), d.clone(), 1, bytes),
                 Some(None) => {}
@@ -275,13 +296,15 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
             continue;
         };
-        if is_frag {
-            firsts.insert(fkey, Some((proto, (src.clone(), sp), (dst.clone(), dp))));
+        tunneled.extend(outer_firsts.iter().cloned());
+        for k in outer_firsts.into_iter().chain(is_frag.then_some(fkey)) {
+            firsts.insert(k, Some((proto, (src.clone(), sp), (dst.clone(), dp))));
         }
         add(&mut m, proto, (src, sp), (dst, dp), 1, bytes);
     }
     for (k, bytes) in later {
         if let Some(Some((proto, s, d))) = firsts.get(&k) {
+            let bytes = if tunneled.contains(&k) { 0 } else { bytes };
             add(&mut m, *proto, s.clone(), d.clone(), 1, bytes);
         }
     }
