@@ -56,13 +56,13 @@ impl Protocol for Dns {
 }
 
 /// Header sanity for a message of `len` bytes: an assigned opcode, queries with 1..=32
-/// questions and RCODE 0, and counts that fit in `len` (a question takes at least 5
-/// bytes, a record 11).
+/// questions, and counts that fit in `len` (a question takes at least 5 bytes, a record
+/// 11).
 fn plausible_header(h: &Header, len: usize) -> bool {
     if h.opcode > 6 || h.opcode == 3 || h.qdcount > PROBE_MAX_QDCOUNT {
         return false;
     }
-    if !h.qr && (h.qdcount == 0 || h.rcode != 0) {
+    if !h.qr && h.qdcount == 0 {
         return false;
     }
     let records = u64::from(h.ancount) + u64::from(h.nscount) + u64::from(h.arcount);
@@ -94,7 +94,8 @@ fn probe_message(b: &[u8]) -> Probe {
         .get(b.len() - m.trailing..)
         .is_some_and(|t| t.iter().all(|&x| x == 0));
     let announced = u32::from(h.qdcount) + u32::from(h.ancount) + u32::from(h.nscount);
-    if padded && announced > 0 {
+    // A query with a response code set is odd (resolvers ignore it): only the port says DNS.
+    if padded && announced > 0 && (h.qr || h.rcode == 0) {
         Probe::Certain
     } else {
         // Trailing garbage, or a bare 12-byte header: let the port decide.
@@ -121,7 +122,9 @@ fn probe_tcp(b: &[u8]) -> Probe {
         Some(msg) => probe_message(msg),
         None => match parse_message(&b[2..]) {
             // The records are cut by the end of what arrived; the questions decoded.
-            Ok(m) if h.qdcount > 0 && plausible_questions(&m) => Probe::Certain,
+            Ok(m) if h.qdcount > 0 && plausible_questions(&m) && (h.qr || h.rcode == 0) => {
+                Probe::Certain
+            }
             Ok(_) | Err(parser::Error::TruncatedQuestion) => Probe::Unsure,
             Err(_) => Probe::NotMine,
         },
@@ -439,6 +442,19 @@ mod tests {
         assert_eq!(tcp(&q), Probe::Certain);
         assert_eq!(tcp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Probe::NotMine);
         assert_eq!(tcp(&hex(QUIC)), Probe::NotMine);
+    }
+
+    #[test]
+    fn a_query_with_a_response_code_is_dns_on_its_port_only() {
+        // suricata-verify dns/dns-rcode: a query whose header says NXDOMAIN, answered.
+        const Q: &str = "82950123000100000000000103646e65046f697366036e65740000010001000029100000000000000c000a0008a4f5228c58c6180a";
+        const R: &str = "82958183000100000001000103646e65046f697366036e65740000010001c01000060001000003830045066e732d31313009617773646e732d313303636f6d0011617773646e732d686f73746d617374657206616d617a6f6ec03b0000000100001c200000038400127500000151800000290200000000000000";
+        assert_eq!(udp_probe(&hex(Q), 9999), Probe::Unsure);
+        let rows = udp(&[(true, Q), (false, R)], 53);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].request_resource, "dne.oisf.net");
+        assert_eq!(rows[0].request_bytes, 53);
+        assert_eq!(rows[0].response_code, Some(3));
     }
 
     #[test]

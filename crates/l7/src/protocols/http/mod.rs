@@ -753,4 +753,53 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
         assert_eq!(paths, ["/1", "/2"]);
         assert!(rows.iter().all(|r| r.response_code == Some(200)));
     }
+
+    #[test]
+    fn spaces_in_the_target_and_a_keepalive_byte_first() {
+        // arkime gre-erspan-vxlan.pcap: a target with an unescaped space.
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"GET /Hello Arkime HTTP/1.0\r\n\r\n"),
+            (false, b"HTTP/1.1 200 OK\r\n\r\nHi Andy!\n"),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (
+                rows[0].request_type.as_str(),
+                rows[0].request_resource.as_str()
+            ),
+            ("GET", "/Hello Arkime")
+        );
+        assert_eq!(rows[0].response_code, Some(200));
+        // scapy http_chunk.pcap: the capture starts with a Windows keepalive probe (one
+        // NUL byte at the stream's first sequence number), then the request.
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"\x00"),
+            (
+                true,
+                b"GET /httpgallery/chunked/chunkedimage.aspx?0.2911017199439567 HTTP/1.1\r\nHost: www.httpwatch.com\r\nConnection: keep-alive\r\n\r\n",
+            ),
+            (
+                false,
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: image/jpeg; charset=utf-8\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            ),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(
+            rows[0].request_resource,
+            "/httpgallery/chunked/chunkedimage.aspx?0.2911017199439567"
+        );
+        assert_eq!(rows[0].response_code, Some(200));
+        // Still not a head: a version that is not the last word, or no target at all.
+        for line in [&b"GET /a HTTP/1.1 x\r\n\r\n"[..], b"GET  HTTP/1.1\r\n\r\n"] {
+            assert!(
+                matches!(
+                    super::parser::request_head(line),
+                    super::parser::Head::Invalid
+                ),
+                "{line:?}"
+            );
+        }
+    }
 }

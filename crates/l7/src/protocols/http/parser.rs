@@ -215,7 +215,8 @@ pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
 }
 
 /// A request head httparse refuses but servers accept: a request line without a version
-/// (HTTP/0.9, alone or followed by headers) or malformed header lines (skipped).
+/// (HTTP/0.9, alone or followed by headers), a target with unescaped spaces, or malformed
+/// header lines (skipped).
 fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
     const MAX: usize = 16 * 1024;
     let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(MAX)]) else {
@@ -226,12 +227,20 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
         };
     };
     let line = buf[..nl].trim_ascii();
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
-    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+    let Some(sp) = memchr::memchr(b' ', line) else {
         return Head::Invalid;
     };
-    let proto = parts.next();
-    if parts.next().is_some()
+    let (method, rest) = (&line[..sp], line[sp + 1..].trim_ascii_start());
+    // The version is the last word; a target with unescaped spaces keeps them, as
+    // servers and tshark read it ("GET /a b HTTP/1.0" asks for "/a b").
+    let (target, proto) = match memchr::memrchr(b' ', rest) {
+        Some(i) if rest[i + 1..].starts_with(b"HTTP/") => {
+            (rest[..i].trim_ascii_end(), Some(&rest[i + 1..]))
+        }
+        Some(_) => return Head::Invalid,
+        None => (rest, None),
+    };
+    if target.is_empty()
         || !METHODS.contains(&method)
         || !(target.starts_with(b"/") || target.starts_with(b"http") || target == b"*")
         || proto.is_some_and(|p| !p.starts_with(b"HTTP/"))
@@ -328,8 +337,9 @@ pub fn looks_like_response(buf: &[u8]) -> Option<bool> {
     }
 }
 
-/// Where the next message that looks like a head starts in `buf` (at a line start),
-/// used to resynchronise after a gap; `None` when there is none yet.
+/// Where the next message that looks like a head starts in `buf` (at a line start, or
+/// after bytes no text starts with), used to resynchronise after a gap or an invalid
+/// head; `None` when there is none yet.
 pub fn find_head(buf: &[u8], request: bool) -> Option<usize> {
     let check = |at: usize| {
         let rest = &buf[at..];
@@ -342,6 +352,15 @@ pub fn find_head(buf: &[u8], request: bool) -> Option<usize> {
     };
     if check(0) {
         return Some(0);
+    }
+    // Bytes a head never starts with (a keepalive probe's byte caught as the stream's
+    // first, NUL padding) right before one.
+    let lead = buf
+        .iter()
+        .position(|&b| b.is_ascii_graphic() || b == b'\n')
+        .unwrap_or(buf.len());
+    if lead > 0 && lead < buf.len() && check(lead) {
+        return Some(lead);
     }
     memchr::memchr_iter(b'\n', buf)
         .map(|i| i + 1)
