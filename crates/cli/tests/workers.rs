@@ -28,6 +28,8 @@ fn one_two_and_eight_workers_write_the_same_rows() {
             "suricata-verify/tests/ftp/ftp-download-active/input.pcap",
             "deepflow/flow_generator/kafka/11-join-group-v7.pcap",
             "deepflow/flow_generator/mongo/mongo.pcap",
+            "zeek/Traces/tunnels/gtp/gtp1_gn_normal_incl_fragmentation.pcap",
+            "zeek/Traces/erspan.pcap",
         ] {
             inputs.push(corpus.join(f));
         }
