@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wirehouse_flow::{Flow, StreamEvent, StreamHandler};
 
+/// Protocol hand-overs one flow may make (a CONNECT inside a CONNECT, ...); past them the
+/// flow is no longer parsed.
+pub(crate) const MAX_HANDOVERS: u8 = 4;
+
 /// Application-layer settings (`[l7]` in the configuration file).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,6 +98,11 @@ struct Inner {
     /// port): the parser sees directions swapped and the rows say so.
     reversed: bool,
     proto: Option<usize>,
+    /// The protocol that handed the stream over to the one detected next (see
+    /// [`Parse::Handover`]): the flow keeps its name.
+    label: Option<usize>,
+    /// Hand-overs so far (bounded: each one starts detection afresh).
+    handovers: u8,
     bufs: [DirBuf; 2],
     pairing: Pairing,
     errors: u32,
@@ -110,6 +119,8 @@ impl Inner {
                 datagrams: 0,
             },
             proto: None,
+            label: None,
+            handovers: 0,
             reversed: false,
             bufs: Default::default(),
             pairing: Pairing::default(),
@@ -366,6 +377,73 @@ impl L7Engine {
         }
     }
 
+    /// Detection starts afresh on what follows a [`Parse::Handover`]: the other
+    /// direction's unparsed bytes (they came first), then `rest` of direction `fc`.
+    fn hand_over(
+        &mut self,
+        flow: &Flow,
+        inner: &mut Inner,
+        fc: bool,
+        rest: Vec<u8>,
+        first: i64,
+        last: i64,
+    ) {
+        let other = std::mem::take(&mut inner.bufs[usize::from(fc)]);
+        *inner = Inner {
+            label: inner.label.or(inner.proto),
+            handovers: inner.handovers + 1,
+            reversed: inner.reversed,
+            ..Inner::new()
+        };
+        if !other.data.is_empty() {
+            self.data(
+                flow,
+                inner,
+                !fc,
+                &other.data,
+                other.start_ns,
+                other.start_ns,
+            );
+        }
+        if !rest.is_empty() {
+            self.data(flow, inner, fc, &rest, first, last);
+        }
+    }
+
+    /// One direction's in-order bytes: held and probed while the protocol is unknown,
+    /// else fed to its parser.
+    fn data(
+        &mut self,
+        flow: &Flow,
+        inner: &mut Inner,
+        fc: bool,
+        bytes: &[u8],
+        first: i64,
+        last: i64,
+    ) {
+        let d = usize::from(!fc);
+        if let Phase::Detect { held, dead, .. } = &mut inner.phase {
+            if dead[d] {
+                return;
+            }
+            let buf = &mut inner.bufs[d];
+            let take = bytes
+                .len()
+                .min(self.cfg.detect_bytes.saturating_sub(buf.data.len()));
+            buf.data.extend_from_slice(&bytes[..take]);
+            held.push((fc, take, first, last));
+            if let Some(i) = self.probe_tcp(flow, inner, fc, false) {
+                self.activate(flow, inner, i);
+                // Bytes past the detection window of this chunk.
+                if take < bytes.len() {
+                    self.feed(flow, inner, fc, &bytes[take..], first, last);
+                }
+            }
+            return;
+        }
+        self.feed(flow, inner, fc, bytes, first, last);
+    }
+
     /// Feeds one direction's in-order bytes to the active parser.
     fn feed(
         &mut self,
@@ -419,6 +497,20 @@ impl L7Engine {
                 inner.bufs = Default::default();
                 return;
             }
+            Outcome::Handover if inner.handovers < MAX_HANDOVERS => {
+                let src: &[u8] = if old_len == 0 { bytes } else { &buf.data };
+                let rest = src[used..].to_vec();
+                // The requests this protocol left unanswered are written now.
+                cx.flush();
+                self.hand_over(flow, inner, fc, rest, first, last);
+                return;
+            }
+            Outcome::Handover => {
+                cx.flush();
+                inner.phase = Phase::Off;
+                inner.bufs = Default::default();
+                return;
+            }
             Outcome::GiveUp => {
                 give_up = true;
             }
@@ -456,6 +548,8 @@ enum Outcome {
     /// The parser gave up (or made too many errors).
     GiveUp,
     Stop,
+    /// Another protocol follows the bytes used.
+    Handover,
 }
 
 /// Calls the parser until it needs more bytes; returns how many it consumed. Bytes before
@@ -499,6 +593,7 @@ fn run(
                 invalid_at = Some(off);
             }
             Parse::Stop => return (data.len(), Outcome::Stop),
+            Parse::Handover(n) => return (off + n.min(data.len() - off), Outcome::Handover),
         }
     }
     (off, Outcome::Wait)
@@ -522,26 +617,7 @@ impl StreamHandler for L7Engine {
                     return;
                 }
                 let inner = state.0.get_or_insert_with(|| Box::new(Inner::new()));
-                if let Phase::Detect { held, dead, .. } = &mut inner.phase {
-                    if dead[d] {
-                        return;
-                    }
-                    let buf = &mut inner.bufs[d];
-                    let take = bytes
-                        .len()
-                        .min(self.cfg.detect_bytes.saturating_sub(buf.data.len()));
-                    buf.data.extend_from_slice(&bytes[..take]);
-                    held.push((fc, take, first_ts_ns, last_ts_ns));
-                    if let Some(i) = self.probe_tcp(flow, inner, fc, false) {
-                        self.activate(flow, inner, i);
-                        // Bytes past the detection window of this chunk.
-                        if take < bytes.len() {
-                            self.feed(flow, inner, fc, &bytes[take..], first_ts_ns, last_ts_ns);
-                        }
-                    }
-                    return;
-                }
-                self.feed(flow, inner, fc, bytes, first_ts_ns, last_ts_ns);
+                self.data(flow, inner, fc, bytes, first_ts_ns, last_ts_ns);
             }
             StreamEvent::Gap { len, ts_ns } => {
                 let Some(inner) = state.0.as_mut() else {
@@ -647,20 +723,28 @@ impl StreamHandler for L7Engine {
                     inner.phase = Phase::Off;
                 }
             }
-            Parse::Stop => inner.phase = Phase::Off,
+            Parse::Stop | Parse::Handover(_) => inner.phase = Phase::Off,
         }
     }
 
     fn describe(&mut self, flow: &mut Flow, state: &mut FlowL7) {
         // Periodic rows of a live capture name the protocol as soon as it is known. (A
         // flow the payload showed to be reversed is only turned round at its end.)
-        if let Some(i) = state.0.as_ref().and_then(|inner| inner.proto) {
+        if let Some(i) = state
+            .0
+            .as_ref()
+            .and_then(|inner| inner.label.or(inner.proto))
+        {
             flow.l7_protocol = REGISTRY[i].info().name;
         }
     }
 
     fn close(&mut self, flow: &mut Flow, state: FlowL7) {
-        if state.0.as_ref().is_none_or(|inner| inner.proto.is_none()) {
+        if state
+            .0
+            .as_ref()
+            .is_none_or(|inner| inner.proto.or(inner.label).is_none())
+        {
             // An FTP data connection whose control session another worker announced
             // only after this flow's bytes were probed (or that carried no bytes).
             if let Some(i) = self.enabled.iter().copied().find(|&i| {
@@ -678,12 +762,13 @@ impl StreamHandler for L7Engine {
         let Some(mut inner) = state.0 else {
             return;
         };
-        let Some(i) = inner.proto else {
-            return;
-        };
-        flow.l7_protocol = REGISTRY[i].info().name;
-        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
-        cx.flush();
+        if let Some(i) = inner.label.or(inner.proto) {
+            flow.l7_protocol = REGISTRY[i].info().name;
+        }
+        if let Some(i) = inner.proto {
+            let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+            cx.flush();
+        }
         if inner.reversed {
             // The application showed who the server is: the flow row says so too.
             flow.client = flow.client.other();

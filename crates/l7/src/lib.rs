@@ -89,8 +89,12 @@ pub enum Parse {
     /// (a gap of 0 through [`Session::gap`]), then offers the same bytes again so the
     /// parser can resynchronise in them; called invalid twice, they are dropped.
     Invalid,
-    /// Stop parsing this flow (upgrade to another protocol, encrypted data from here on).
+    /// Stop parsing this flow (encrypted data from here on).
     Stop,
+    /// The first `n` bytes were used and, in both directions, what follows them is
+    /// another protocol (a CONNECT tunnel, a 101 upgrade, STARTTLS): the engine detects
+    /// it afresh. The flow keeps this protocol's name.
+    Handover(usize),
 }
 
 /// What probes see.

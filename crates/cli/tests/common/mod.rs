@@ -69,6 +69,23 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
         .unwrap()
 }
 
+/// The text columns `names` of every row of `table` under `dir` (null as ""), sorted.
+pub fn text_columns(dir: &Path, table: &str, names: &[&str]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for b in read_table(dir, table) {
+        let cols: Vec<&StringArray> = names.iter().map(|n| col(&b, n)).collect();
+        for i in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| if c.is_null(i) { "" } else { c.value(i) }.to_string())
+                    .collect(),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
 /// An endpoint: (address text, port).
 pub type Ep = (String, u16);
 

@@ -363,7 +363,8 @@ impl Session for FtpSession {
                 if fc {
                     self.command(cx, l, n, span);
                 } else if self.reply_line(cx, l, n, span) {
-                    return Parse::Stop;
+                    // AUTH TLS accepted: TLS follows, in both directions.
+                    return Parse::Handover(n);
                 }
                 Parse::Consumed(n)
             }

@@ -155,16 +155,20 @@ fn ipv6_eprt_epsv() {
 }
 
 #[test]
-fn auth_tls_stops() {
+fn auth_tls_hands_over_to_tls() {
     let f = fixture(AUTH_TLS);
     let rows = rows_of(&f);
-    let last = rows.last().unwrap();
-    assert_eq!(last.request_type, "AUTH");
-    assert_eq!(last.request_resource, "TLS");
-    assert_eq!(last.response_code, Some(234));
-    assert_eq!(get(last, "tls"), Some("1"));
-    // Nothing after: the TLS records are not read as FTP.
-    assert!(rows.len() <= 3, "{:?}", summary(&rows));
+    let auth = rows.iter().position(|r| r.request_type == "AUTH").unwrap();
+    let a = &rows[auth];
+    assert_eq!(a.request_resource, "TLS");
+    assert_eq!(a.response_code, Some(234));
+    assert_eq!(get(a, "tls"), Some("1"));
+    // What follows is TLS, read as TLS: the handshake, and no FTP row.
+    let after: Vec<_> = rows[auth + 1..]
+        .iter()
+        .map(|r| (r.l7_protocol, r.request_type.as_str()))
+        .collect();
+    assert_eq!(after, [("tls", "handshake")], "{:?}", summary(&rows));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! HTTP/1.0 and 1.1: request and response heads, bodies framed by Content-Length,
 //! chunked encoding or connection close, pipelining (FIFO pairing), HEAD / 1xx / 204 /
-//! 304 without bodies, 101 and CONNECT tunnels (parsing stops), and resynchronisation at
-//! the next head after a gap or invalid bytes. Registry API calls (OCI distribution
+//! 304 without bodies, 101 and CONNECT tunnels (handed over to what they carry), and
+//! resynchronisation at the next head after a gap or invalid bytes. Registry API calls (OCI distribution
 //! spec) are recognised by `oci` and written as `l7_protocol = 'oci'`. See `README.md`
 //! for the row mapping.
 
@@ -112,9 +112,6 @@ pub struct HttpSession {
     current: Option<Response>,
     /// Interim (1xx) response bytes, counted into the final response.
     interim_bytes: u64,
-    /// A CONNECT succeeded: HTTP may go on through the tunnel (a plain-HTTP proxy), or
-    /// something else (TLS) does, and parsing stops.
-    tunnel: bool,
     /// Registry blobs named by manifests on this connection.
     known: oci::Known,
     /// The request body being kept (a registry manifest PUT).
@@ -357,15 +354,11 @@ impl HttpSession {
             echo: None,
             attributes,
         };
-        if h.code == 101 {
-            // Another protocol (WebSocket, h2c) follows.
+        if h.code == 101 || (asked == Some(Asked::Connect) && status == Status::Ok) {
+            // Another protocol follows: after an upgrade (WebSocket, h2c), or through a
+            // proxy's tunnel (TLS, or plain HTTP again).
             cx.response(resp);
-            return Parse::Stop;
-        }
-        if asked == Some(Asked::Connect) && status == Status::Ok {
-            cx.response(resp);
-            self.tunnel = true;
-            return Parse::Consumed(h.len);
+            return Parse::Handover(h.len);
         }
         let body = if asked == Some(Asked::Head) || h.code == 204 || h.code == 304 {
             Body::Head
@@ -406,17 +399,6 @@ impl Session for HttpSession {
         };
         if blank > 0 && at_head {
             return Parse::Consumed(blank);
-        }
-        if self.tunnel {
-            if !fc {
-                // Wait for the client to show what the tunnel carries.
-                return Parse::Needed(1);
-            }
-            match parser::looks_like_request(buf) {
-                Some(true) => self.tunnel = false,
-                Some(false) => return Parse::Needed(1),
-                None => return Parse::Stop,
-            }
         }
         let dir = if fc { &mut self.req } else { &mut self.resp };
         if dir.resync {
@@ -801,5 +783,35 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
                 "{line:?}"
             );
         }
+    }
+
+    #[test]
+    fn plain_http_through_a_connect_tunnel_is_still_http() {
+        let conv: Vec<(bool, &[u8])> = vec![
+            (
+                true,
+                b"CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n",
+            ),
+            (false, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            (true, b"GET /in HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+            (
+                false,
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            ),
+        ];
+        let rows = segmentation_invariant(&conv, 3128);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.request_type.as_str(), r.response_code))
+            .collect();
+        assert_eq!(got, [("CONNECT", Some(200)), ("GET", Some(404))]);
+        // Tunnels inside tunnels: a flow hands over at most MAX_HANDOVERS times.
+        let mut conv: Vec<(bool, &[u8])> = Vec::new();
+        for _ in 0..8 {
+            conv.push((true, b"CONNECT h:80 HTTP/1.1\r\n\r\n"));
+            conv.push((false, b"HTTP/1.1 200 OK\r\n\r\n"));
+        }
+        let rows = segmentation_invariant(&conv, 3128);
+        assert_eq!(rows.len(), usize::from(crate::engine::MAX_HANDOVERS) + 1);
     }
 }
