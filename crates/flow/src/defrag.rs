@@ -651,9 +651,11 @@ fn hand_on(
     let mut whole = decode_ip(&r.datagram).map_err(|e| (e, r.fragments))?;
     whole.vlan_id = vlan;
     // A tunnel's inner packet carried in a fragmented outer datagram counts its own IP
-    // length, as it would unfragmented; every fragment still counts as a packet.
+    // length, as it would unfragmented; every fragment still counts as a packet. Never
+    // more than came on the wire: a leading part or a repeated fragment carries an inner
+    // header whose length claims bytes that did not come.
     let ip_bytes = if whole.tunnel_depth > 0 {
-        u64::from(whole.ip.wire_len)
+        u64::from(whole.ip.wire_len).min(r.wire_bytes)
     } else {
         r.wire_bytes
     };

@@ -373,7 +373,8 @@ impl L7Engine {
             let hd = usize::from(!hfc);
             let chunk = &saved[hd][offs[hd]..offs[hd] + len];
             offs[hd] += len;
-            self.feed(flow, inner, hfc, chunk, f, l);
+            // Through `data`: a hand-over may have put the flow back to detection.
+            self.data(flow, inner, hfc, chunk, f, l);
         }
     }
 
@@ -436,7 +437,7 @@ impl L7Engine {
                 self.activate(flow, inner, i);
                 // Bytes past the detection window of this chunk.
                 if take < bytes.len() {
-                    self.feed(flow, inner, fc, &bytes[take..], first, last);
+                    self.data(flow, inner, fc, &bytes[take..], first, last);
                 }
             }
             return;
@@ -500,13 +501,15 @@ impl L7Engine {
             Outcome::Handover if inner.handovers < MAX_HANDOVERS => {
                 let src: &[u8] = if old_len == 0 { bytes } else { &buf.data };
                 let rest = src[used..].to_vec();
+                let rest_first = if used < old_len { start } else { first };
                 // The requests this protocol left unanswered are written now.
                 cx.flush();
-                self.hand_over(flow, inner, fc, rest, first, last);
+                self.hand_over(flow, inner, fc, rest, rest_first, last);
                 return;
             }
             Outcome::Handover => {
                 cx.flush();
+                cx.stats.given_up += 1;
                 inner.phase = Phase::Off;
                 inner.bufs = Default::default();
                 return;

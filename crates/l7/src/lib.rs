@@ -89,11 +89,11 @@ pub enum Parse {
     /// (a gap of 0 through [`Session::gap`]), then offers the same bytes again so the
     /// parser can resynchronise in them; called invalid twice, they are dropped.
     Invalid,
-    /// Stop parsing this flow (encrypted data from here on).
+    /// Stop parsing this flow (encrypted data, or a protocol not parsed, from here on).
     Stop,
     /// The first `n` bytes were used and, in both directions, what follows them is
-    /// another protocol (a CONNECT tunnel, a 101 upgrade, STARTTLS): the engine detects
-    /// it afresh. The flow keeps this protocol's name.
+    /// another protocol (a CONNECT tunnel, STARTTLS): the engine detects it afresh. The
+    /// flow keeps this protocol's name.
     Handover(usize),
 }
 

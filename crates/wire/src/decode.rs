@@ -25,21 +25,29 @@ const GTPV0_PORT: u16 = 3386;
 const TEREDO_PORT: u16 = 3544;
 const AYIYA_PORT: u16 = 5072;
 
+/// A tunnel header's parser: what is inside, and the bytes after the header.
+type Decap = fn(&[u8]) -> Result<(tunnel::Inner, &[u8]), DecodeError>;
+
+/// The tunnel carried by UDP datagrams to or from port `p`, if any.
+#[inline]
+fn udp_tunnel(p: u16) -> Option<Decap> {
+    Some(match p {
+        VXLAN_PORT => tunnel::vxlan,
+        GENEVE_PORT => tunnel::geneve,
+        GRE_IN_UDP_PORT => tunnel::gre,
+        VXLAN_GPE_PORT => tunnel::vxlan_gpe,
+        MPLS_IN_UDP_PORT => |b| Ok((tunnel::Inner::Mpls, b)),
+        GTPU_PORT | GTPV0_PORT => tunnel::gtp,
+        TEREDO_PORT => tunnel::teredo,
+        AYIYA_PORT => tunnel::ayiya,
+        _ => return None,
+    })
+}
+
 /// Whether a UDP port is one whose datagrams [`decode`] tries to decapsulate as a tunnel.
 #[inline]
-pub const fn is_tunnel_port(p: u16) -> bool {
-    matches!(
-        p,
-        VXLAN_PORT
-            | GENEVE_PORT
-            | GRE_IN_UDP_PORT
-            | VXLAN_GPE_PORT
-            | MPLS_IN_UDP_PORT
-            | GTPU_PORT
-            | GTPV0_PORT
-            | TEREDO_PORT
-            | AYIYA_PORT
-    )
+pub fn is_tunnel_port(p: u16) -> bool {
+    udp_tunnel(p).is_some()
 }
 
 /// The IP layer of the decoded (innermost) packet.
@@ -220,10 +228,9 @@ pub fn decode(lt: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             let llc = data
                 .get(13..21)
                 .ok_or(DecodeError::truncated(Layer::Link))?;
-            if llc[..3] != [0xaa, 0xaa, 0x03] {
-                return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(0)));
-            }
-            ethertype_at(data, 21, be16(llc, 6), &mut w)
+            let et = ethernet::snap_ethertype(llc)
+                .ok_or(DecodeError::new(Layer::Link, ErrorKind::NotIp(0)))?;
+            ethertype_at(data, 21, et, &mut w)
         }
         LinkType::Ieee80211 => wlan_at(data, 0, &mut w),
         LinkType::Radiotap => {
@@ -352,12 +359,9 @@ fn ethertype_at<'a>(
             }
             // 802.3 length field followed by LLC/SNAP.
             n if n <= 1500 => {
-                if rest.len() >= 8 && rest[..3] == [0xaa, 0xaa, 0x03] {
-                    et = be16(rest, 6);
-                    off += 8;
-                } else {
-                    return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(n)));
-                }
+                et = ethernet::snap_ethertype(rest)
+                    .ok_or(DecodeError::new(Layer::Link, ErrorKind::NotIp(n)))?;
+                off += 8;
             }
             other => return Err(DecodeError::new(Layer::Link, ErrorKind::NotIp(other))),
         }
@@ -525,30 +529,9 @@ fn transport<'a>(
     let inner = match (ip.protocol, d.l4) {
         (ipproto::GRE, _) => tunnel::gre(l4b).ok(),
         (ipproto::IPIP | ipproto::IPV6, _) => Some((tunnel::Inner::Ip, l4b)),
-        (ipproto::UDP, L4::Udp { src_port, dst_port }) => {
-            if dst_port == VXLAN_PORT || src_port == VXLAN_PORT {
-                tunnel::vxlan(d.payload).ok()
-            } else if dst_port == GENEVE_PORT || src_port == GENEVE_PORT {
-                tunnel::geneve(d.payload).ok()
-            } else if dst_port == GRE_IN_UDP_PORT || src_port == GRE_IN_UDP_PORT {
-                tunnel::gre(d.payload).ok()
-            } else if dst_port == VXLAN_GPE_PORT || src_port == VXLAN_GPE_PORT {
-                tunnel::vxlan_gpe(d.payload).ok()
-            } else if dst_port == MPLS_IN_UDP_PORT || src_port == MPLS_IN_UDP_PORT {
-                Some((tunnel::Inner::Mpls, d.payload))
-            } else if [GTPU_PORT, GTPV0_PORT]
-                .iter()
-                .any(|&p| p == dst_port || p == src_port)
-            {
-                tunnel::gtp(d.payload).ok()
-            } else if dst_port == TEREDO_PORT || src_port == TEREDO_PORT {
-                tunnel::teredo(d.payload).ok()
-            } else if dst_port == AYIYA_PORT || src_port == AYIYA_PORT {
-                tunnel::ayiya(d.payload).ok()
-            } else {
-                None
-            }
-        }
+        (ipproto::UDP, L4::Udp { src_port, dst_port }) => udp_tunnel(dst_port)
+            .or_else(|| udp_tunnel(src_port))
+            .and_then(|decap| decap(d.payload).ok()),
         _ => None,
     };
     if let Some((kind, rest)) = inner {

@@ -78,6 +78,12 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
     }
 }
 
+/// The EtherType named by an 802.2 LLC header with SNAP (`aa aa 03`, a 3-byte OUI, the
+/// type) at the start of `b`; `None` for other LLC headers or fewer than 8 bytes.
+pub fn snap_ethertype(b: &[u8]) -> Option<u16> {
+    (b.len() >= 8 && b[..3] == [0xaa, 0xaa, 0x03]).then(|| be16(b, 6))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

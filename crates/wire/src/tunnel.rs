@@ -122,10 +122,9 @@ pub fn wlan(b: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
     let llc = b
         .get(len..len + 8)
         .ok_or(DecodeError::truncated(Layer::Link))?;
-    if llc[..3] != [0xaa, 0xaa, 0x03] {
-        return Err(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0)));
-    }
-    Ok((be16(llc, 6), &b[len + 8..]))
+    let et = crate::ethernet::snap_ethertype(llc)
+        .ok_or(DecodeError::new(Layer::Link, crate::ErrorKind::NotIp(0)))?;
+    Ok((et, &b[len + 8..]))
 }
 
 /// Parses a VXLAN header (8 bytes; always Ethernet inside).

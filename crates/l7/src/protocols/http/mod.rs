@@ -1,7 +1,7 @@
 //! HTTP/1.0 and 1.1: request and response heads, bodies framed by Content-Length,
 //! chunked encoding or connection close, pipelining (FIFO pairing), HEAD / 1xx / 204 /
-//! 304 without bodies, 101 and CONNECT tunnels (handed over to what they carry), and
-//! resynchronisation at the next head after a gap or invalid bytes. Registry API calls (OCI distribution
+//! 304 without bodies, 101 upgrades (parsing stops), CONNECT tunnels (handed over to what
+//! they carry), and resynchronisation at the next head after a gap or invalid bytes. Registry API calls (OCI distribution
 //! spec) are recognised by `oci` and written as `l7_protocol = 'oci'`. See `README.md`
 //! for the row mapping.
 
@@ -354,9 +354,14 @@ impl HttpSession {
             echo: None,
             attributes,
         };
-        if h.code == 101 || (asked == Some(Asked::Connect) && status == Status::Ok) {
-            // Another protocol follows: after an upgrade (WebSocket, h2c), or through a
-            // proxy's tunnel (TLS, or plain HTTP again).
+        if h.code == 101 {
+            // Another protocol follows (WebSocket, h2c): none parsed here, and their
+            // frames are no protocol's first bytes.
+            cx.response(resp);
+            return Parse::Stop;
+        }
+        if asked == Some(Asked::Connect) && status == Status::Ok {
+            // A proxy's tunnel: what it carries (TLS, or plain HTTP again) is detected.
             cx.response(resp);
             return Parse::Handover(h.len);
         }
@@ -774,7 +779,11 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
         );
         assert_eq!(rows[0].response_code, Some(200));
         // Still not a head: a version that is not the last word, or no target at all.
-        for line in [&b"GET /a HTTP/1.1 x\r\n\r\n"[..], b"GET  HTTP/1.1\r\n\r\n"] {
+        for line in [
+            &b"GET /a HTTP/1.1 x\r\n\r\n"[..],
+            b"GET  HTTP/1.1\r\n\r\n",
+            b"GET /a HTTP/1.1 HTTP/1.1\r\n\r\n",
+        ] {
             assert!(
                 matches!(
                     super::parser::request_head(line),

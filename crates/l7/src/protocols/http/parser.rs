@@ -234,7 +234,11 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
     // The version is the last word; a target with unescaped spaces keeps them, as
     // servers and tshark read it ("GET /a b HTTP/1.0" asks for "/a b").
     let (target, proto) = match memchr::memrchr(b' ', rest) {
-        Some(i) if rest[i + 1..].starts_with(b"HTTP/") => {
+        // A version inside the target too would make the line ambiguous.
+        Some(i)
+            if rest[i + 1..].starts_with(b"HTTP/")
+                && memchr::memmem::find(&rest[..i], b" HTTP/").is_none() =>
+        {
             (rest[..i].trim_ascii_end(), Some(&rest[i + 1..]))
         }
         Some(_) => return Head::Invalid,
@@ -243,7 +247,6 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
     if target.is_empty()
         || !METHODS.contains(&method)
         || !(target.starts_with(b"/") || target.starts_with(b"http") || target == b"*")
-        || proto.is_some_and(|p| !p.starts_with(b"HTTP/"))
     {
         return Head::Invalid;
     }
