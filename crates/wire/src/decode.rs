@@ -1,9 +1,8 @@
 //! The layer walker: link type + frame bytes → the (innermost) IP flow summary.
 //!
 //! Walks link headers, VLAN/QinQ tags, MPLS labels, PPPoE, IPv4/IPv6 (with extension
-//! headers), and decapsulates GRE/ERSPAN, VXLAN, Geneve, GTP-U, Teredo, AYIYA and IP-in-IP so
-//! that the inner
-//! flow is reported. A tunnel whose inside cannot be decoded is reported as the outer
+//! headers), and decapsulates GRE/ERSPAN, VXLAN, Geneve, GTP, Teredo, AYIYA and IP-in-IP
+//! so that the inner flow is reported. A tunnel whose inside cannot be decoded is reported as the outer
 //! flow (the packet is still counted). Never panics; every failure is a [`DecodeError`].
 
 use crate::{

@@ -216,10 +216,10 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
     let last = |s: &str| s.rsplit(';').next().unwrap_or("").to_string();
     let mut m = FlowFacts::new();
     // (src, dst, id) of first fragments -> (proto, src endpoint, dst endpoint).
-    let mut firsts: BTreeMap<FragId, Option<FlowId>> = BTreeMap::new();
+    // With it, whether the key is a tunnel's outer datagram: its later fragments add a
+    // packet each, the inner packet's length having been counted whole.
+    let mut firsts: BTreeMap<FragId, Option<(FlowId, bool)>> = BTreeMap::new();
     let mut later: Vec<((String, String, String), u64)> = Vec::new();
-    // Outer datagrams of tunnels that were fragmented.
-    let mut tunneled: std::collections::BTreeSet<FragId> = Default::default();
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < fields.len() {
@@ -284,10 +284,11 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         if is_frag && !first {
             // IP ids get reused: a fragment belongs to the latest first fragment before it
             // (or, when it arrived ahead of its first fragment, the one found at the end).
-            // An outer fragment adds a packet; the inner packet's length was counted whole.
-            let bytes = if tunneled.contains(&fkey) { 0 } else { bytes };
             match firsts.get(&fkey) {
-                Some(Some((proto, s, d))) => add(&mut m, *proto, s.clone(), d.clone(), 1, bytes),
+                Some(Some(((proto, s, d), outer))) => {
+                    let bytes = if *outer { 0 } else { bytes };
+                    add(&mut m, *proto, s.clone(), d.clone(), 1, bytes)
+                }
                 Some(None) => {}
                 None => later.push((fkey, bytes)),
             }
@@ -313,15 +314,18 @@ pub fn tshark_flows(pcap: &Path) -> FlowFacts {
         let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
             continue;
         };
-        tunneled.extend(outer_firsts.iter().cloned());
-        for k in outer_firsts.into_iter().chain(is_frag.then_some(fkey)) {
-            firsts.insert(k, Some((proto, (src.clone(), sp), (dst.clone(), dp))));
+        let flow = (proto, (src.clone(), sp), (dst.clone(), dp));
+        for k in outer_firsts {
+            firsts.insert(k, Some((flow.clone(), true)));
+        }
+        if is_frag {
+            firsts.insert(fkey, Some((flow, false)));
         }
         add(&mut m, proto, (src, sp), (dst, dp), 1, bytes);
     }
     for (k, bytes) in later {
-        if let Some(Some((proto, s, d))) = firsts.get(&k) {
-            let bytes = if tunneled.contains(&k) { 0 } else { bytes };
+        if let Some(Some(((proto, s, d), outer))) = firsts.get(&k) {
+            let bytes = if *outer { 0 } else { bytes };
             add(&mut m, *proto, s.clone(), d.clone(), 1, bytes);
         }
     }

@@ -1,9 +1,8 @@
 //! FTP control connections (RFC 959 and its extensions): one row per command, written
 //! at its final reply (preliminary `1xx` replies do not end a command), multi-line
 //! replies, FIFO pairing, `PASS` masked, the stream handed over to TLS after `AUTH TLS` +
-//! `234`. The data
-//! endpoints announced by `227`/`229` replies and `PORT`/`EPRT` commands go into the run's
-//! [`Shared`](crate::Shared) registry, where the `ftp-data` protocol
+//! `234`. The data endpoints announced by `227`/`229` replies and `PORT`/`EPRT` commands
+//! go into the run's [`Shared`](crate::Shared) registry, where the `ftp-data` protocol
 //! ([`super::ftp_data`]) finds them; a transfer command's row carries what its data
 //! connection moved. See `README.md` for the row mapping.
 

@@ -1,8 +1,9 @@
 //! HTTP/1.0 and 1.1: request and response heads, bodies framed by Content-Length,
 //! chunked encoding or connection close, pipelining (FIFO pairing), HEAD / 1xx / 204 /
 //! 304 without bodies, 101 upgrades (parsing stops), CONNECT tunnels (handed over to what
-//! they carry), and resynchronisation at the next head after a gap or invalid bytes. Registry API calls (OCI distribution
-//! spec) are recognised by `oci` and written as `l7_protocol = 'oci'`. See `README.md`
+//! they carry), and resynchronisation at the next head after a gap or invalid bytes.
+//! Registry API calls (OCI distribution spec) are recognised by `oci` and written as
+//! `l7_protocol = 'oci'`. See `README.md`
 //! for the row mapping.
 
 pub mod oci;
