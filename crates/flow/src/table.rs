@@ -347,6 +347,10 @@ pub struct ReassemblyTotals {
     pub streams: HalfStats,
     /// Times the global memory cap forced a flow's holes to be given up.
     pub memcap_flushes: u64,
+    /// TCP handshakes that completed after a reset was sent during them: neither end
+    /// took the reset (a forged one, or a client's reply to a forged segment), so it
+    /// closed nothing.
+    pub handshakes_past_reset: u64,
 }
 
 /// Tracks flows; emits a [`FlowRow`] for each flow that ends.
@@ -570,6 +574,13 @@ impl<H: StreamHandler> FlowTable<H> {
         let f = &mut e.flow;
         f.last_ns = f.last_ns.max(ts_ns);
         let di = usize::from(side != f.client);
+        // The client's SYN is out, and neither the server's SYN-ACK nor the client's ACK of
+        // it has been seen. A client in SYN-SENT takes nothing from the server but a SYN or
+        // a reset (RFC 9293 §3.10.7.3), and Linux and Windows also refuse a reset whose
+        // timestamps do not fit their SYN: whether a reset was taken shows in what follows.
+        let handshaking =
+            f.syn_ns.is_some() && f.synack_ns.is_none() && f.dir[0].tcp_flags & flags::ACK == 0;
+        let mut tentative = false;
         let ds = &mut f.dir[di];
         ds.packets += u64::from(count.packets);
         ds.bytes += count.ip_bytes;
@@ -579,6 +590,16 @@ impl<H: StreamHandler> FlowTable<H> {
             ds.tcp_flags |= t.flags;
             let syn = t.flags & flags::SYN != 0;
             let ack = t.flags & flags::ACK != 0;
+            if handshaking {
+                let completes = t.flags & flags::RST == 0 && if di == 0 { ack } else { syn && ack };
+                if completes && f.closed.take().is_some() {
+                    self.totals.handshakes_past_reset += 1;
+                }
+                // A bare segment of the server's before its SYN-ACK, or a reset from
+                // either side, waits to see whether the handshake goes on.
+                tentative = !completes
+                    && (t.flags & flags::RST != 0 || (di == 1 && !syn && d.payload_wire_len == 0));
+            }
             match (di, syn, ack) {
                 (0, true, false) if f.syn_ns.is_none() => f.syn_ns = Some(ts_ns),
                 (1, true, true) if f.synack_ns.is_none() => f.synack_ns = Some(ts_ns),
@@ -587,7 +608,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 }
                 _ => {}
             }
-            if t.flags & flags::FIN != 0 {
+            if t.flags & flags::FIN != 0 && !tentative {
                 f.fin[di] = true;
             }
             if f.closed.is_none() {
@@ -613,6 +634,8 @@ impl<H: StreamHandler> FlowTable<H> {
         let handler = &mut self.handler;
         let cfg = &self.cfg.reassembly;
         match (tcp, d.l4_truncated) {
+            // It carries no bytes, and its flags may not count: the streams wait.
+            (Some(_), false) if tentative => {}
             (Some(t), false) => {
                 let st = streams.get_or_insert_with(|| {
                     Box::new([HalfStream::default(), HalfStream::default()])

@@ -651,6 +651,7 @@ pub(crate) fn run_pipeline<T>(
         t.streams.keepalives += s.keepalives;
         t.streams.delivered_bytes += s.delivered_bytes;
         t.memcap_flushes += r.reassembly.memcap_flushes;
+        t.handshakes_past_reset += r.reassembly.handshakes_past_reset;
         for (k, v) in &r.l7 {
             stats.l7.entry(k.to_string()).or_default().add(v);
         }

@@ -188,6 +188,14 @@ impl RunStats {
             counted(r.missing_bytes, "byte missing", "bytes missing"),
             counted(r.overlap_conflicts, "overlap conflict", "overlap conflicts")
         ));
+        let past = self.reassembly.handshakes_past_reset;
+        if past > 0 {
+            s.pop();
+            s.push_str(&format!(
+                ", {} past a reset\n",
+                counted(past, "handshake", "handshakes")
+            ));
+        }
         if !self.l7.is_empty() {
             let parts: Vec<String> = self
                 .l7
