@@ -1,6 +1,7 @@
 //! Streams that change protocol part-way, on real captures: a proxy's CONNECT tunnel and
 //! FTP's AUTH TLS are followed by the TLS they carry (its handshake row, with the SNI),
-//! and the flow keeps the name of the protocol that opened it.
+//! FTP's commands are read again once CCC has shut TLS down, and the flow keeps the name
+//! of the protocol that opened it.
 
 mod common;
 
@@ -31,6 +32,17 @@ const CASES: &[(&str, &str, &[Row])] = &[
             ("ftp", "AUTH", ""),
             ("ftp", "FEAT", ""),
             ("tls", "handshake", "127.0.0.1"),
+        ],
+    ),
+    // AUTH TLS, then CCC: both sides close TLS and the commands go on in the clear.
+    (
+        "nDPI/pcap/ftp-start-tls.pcap",
+        "ftp",
+        &[
+            ("ftp", "AUTH", ""),
+            ("ftp", "PASV", ""),
+            ("ftp", "STOR", ""),
+            ("tls", "handshake", ""),
         ],
     ),
 ];

@@ -103,6 +103,11 @@ struct Inner {
     label: Option<usize>,
     /// Hand-overs so far (bounded: each one starts detection afresh).
     handovers: u8,
+    /// The protocol before this one lent it the stream ([`Parse::Lend`]).
+    lent: bool,
+    /// Bit `i`: protocol `i` was active on the flow (it counts the flow once, even
+    /// when the stream comes back to it after a hand-over).
+    parsed: u64,
     bufs: [DirBuf; 2],
     pairing: Pairing,
     errors: u32,
@@ -121,6 +126,8 @@ impl Inner {
             proto: None,
             label: None,
             handovers: 0,
+            parsed: 0,
+            lent: false,
             reversed: false,
             bufs: Default::default(),
             pairing: Pairing::default(),
@@ -154,6 +161,7 @@ impl Out {
         i: usize,
         pairing: &'a mut Pairing,
         reversed: bool,
+        lent: bool,
     ) -> Cx<'a> {
         Cx {
             flow,
@@ -164,6 +172,7 @@ impl Out {
             limits: self.limits,
             reversed,
             shared: &self.shared,
+            lent,
         }
     }
 }
@@ -360,7 +369,11 @@ impl L7Engine {
 
     /// Switches the flow to protocol `i` and replays what detection held, in order.
     fn activate(&mut self, flow: &Flow, inner: &mut Inner, i: usize) {
-        self.out.stats[i].flows += 1;
+        let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+        if inner.parsed & bit == 0 || bit == 0 {
+            self.out.stats[i].flows += 1;
+        }
+        inner.parsed |= bit;
         let held = match &mut inner.phase {
             Phase::Detect { held, .. } => std::mem::take(held),
             _ => Vec::new(),
@@ -378,14 +391,15 @@ impl L7Engine {
         }
     }
 
-    /// Detection starts afresh on what follows a [`Parse::Handover`]: the other
-    /// direction's unparsed bytes (they came first), then `rest` of direction `fc`.
+    /// Detection starts afresh on what follows a [`Parse::Handover`] (or a
+    /// [`Parse::Lend`], then `lent`): the other direction's unparsed bytes (they came
+    /// first), then `rest` of direction `fc`.
     fn hand_over(
         &mut self,
         flow: &Flow,
         inner: &mut Inner,
         fc: bool,
-        rest: Vec<u8>,
+        (rest, lent): (Vec<u8>, bool),
         first: i64,
         last: i64,
     ) {
@@ -393,6 +407,8 @@ impl L7Engine {
         *inner = Inner {
             label: inner.label.or(inner.proto),
             handovers: inner.handovers + 1,
+            parsed: inner.parsed,
+            lent,
             reversed: inner.reversed,
             ..Inner::new()
         };
@@ -463,7 +479,9 @@ impl L7Engine {
         let buf = &mut inner.bufs[d];
         let old_len = buf.data.len();
         let start = if old_len == 0 { first } else { buf.start_ns };
-        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+        let mut cx = self
+            .out
+            .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
         let times = (start, first, last);
         let max = self.cfg.max_errors_per_flow;
         let errors = &mut inner.errors;
@@ -498,16 +516,16 @@ impl L7Engine {
                 inner.bufs = Default::default();
                 return;
             }
-            Outcome::Handover if inner.handovers < MAX_HANDOVERS => {
+            Outcome::Handover { lent } if inner.handovers < MAX_HANDOVERS => {
                 let src: &[u8] = if old_len == 0 { bytes } else { &buf.data };
                 let rest = src[used..].to_vec();
                 let rest_first = if used < old_len { start } else { first };
                 // The requests this protocol left unanswered are written now.
                 cx.flush();
-                self.hand_over(flow, inner, fc, rest, rest_first, last);
+                self.hand_over(flow, inner, fc, (rest, lent), rest_first, last);
                 return;
             }
-            Outcome::Handover => {
+            Outcome::Handover { .. } => {
                 cx.flush();
                 cx.stats.given_up += 1;
                 inner.phase = Phase::Off;
@@ -551,8 +569,10 @@ enum Outcome {
     /// The parser gave up (or made too many errors).
     GiveUp,
     Stop,
-    /// Another protocol follows the bytes used.
-    Handover,
+    /// Another protocol follows the bytes used (`lent`: see [`Parse::Lend`]).
+    Handover {
+        lent: bool,
+    },
 }
 
 /// Calls the parser until it needs more bytes; returns how many it consumed. Bytes before
@@ -596,7 +616,18 @@ fn run(
                 invalid_at = Some(off);
             }
             Parse::Stop => return (data.len(), Outcome::Stop),
-            Parse::Handover(n) => return (off + n.min(data.len() - off), Outcome::Handover),
+            Parse::Handover(n) => {
+                return (
+                    off + n.min(data.len() - off),
+                    Outcome::Handover { lent: false },
+                );
+            }
+            Parse::Lend(n) => {
+                return (
+                    off + n.min(data.len() - off),
+                    Outcome::Handover { lent: true },
+                );
+            }
         }
     }
     (off, Outcome::Wait)
@@ -636,7 +667,9 @@ impl StreamHandler for L7Engine {
                         let i = inner.proto.expect("active has a protocol");
                         let lost = inner.bufs[d].data.len() as u64;
                         inner.bufs[d].data.clear();
-                        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+                        let mut cx =
+                            self.out
+                                .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
                         cx.stats.gaps += 1;
                         if !session.gap(&mut cx, fc != inner.reversed, len + lost, ts_ns) {
                             cx.stats.given_up += 1;
@@ -660,7 +693,9 @@ impl StreamHandler for L7Engine {
                 }
                 if let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) {
                     let buf = std::mem::take(&mut inner.bufs[d].data);
-                    let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+                    let mut cx =
+                        self.out
+                            .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
                     session.end(&mut cx, fc != inner.reversed, &buf, ts_ns);
                 }
             }
@@ -711,7 +746,9 @@ impl StreamHandler for L7Engine {
         let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) else {
             return;
         };
-        let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+        let mut cx = self
+            .out
+            .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
         let span = Span {
             start_ns: ts_ns,
             end_ns: ts_ns,
@@ -726,7 +763,7 @@ impl StreamHandler for L7Engine {
                     inner.phase = Phase::Off;
                 }
             }
-            Parse::Stop | Parse::Handover(_) => inner.phase = Phase::Off,
+            Parse::Stop | Parse::Handover(_) | Parse::Lend(_) => inner.phase = Phase::Off,
         }
     }
 
@@ -769,7 +806,9 @@ impl StreamHandler for L7Engine {
             flow.l7_protocol = REGISTRY[i].info().name;
         }
         if let Some(i) = inner.proto {
-            let mut cx = self.out.cx(flow, i, &mut inner.pairing, inner.reversed);
+            let mut cx = self
+                .out
+                .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
             cx.flush();
         }
         if inner.reversed {

@@ -95,6 +95,10 @@ pub enum Parse {
     /// another protocol (a CONNECT tunnel, STARTTLS): the engine detects it afresh. The
     /// flow keeps this protocol's name.
     Handover(usize),
+    /// Like [`Handover`](Self::Handover), for a while: this protocol takes the stream
+    /// back if the next one shuts down and leaves it in the clear (FTP's AUTH TLS, which
+    /// CCC ends). The next protocol's parser is told so ([`Cx::lent`]).
+    Lend(usize),
 }
 
 /// What probes see.

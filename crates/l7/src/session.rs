@@ -183,9 +183,17 @@ pub struct Cx<'a> {
     pub(crate) reversed: bool,
     /// The run's cross-worker state.
     pub(crate) shared: &'a Shared,
+    /// The protocol before lent the stream ([`crate::Parse::Lend`]).
+    pub(crate) lent: bool,
 }
 
 impl Cx<'_> {
+    /// The protocol before this one lent it the stream ([`crate::Parse::Lend`]): it
+    /// takes the stream back if this one shuts down and leaves it in the clear.
+    pub fn lent(&self) -> bool {
+        self.lent
+    }
+
     /// The server's side of the flow (as the parser sees it).
     fn server_side(&self) -> wirehouse_flow::Side {
         if self.reversed {

@@ -364,7 +364,7 @@ impl Session for FtpSession {
                     self.command(cx, l, n, span);
                 } else if self.reply_line(cx, l, n, span) {
                     // AUTH TLS accepted: TLS follows, in both directions.
-                    return Parse::Handover(n);
+                    return Parse::Lend(n);
                 }
                 Parse::Consumed(n)
             }

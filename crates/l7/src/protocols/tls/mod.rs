@@ -86,6 +86,8 @@ struct Dir {
     started: bool,
     /// The direction ended.
     ended: bool,
+    /// An alert record came after the handshake (its close_notify, when TLS 1.2 or older).
+    alerted: bool,
     /// Record bytes consumed.
     bytes: u64,
     /// Arrival of the first record of the handshake message being reassembled.
@@ -115,6 +117,8 @@ pub struct TlsSession {
     server: Option<Server>,
     /// The row was written (or cannot be): only encrypted data follows.
     done: bool,
+    /// Bytes were lost after the row: records can no longer be followed (see `stop`).
+    adrift: bool,
 }
 
 fn idx(from_client: bool) -> usize {
@@ -126,6 +130,35 @@ fn is_tls13(v: u16) -> bool {
 }
 
 impl TlsSession {
+    /// What follows the handshake row. Encrypted records are of no interest, unless
+    /// another protocol lent TLS the stream: it takes it back once TLS is shut down
+    /// (FTP's CCC, RFC 4217 §6), so the records are followed to their end.
+    fn stop(&mut self, cx: &Cx<'_>, fc: bool, buf: &[u8]) -> Parse {
+        if !cx.lent() || self.adrift {
+            return Parse::Stop;
+        }
+        let tls13 = self.negotiated().is_some_and(is_tls13);
+        let d = &mut self.dirs[idx(fc)];
+        if d.skip > 0 {
+            let n = d.skip.min(buf.len());
+            d.skip -= n;
+            return Parse::Consumed(n);
+        }
+        match parser::record_header(buf) {
+            Decoded::Done(h) => {
+                d.alerted |= h.content_type == content::ALERT;
+                let n = h.total_len().min(buf.len());
+                d.skip = h.total_len() - n;
+                Parse::Consumed(n)
+            }
+            Decoded::Incomplete(n) => Parse::Needed(n),
+            // Not a record after this side's close_notify (in TLS 1.3 it looks like
+            // data): the stream goes back to what it was.
+            Decoded::Invalid if d.alerted || tls13 => Parse::Handover(0),
+            Decoded::Invalid => Parse::Stop,
+        }
+    }
+
     fn negotiated(&self) -> Option<u16> {
         self.server
             .as_ref()?
@@ -373,7 +406,7 @@ impl TlsSession {
 impl Session for TlsSession {
     fn parse(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) -> Parse {
         if self.done {
-            return Parse::Stop;
+            return self.stop(cx, fc, buf);
         }
         let i = idx(fc);
         let d = &mut self.dirs[i];
@@ -423,7 +456,7 @@ impl Session for TlsSession {
             if end {
                 self.dirs[0].bytes += total as u64;
                 self.finish(cx, span.start_ns);
-                return Parse::Stop;
+                return self.stop(cx, fc, buf);
             }
         }
         if !fc {
@@ -436,7 +469,7 @@ impl Session for TlsSession {
                 // (or a full one whose client side the capture misses).
                 self.dirs[1].bytes += total as u64;
                 self.finish(cx, span.start_ns);
-                return Parse::Stop;
+                return self.stop(cx, fc, buf);
             }
             if h.content_type == content::ALERT && h.len == 2 && !self.dirs[1].opaque {
                 let Some(p) = whole else {
@@ -450,7 +483,7 @@ impl Session for TlsSession {
                         sv.alert = Some(a);
                     }
                     self.finish(cx, span.start_ns);
-                    return Parse::Stop;
+                    return self.stop(cx, fc, buf);
                 }
                 return Parse::Consumed(total);
             }
@@ -473,7 +506,9 @@ impl Session for TlsSession {
 
     fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, _len: u64, ts_ns: i64) -> bool {
         if self.done {
-            return false;
+            // Records are followed after the row (see `stop`): not past a hole.
+            self.adrift = true;
+            return true;
         }
         if self.negotiated().is_some() {
             // The hello is known: write what we have rather than guess past the hole.
