@@ -54,7 +54,17 @@ fn tunnels_and_starttls_are_followed_by_tls() {
     };
     for (i, (file, flow_proto, want)) in CASES.iter().enumerate() {
         let dir = out_dir(&format!("handover{i}"));
-        let o = convert(&[&corpus.join(file)], &dir, &["--no-progress", "-q"]);
+        let stats = dir.with_extension("json");
+        let o = convert(
+            &[&corpus.join(file)],
+            &dir,
+            &[
+                "--no-progress",
+                "-q",
+                "--stats-json",
+                stats.to_str().unwrap(),
+            ],
+        );
         assert!(
             o.status.success(),
             "{file}: {}",
@@ -72,6 +82,14 @@ fn tunnels_and_starttls_are_followed_by_tls() {
         assert_eq!(rows, want, "{file}");
         let flows = text_columns(&dir, "flows", &["l7_protocol"]);
         assert_eq!(flows, [[flow_proto.to_string()]], "{file}");
+        // One flow, however often the stream changed hands: each protocol counts it once.
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        for row in &want {
+            let proto = &row[0];
+            assert_eq!(stats["l7"][proto]["flows"], 1, "{file}: {proto}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_file(dir.with_extension("json")).unwrap();
     }
 }
