@@ -176,6 +176,13 @@ impl HalfStream {
         self.next
     }
 
+    /// The sequence number of the SYN this direction opened with, if one was seen.
+    pub(crate) fn syn_seq(&self) -> Option<u32> {
+        self.base
+            .filter(|_| self.syn_seen)
+            .map(|b| b.wrapping_sub(1))
+    }
+
     /// Stream offset of `seq`, relative to the next expected byte (handles wrap-around).
     fn offset_of(&self, seq: u32) -> Option<i64> {
         let base = self.base?;

@@ -168,12 +168,22 @@ pub struct Flow {
     synack_ns: Option<i64>,
     rtt_ns: Option<i64>,
     fin: [bool; 2],
+    /// The handshake is over (or was never watched): see [`Flow::handshaking`].
+    established: bool,
     closed: Option<CloseReason>,
     /// Set once the flow got an active row; boxed so other flows pay one pointer.
     reported: Option<Box<Reported>>,
 }
 
 impl Flow {
+    /// The client's SYN is out, and neither the server's SYN-ACK nor the client's ACK of
+    /// it has come. A client in SYN-SENT takes nothing from the server but a SYN or a
+    /// reset (RFC 9293 §3.10.7.3), and Linux and Windows also refuse a reset whose
+    /// timestamps do not fit their SYN: whether a reset was taken shows in what follows.
+    fn handshaking(&self) -> bool {
+        self.syn_ns.is_some() && !self.established
+    }
+
     fn timeout_ns(&self, c: &FlowConfig) -> i64 {
         let s = match (self.key.proto, self.closed) {
             (ipproto::TCP, Some(_)) => c.tcp_closed_timeout_s,
@@ -347,8 +357,8 @@ pub struct ReassemblyTotals {
     pub streams: HalfStats,
     /// Times the global memory cap forced a flow's holes to be given up.
     pub memcap_flushes: u64,
-    /// TCP handshakes that completed after a reset was sent during them: neither end
-    /// took the reset (a forged one, or a client's reply to a forged segment), so it
+    /// TCP handshakes that completed after a reset was sent during them (a forged one,
+    /// or a client's reply to a forged segment): the connection went on, so the reset
     /// closed nothing.
     pub handshakes_past_reset: u64,
 }
@@ -509,10 +519,17 @@ impl<H: StreamHandler> FlowTable<H> {
             _ => None,
         };
         let syn_only = tcp.is_some_and(|t| t.flags & (flags::SYN | flags::ACK) == flags::SYN);
-        // A new SYN on a closed connection: the old one is over (port reuse).
+        // A new SYN on a closed connection: the old one is over (port reuse). Not the
+        // SYN sent again after a reset its handshake may outlive.
         if syn_only
             && let Some(e) = self.flows.get(&key)
             && (e.flow.closed.is_some() || e.flow.fin.iter().any(|&x| x))
+            && !(e.flow.handshaking()
+                && tcp.is_some_and(|t| {
+                    e.streams
+                        .as_ref()
+                        .is_some_and(|st| st[0].syn_seq() == Some(t.seq))
+                }))
         {
             let e = self.flows.remove(&key).expect("present");
             self.stats.port_reuse += 1;
@@ -558,6 +575,7 @@ impl<H: StreamHandler> FlowTable<H> {
                     synack_ns: None,
                     rtt_ns: None,
                     fin: [false; 2],
+                    established: false,
                     closed: None,
                     reported: None,
                 };
@@ -574,12 +592,7 @@ impl<H: StreamHandler> FlowTable<H> {
         let f = &mut e.flow;
         f.last_ns = f.last_ns.max(ts_ns);
         let di = usize::from(side != f.client);
-        // The client's SYN is out, and neither the server's SYN-ACK nor the client's ACK of
-        // it has been seen. A client in SYN-SENT takes nothing from the server but a SYN or
-        // a reset (RFC 9293 §3.10.7.3), and Linux and Windows also refuse a reset whose
-        // timestamps do not fit their SYN: whether a reset was taken shows in what follows.
-        let handshaking =
-            f.syn_ns.is_some() && f.synack_ns.is_none() && f.dir[0].tcp_flags & flags::ACK == 0;
+        let handshaking = f.handshaking();
         let mut tentative = false;
         let ds = &mut f.dir[di];
         ds.packets += u64::from(count.packets);
@@ -590,18 +603,28 @@ impl<H: StreamHandler> FlowTable<H> {
             ds.tcp_flags |= t.flags;
             let syn = t.flags & flags::SYN != 0;
             let ack = t.flags & flags::ACK != 0;
+            let rst = t.flags & flags::RST != 0;
             if handshaking {
-                let completes = t.flags & flags::RST == 0 && if di == 0 { ack } else { syn && ack };
-                if completes && f.closed.take().is_some() {
-                    self.totals.handshakes_past_reset += 1;
+                let completes = !rst && if di == 0 { ack } else { syn && ack };
+                if completes {
+                    f.established = true;
+                    if f.closed == Some(CloseReason::Rst) {
+                        f.closed = None;
+                        self.totals.handshakes_past_reset += 1;
+                    }
                 }
-                // A bare segment of the server's before its SYN-ACK, or a reset from
-                // either side, waits to see whether the handshake goes on.
-                tentative = !completes
-                    && (t.flags & flags::RST != 0 || (di == 1 && !syn && d.payload_wire_len == 0));
+                // A reset from either side, or anything but a SYN from the server, waits
+                // to see whether the handshake goes on: the client has not taken it.
+                tentative = !completes && (rst || (di == 1 && !syn));
             }
             match (di, syn, ack) {
-                (0, true, false) if f.syn_ns.is_none() => f.syn_ns = Some(ts_ns),
+                _ if tentative => {}
+                (0, true, false) if f.syn_ns.is_none() => {
+                    f.syn_ns = Some(ts_ns);
+                    // A SYN that comes after the connection's own traffic (reordered, or
+                    // a capture that started late) opens no handshake to watch.
+                    f.established = f.dir[0].tcp_flags & flags::ACK != 0 || f.dir[1].packets > 0;
+                }
                 (1, true, true) if f.synack_ns.is_none() => f.synack_ns = Some(ts_ns),
                 (0, false, true) if f.rtt_ns.is_none() && f.synack_ns.is_some() => {
                     f.rtt_ns = f.syn_ns.map(|s| ts_ns - s);
@@ -612,7 +635,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 f.fin[di] = true;
             }
             if f.closed.is_none() {
-                if t.flags & flags::RST != 0 {
+                if rst {
                     f.closed = Some(CloseReason::Rst);
                 } else if f.fin == [true, true] {
                     f.closed = Some(CloseReason::Fin);
@@ -634,7 +657,7 @@ impl<H: StreamHandler> FlowTable<H> {
         let handler = &mut self.handler;
         let cfg = &self.cfg.reassembly;
         match (tcp, d.l4_truncated) {
-            // It carries no bytes, and its flags may not count: the streams wait.
+            // Not taken by the client (yet): the streams do not see it.
             (Some(_), false) if tentative => {}
             (Some(t), false) => {
                 let st = streams.get_or_insert_with(|| {
@@ -832,6 +855,57 @@ mod tests {
             payload: &[],
             payload_wire_len: len,
             l4_truncated: false,
+        }
+    }
+
+    /// Resets during a handshake (the corpus cases are in the cli's `resets.rs`): a SYN
+    /// sent again after one is the same connection, a client's RST+ACK does not end the
+    /// watch, and a reset the handshake stops at still closes the flow.
+    #[test]
+    fn resets_during_the_handshake() {
+        let c = ("10.0.0.2", 40000);
+        let s = ("10.0.0.1", 80);
+        let (syn, ack, rst) = (flags::SYN, flags::ACK, flags::RST);
+        for (case, packets, reason, past) in [
+            (
+                "SYN again after a forged RST",
+                &[
+                    (c, s, syn),
+                    (s, c, rst | ack),
+                    (c, s, syn),
+                    (s, c, syn | ack),
+                    (c, s, ack),
+                ][..],
+                "end_of_input",
+                1,
+            ),
+            (
+                "the client's RST+ACK to a forged segment",
+                &[
+                    (c, s, syn),
+                    (s, c, ack),
+                    (c, s, rst | ack),
+                    (s, c, syn | ack),
+                    (c, s, ack),
+                ],
+                "end_of_input",
+                1,
+            ),
+            ("a closed port", &[(c, s, syn), (s, c, rst | ack)], "rst", 0),
+        ] {
+            let mut t = FlowTable::new(FlowConfig::default());
+            let src: Arc<str> = "test".into();
+            let mut rows = Vec::new();
+            for (i, &(a, b, f)) in packets.iter().enumerate() {
+                t.process(i as i64 * 1_000_000, &pkt(a, b, f, 0), &src, &mut |r| {
+                    rows.push(r)
+                });
+            }
+            t.drain(CloseReason::EndOfInput, &mut |r| rows.push(r));
+            assert_eq!(rows.len(), 1, "{case}");
+            assert_eq!(rows[0].close_reason, reason, "{case}");
+            assert_eq!(t.stats().port_reuse, 0, "{case}");
+            assert_eq!(t.reassembly_totals().handshakes_past_reset, past, "{case}");
         }
     }
 

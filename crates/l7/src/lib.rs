@@ -95,9 +95,10 @@ pub enum Parse {
     /// another protocol (a CONNECT tunnel, STARTTLS): the engine detects it afresh. The
     /// flow keeps this protocol's name.
     Handover(usize),
-    /// Like [`Handover`](Self::Handover), for a while: this protocol takes the stream
-    /// back if the next one shuts down and leaves it in the clear (FTP's AUTH TLS, which
-    /// CCC ends). The next protocol's parser is told so ([`Cx::lent`]).
+    /// Like [`Handover`](Self::Handover), for a while: the next protocol's parser is
+    /// told ([`Cx::lent`]) that the stream may go on in the clear once it shuts down
+    /// (FTP's AUTH TLS, which CCC ends), and then hands it over in turn, for detection
+    /// afresh (the flow keeps this protocol's name).
     Lend(usize),
 }
 

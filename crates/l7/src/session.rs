@@ -188,8 +188,8 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    /// The protocol before this one lent it the stream ([`crate::Parse::Lend`]): it
-    /// takes the stream back if this one shuts down and leaves it in the clear.
+    /// The protocol before this one lent it the stream ([`crate::Parse::Lend`]): what
+    /// follows its shutdown may be in the clear again, to be detected afresh.
     pub fn lent(&self) -> bool {
         self.lent
     }

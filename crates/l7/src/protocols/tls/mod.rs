@@ -134,11 +134,16 @@ impl TlsSession {
     /// another protocol lent TLS the stream: it takes it back once TLS is shut down
     /// (FTP's CCC, RFC 4217 §6), so the records are followed to their end.
     fn stop(&mut self, cx: &Cx<'_>, fc: bool, buf: &[u8]) -> Parse {
-        if !cx.lent() || self.adrift {
+        let i = idx(fc);
+        if !cx.lent() || self.adrift || self.dirs[i].resync {
             return Parse::Stop;
         }
         let tls13 = self.negotiated().is_some_and(is_tls13);
-        let d = &mut self.dirs[idx(fc)];
+        let other = &self.dirs[1 - i];
+        // Both sides are done with TLS: each sent its close_notify (in TLS 1.3 it looks
+        // like data), and the other is not in the middle of a record.
+        let closed = other.skip == 0 && (tls13 || other.alerted);
+        let d = &mut self.dirs[i];
         if d.skip > 0 {
             let n = d.skip.min(buf.len());
             d.skip -= n;
@@ -152,9 +157,8 @@ impl TlsSession {
                 Parse::Consumed(n)
             }
             Decoded::Incomplete(n) => Parse::Needed(n),
-            // Not a record after this side's close_notify (in TLS 1.3 it looks like
-            // data): the stream goes back to what it was.
-            Decoded::Invalid if d.alerted || tls13 => Parse::Handover(0),
+            // Not a record, once TLS is shut down: detection starts afresh on it.
+            Decoded::Invalid if closed && (tls13 || d.alerted) => Parse::Handover(0),
             Decoded::Invalid => Parse::Stop,
         }
     }
@@ -506,6 +510,9 @@ impl Session for TlsSession {
 
     fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, _len: u64, ts_ns: i64) -> bool {
         if self.done {
+            if !cx.lent() {
+                return false;
+            }
             // Records are followed after the row (see `stop`): not past a hole.
             self.adrift = true;
             return true;
