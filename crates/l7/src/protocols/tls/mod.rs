@@ -131,8 +131,8 @@ fn is_tls13(v: u16) -> bool {
 
 impl TlsSession {
     /// What follows the handshake row. Encrypted records are of no interest, unless
-    /// another protocol lent TLS the stream: it takes it back once TLS is shut down
-    /// (FTP's CCC, RFC 4217 §6), so the records are followed to their end.
+    /// another protocol lent TLS the stream: once TLS is shut down the stream may go on
+    /// in the clear (FTP's CCC, RFC 4217 §6), so the records are followed to their end.
     fn stop(&mut self, cx: &Cx<'_>, fc: bool, buf: &[u8]) -> Parse {
         let i = idx(fc);
         if !cx.lent() || self.adrift || self.dirs[i].resync {
