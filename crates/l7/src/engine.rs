@@ -616,17 +616,9 @@ fn run(
                 invalid_at = Some(off);
             }
             Parse::Stop => return (data.len(), Outcome::Stop),
-            Parse::Handover(n) => {
-                return (
-                    off + n.min(data.len() - off),
-                    Outcome::Handover { lent: false },
-                );
-            }
-            Parse::Lend(n) => {
-                return (
-                    off + n.min(data.len() - off),
-                    Outcome::Handover { lent: true },
-                );
+            p @ (Parse::Handover(n) | Parse::Lend(n)) => {
+                let lent = matches!(p, Parse::Lend(_));
+                return (off + n.min(data.len() - off), Outcome::Handover { lent });
             }
         }
     }

@@ -121,6 +121,17 @@ pub struct TlsSession {
     adrift: bool,
 }
 
+impl Dir {
+    /// Consumes what the buffer holds (`have` bytes) of the `len` bytes that start it and
+    /// are not parsed; the rest is skipped as it arrives.
+    fn take(&mut self, len: usize, have: usize) -> Parse {
+        let n = len.min(have);
+        self.skip = len - n;
+        self.bytes += n as u64;
+        Parse::Consumed(n)
+    }
+}
+
 fn idx(from_client: bool) -> usize {
     usize::from(!from_client)
 }
@@ -145,16 +156,12 @@ impl TlsSession {
         let closed = other.skip == 0 && (tls13 || other.alerted);
         let d = &mut self.dirs[i];
         if d.skip > 0 {
-            let n = d.skip.min(buf.len());
-            d.skip -= n;
-            return Parse::Consumed(n);
+            return d.take(d.skip, buf.len());
         }
         match parser::record_header(buf) {
             Decoded::Done(h) => {
                 d.alerted |= h.content_type == content::ALERT;
-                let n = h.total_len().min(buf.len());
-                d.skip = h.total_len() - n;
-                Parse::Consumed(n)
+                d.take(h.total_len(), buf.len())
             }
             Decoded::Incomplete(n) => Parse::Needed(n),
             // Not a record, once TLS is shut down: detection starts afresh on it.
@@ -415,10 +422,7 @@ impl Session for TlsSession {
         let i = idx(fc);
         let d = &mut self.dirs[i];
         if d.skip > 0 {
-            let n = d.skip.min(buf.len());
-            d.skip -= n;
-            d.bytes += n as u64;
-            return Parse::Consumed(n);
+            return d.take(d.skip, buf.len());
         }
         if d.resync
             && let Some(p) = self.resync(fc, buf)
@@ -502,10 +506,7 @@ impl Session for TlsSession {
             return Parse::Consumed(total);
         }
         // Anything else is skipped record by record, without buffering it.
-        let n = total.min(buf.len());
-        d.skip = total - n;
-        d.bytes += n as u64;
-        Parse::Consumed(n)
+        d.take(total, buf.len())
     }
 
     fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, _len: u64, ts_ns: i64) -> bool {
