@@ -56,24 +56,29 @@ impl Protocol for Dns {
 }
 
 /// Header sanity for a message of `len` bytes: an assigned opcode, queries with 1..=32
-/// questions, and counts that fit in `len` (a question takes at least 5 bytes, a record
+/// questions (an inverse query, RFC 1035 §6.4, asks with an answer record and no
+/// question), and counts that fit in `len` (a question takes at least 5 bytes, a record
 /// 11).
 fn plausible_header(h: &Header, len: usize) -> bool {
     if h.opcode > 6 || h.opcode == 3 || h.qdcount > PROBE_MAX_QDCOUNT {
         return false;
     }
-    if !h.qr && h.qdcount == 0 {
+    let inverse = h.opcode == 1 && h.ancount > 0;
+    if !h.qr && h.qdcount == 0 && !inverse {
         return false;
     }
     let records = u64::from(h.ancount) + u64::from(h.nscount) + u64::from(h.arcount);
     12 + 5 * u64::from(h.qdcount) + 11 * records <= len as u64
 }
 
-/// Questions look like real ones: a type other than 0 and a known class.
+/// Questions look like real ones: a type other than 0 and a known class (the answer
+/// records too of an inverse query, which asks with them).
 fn plausible_questions(m: &Message) -> bool {
-    m.questions
-        .iter()
-        .all(|q| q.qtype != 0 && matches!(q.qclass & 0x7fff, 1 | 3 | 4 | 254 | 255))
+    let real = |t: u16, class: u16| t != 0 && matches!(class & 0x7fff, 1 | 3 | 4 | 254 | 255);
+    m.questions.iter().all(|q| real(q.qtype, q.qclass))
+        && (m.header.qr
+            || !m.questions.is_empty()
+            || m.answers.iter().all(|a| real(a.rtype, a.class)))
 }
 
 /// Verdict on a whole message (a UDP datagram, or a TCP message without its prefix).
@@ -455,6 +460,30 @@ mod tests {
         assert_eq!(rows[0].request_resource, "dne.oisf.net");
         assert_eq!(rows[0].request_bytes, 53);
         assert_eq!(rows[0].response_code, Some(3));
+    }
+
+    /// nDPI `dns_invert_query.pcapng`: an inverse query (no question, one answer record)
+    /// and its NOTIMP answer, 4.9 ms later.
+    #[test]
+    fn an_inverse_query_is_a_request_and_pairs() {
+        const Q: &str = "77fc09000000000100000000033231360235380332303201340000010001000000000000";
+        const R: &str = "77fc89840000000000000000";
+        for port in [53, 9999] {
+            let rows = udp(&[(true, Q), (false, R)], port);
+            assert_eq!(rows.len(), 1, "{rows:#?}");
+            let r = &rows[0];
+            assert_eq!(r.request_id, Some(0x77fc));
+            assert_eq!(r.request_bytes, 36);
+            assert_eq!(r.response_bytes, 12);
+            assert!(r.response_time_us.is_some(), "{r:#?}");
+            assert_eq!(r.response_code, Some(4));
+            assert_eq!(r.response_status, "server_error");
+            assert_eq!(attr(r, "opcode"), Some("IQUERY"));
+        }
+        assert_eq!(udp_probe(&hex(Q), 9999), Probe::Certain);
+        // Its record of class 0 instead of IN: nothing says DNS off port 53.
+        let class0 = Q.replace("340000010001", "340000010000");
+        assert_eq!(udp_probe(&hex(&class0), 9999), Probe::NotMine);
     }
 
     #[test]

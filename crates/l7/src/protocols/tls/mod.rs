@@ -284,7 +284,8 @@ impl TlsSession {
             pair_id: None,
             start_ns: d.msg_start_ns,
             end_ns: span.end_ns.max(d.msg_start_ns),
-            bytes: d.bytes,
+            // The whole hello, with what is yet to come of an SSLv2 one's challenge.
+            bytes: d.bytes + d.skip as u64,
             // Set from the ServerHello: the version negotiated, not offered.
             version: Text::default(),
             request_type: "handshake".into(),
@@ -386,12 +387,10 @@ impl TlsSession {
                     d.started = true;
                     d.opaque = true;
                     d.msg_start_ns = span.start_ns;
-                    d.bytes += total as u64;
-                    if buf.len() < total {
-                        d.skip = total - buf.len();
-                    }
+                    // The challenge may still be on its way: it is skipped as it arrives.
+                    let p = d.take(total, buf.len());
                     self.client_hello(cx, &ch, span);
-                    Parse::Consumed(total.min(buf.len()))
+                    p
                 }
                 Decoded::Incomplete(n) => Parse::Needed(n),
                 Decoded::Invalid => Parse::Invalid,
@@ -577,6 +576,8 @@ mod tests {
     const ITUNES: &str = include_str!("fixtures/tls12_itunes.txt");
     /// zeek `tunnels/gtp/gtp6_gtp_0x32.pcap` (inner TCP): a resumed TLS 1.0 session.
     const RESUMED: &str = include_str!("fixtures/tls10_resumed.txt");
+    /// zeek `tls/ssl-v2.pcap`: an SSLv2 CLIENT-HELLO answered by an SSLv2 SERVER-HELLO.
+    const SSLV2: &str = include_str!("fixtures/sslv2_zeek.txt");
 
     fn borrow(c: &[(bool, Vec<u8>)]) -> Vec<(bool, &[u8])> {
         c.iter().map(|(fc, b)| (*fc, b.as_slice())).collect()
@@ -594,6 +595,24 @@ mod tests {
         let rows = segmentation_invariant(&borrow(&conv), 443);
         assert_eq!(rows.len(), 1, "{rows:#?}");
         rows.into_iter().next().expect("one row")
+    }
+
+    /// The hello's cipher specs are parsed before its challenge has arrived: however the
+    /// 48 bytes are cut, they count once (tshark: 48 and 950 bytes of TCP payload).
+    #[test]
+    fn sslv2_hello_bytes_count_once() {
+        let r = one_row(SSLV2);
+        assert_eq!(r.l7_protocol, "tls");
+        assert_eq!(attr(&r, "sslv2_hello"), Some("1"));
+        assert_eq!(r.request_bytes, 48);
+        assert_eq!(r.response_bytes, 950);
+        // Cut right after the cipher specs (byte 32), before the 16-byte challenge.
+        let conv = fixture(SSLV2);
+        let (hello, rest) = conv[0].1.split_at(32);
+        let cut = [(true, hello), (true, rest), (false, conv[1].1.as_slice())];
+        let rows = tcp_sessions(&cut, Split::Whole, 443);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].request_bytes, 48);
     }
 
     #[test]
