@@ -117,7 +117,8 @@ pub struct TlsSession {
     server: Option<Server>,
     /// The row was written (or cannot be): only encrypted data follows.
     done: bool,
-    /// Bytes were lost after the row: records can no longer be followed (see `stop`).
+    /// Bytes were lost after the row and what followed did not start a record: records
+    /// can no longer be followed (see `stop`).
     adrift: bool,
 }
 
@@ -146,14 +147,25 @@ impl TlsSession {
     /// in the clear (FTP's CCC, RFC 4217 §6), so the records are followed to their end.
     fn stop(&mut self, cx: &Cx<'_>, fc: bool, buf: &[u8]) -> Parse {
         let i = idx(fc);
-        if !cx.lent() || self.adrift || self.dirs[i].resync {
+        if !cx.lent() || self.adrift {
             return Parse::Stop;
+        }
+        if self.dirs[i].resync {
+            // After a hole: go on only where a record starts.
+            match parser::record_header(buf) {
+                Decoded::Done(_) => self.dirs[i].resync = false,
+                Decoded::Incomplete(n) => return Parse::Needed(n),
+                Decoded::Invalid => {
+                    self.adrift = true;
+                    return Parse::Stop;
+                }
+            }
         }
         let tls13 = self.negotiated().is_some_and(is_tls13);
         let other = &self.dirs[1 - i];
         // Both sides are done with TLS: each sent its close_notify (in TLS 1.3 it looks
         // like data), and the other is not in the middle of a record.
-        let closed = other.skip == 0 && (tls13 || other.alerted);
+        let closed = other.skip == 0 && !other.resync && (tls13 || other.alerted);
         let d = &mut self.dirs[i];
         if d.skip > 0 {
             return d.take(d.skip, buf.len());
@@ -508,13 +520,23 @@ impl Session for TlsSession {
         d.take(total, buf.len())
     }
 
-    fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, _len: u64, ts_ns: i64) -> bool {
+    fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, len: u64, ts_ns: i64) -> bool {
         if self.done {
             if !cx.lent() {
                 return false;
             }
-            // Records are followed after the row (see `stop`): not past a hole.
-            self.adrift = true;
+            // Records are followed after the row (see `stop`). A hole inside the record
+            // being skipped shortens the skip; past its end the bytes lost may have held
+            // whole records, so what follows must start one (else the walk ends there).
+            let d = &mut self.dirs[idx(from_client)];
+            match usize::try_from(len) {
+                Ok(n) if n > 0 && n < d.skip => d.skip -= n,
+                Ok(n) if n > 0 => {
+                    d.skip = 0;
+                    d.resync = true;
+                }
+                _ => self.adrift = true,
+            }
             return true;
         }
         if self.negotiated().is_some() {
