@@ -36,6 +36,9 @@ const PROBE_MAX_QDCOUNT: u16 = 32;
 const MAX_OUTSTANDING: usize = 4096;
 /// mDNS port (its QCLASS top bit is the unicast-response / cache-flush bit).
 const MDNS_PORT: u16 = 5353;
+/// NetBIOS Name Service (RFC 1002): messages shaped like DNS but of another protocol
+/// (encoded names, NB records, broadcast queries nobody answers on the same flow).
+const NBNS_PORT: u16 = 137;
 
 impl Protocol for Dns {
     fn info(&self) -> &'static ProtocolInfo {
@@ -43,6 +46,9 @@ impl Protocol for Dns {
     }
 
     fn probe(&self, input: &ProbeInput<'_>) -> Probe {
+        if input.server_port == NBNS_PORT || input.client.1 == NBNS_PORT {
+            return Probe::NotMine;
+        }
         if input.tcp {
             probe_tcp(input.bytes)
         } else {
@@ -484,6 +490,27 @@ mod tests {
         // Its record of class 0 instead of IN: nothing says DNS off port 53.
         let class0 = Q.replace("340000010001", "340000010000");
         assert_eq!(udp_probe(&hex(&class0), 9999), Probe::NotMine);
+    }
+
+    /// suricata-verify `dns/bug-1158` frame 84: a NetBIOS name query (type NB, an
+    /// encoded name) broadcast from port 137 to port 137. Shaped like DNS, it is not
+    /// DNS there; the same bytes on port 53 are.
+    #[test]
+    fn netbios_name_service_is_not_dns() {
+        const NBNS: &str = "bab501100001000000000000204644454645444646454d4542454343414341434143414341434143414341424d0000200001";
+        assert!(udp(&[(true, NBNS), (true, NBNS)], 137).is_empty());
+        let from_137 = PROTOCOL.probe(&ProbeInput {
+            bytes: &hex(NBNS),
+            tcp: false,
+            server_port: 9999,
+            client: (std::net::IpAddr::from([10, 30, 28, 85]), 137),
+            ..ProbeInput::default()
+        });
+        assert_eq!(from_137, Probe::NotMine);
+        assert_eq!(udp_probe(&hex(NBNS), 9999), Probe::Certain);
+        let rows = udp(&[(true, NBNS)], 53);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].request_type, "TYPE32");
     }
 
     #[test]
