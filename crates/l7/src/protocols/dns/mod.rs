@@ -46,7 +46,7 @@ impl Protocol for Dns {
     }
 
     fn probe(&self, input: &ProbeInput<'_>) -> Probe {
-        if input.server_port == NBNS_PORT || input.client.1 == NBNS_PORT {
+        if [input.server_port, input.client.1, input.server.1].contains(&NBNS_PORT) {
             return Probe::NotMine;
         }
         if input.tcp {
@@ -507,6 +507,16 @@ mod tests {
             ..ProbeInput::default()
         });
         assert_eq!(from_137, Probe::NotMine);
+        // As the engine asks when it tries the bytes as sent by the other side: the
+        // endpoints swapped, the server port as it was.
+        let flipped = PROTOCOL.probe(&ProbeInput {
+            bytes: &hex(NBNS),
+            tcp: false,
+            server_port: 9999,
+            server: (std::net::IpAddr::from([10, 30, 28, 85]), 137),
+            ..ProbeInput::default()
+        });
+        assert_eq!(flipped, Probe::NotMine);
         assert_eq!(udp_probe(&hex(NBNS), 9999), Probe::Certain);
         let rows = udp(&[(true, NBNS)], 53);
         assert_eq!(rows.len(), 1, "{rows:#?}");
