@@ -39,7 +39,7 @@ impl Protocol for Http {
 
     fn probe(&self, input: &ProbeInput<'_>) -> Probe {
         let v = if input.from_client {
-            parser::looks_like_request(input.bytes)
+            parser::probe_request(input.bytes)
         } else {
             parser::looks_like_response(input.bytes)
         };
@@ -610,6 +610,49 @@ GET /d HTTP/1.1\r\nHost: ex.com\r\n\r\n";
             rows.iter()
                 .all(|r| r.l7_protocol == "http" && r.version == "HTTP/1.1")
         );
+    }
+
+    /// Request lines whose method HTTP shares with other protocols, and HTTP's own.
+    #[test]
+    fn borrowed_method_names_are_not_http() {
+        use super::parser::probe_request;
+        // nDPI `nats.pcap` frame 7: a NATS client's first bytes (the server's INFO came
+        // first). The line does not end in an HTTP version; it was taken for HTTP.
+        let nats: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"name\":\"\",\"lang\":\"C\",\"version\":\"2.1.0\",\"protocol\":1,\"echo\":true}\r\nPING\r\n";
+        assert_eq!(nats.len(), 135);
+        assert_eq!(probe_request(nats), None);
+        // Before its line ends it may still be a CONNECT to a host: unsure.
+        assert_eq!(probe_request(&nats[..20]), Some(false));
+        // RFC 2326 §10.1 and RFC 3261 §11 requests.
+        assert_eq!(
+            probe_request(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            probe_request(b"OPTIONS rtsp://example.com/media.mp4 RTSP/1.0\r\n"),
+            None
+        );
+        assert_eq!(
+            probe_request(b"OPTIONS sip:carol@chicago.com SIP/2.0\r\n"),
+            None
+        );
+        // HTTP: a whole line, a line still coming, HTTP/0.9 (zeek `http_09.pcap`), a
+        // CONNECT to a host (zeek `connect-with-header.pcap`).
+        assert_eq!(
+            probe_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(true)
+        );
+        assert_eq!(probe_request(b"GET /a/very/long/pa"), Some(true));
+        assert_eq!(probe_request(b"GET ht"), Some(false));
+        assert_eq!(probe_request(b"GET http://x/"), Some(true));
+        assert_eq!(probe_request(b"GET /zeek.html\n"), Some(true));
+        assert_eq!(probe_request(b"CONNECT secure.newegg.com:443"), Some(true));
+        assert_eq!(
+            probe_request(b"CONNECT secure.newegg.com:443 HTTP/1.1\r\n"),
+            Some(true)
+        );
+        assert_eq!(probe_request(b"GE"), Some(false));
+        assert_eq!(probe_request(b"HELLO"), None);
     }
 
     #[test]

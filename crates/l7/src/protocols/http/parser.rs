@@ -328,6 +328,32 @@ pub fn looks_like_request(buf: &[u8]) -> Option<bool> {
     could.then_some(false)
 }
 
+/// The probe's verdict on a client's first bytes (`Some(true)` certain, `Some(false)`
+/// unsure, `None` not HTTP): a method and a space and, once the line is complete, a
+/// request line [`request_head`] takes (an HTTP version last, or none: HTTP/0.9). Before
+/// that, a target that starts like one (`/`, `*`, `http`, or a host after CONNECT) is
+/// enough. Protocols that borrowed HTTP's method names are not HTTP: RTSP and SIP
+/// (`OPTIONS rtsp://… RTSP/1.0`, `OPTIONS sip:… SIP/2.0`), NATS (`CONNECT {…}`).
+pub fn probe_request(buf: &[u8]) -> Option<bool> {
+    if !looks_like_request(buf)? {
+        return Some(false);
+    }
+    if let Some(n) = memchr::memchr(b'\n', buf) {
+        return match request_head(&buf[..=n]) {
+            Head::Invalid => None,
+            _ => Some(true),
+        };
+    }
+    let sp = memchr::memchr(b' ', buf)?;
+    let target = buf[sp + 1..].trim_ascii_start();
+    Some(match target.first() {
+        None => false,
+        Some(b'/' | b'*') => true,
+        Some(&c) if &buf[..sp] == b"CONNECT" => c.is_ascii_alphanumeric() || c == b'[',
+        Some(_) => target.len() >= 4 && target[..4].eq_ignore_ascii_case(b"http"),
+    })
+}
+
 /// Like [`looks_like_request`] for a status line (`HTTP/1.x `).
 pub fn looks_like_response(buf: &[u8]) -> Option<bool> {
     const P: &[u8] = b"HTTP/1.";
