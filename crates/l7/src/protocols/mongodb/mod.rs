@@ -158,7 +158,12 @@ pub fn probe(b: &[u8], from_client: bool) -> Probe {
                 return Probe::NotMine;
             }
             if n == 0 {
-                return Probe::Certain;
+                // No document: the header and the five fields are the whole message.
+                return if body_len == 20 {
+                    Probe::Certain
+                } else {
+                    Probe::NotMine
+                };
             }
             verdict(doc_fits(20, body_len - 20))
         }

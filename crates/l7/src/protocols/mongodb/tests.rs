@@ -574,6 +574,18 @@ fn probe_verdicts() {
         Probe::NotMine
     );
     assert_eq!(probe(&f[1].1, true), Probe::NotMine); // responseTo set
+
+    // An OP_REPLY without documents is 36 bytes long.
+    let mut empty = header(36, 7, 1, OP_REPLY);
+    empty.extend_from_slice(&[0; 20]);
+    assert_eq!(probe(&empty, false), Probe::Certain);
+    // tcpdump `pptp.pcap` frame 5 (its first 48 bytes), a PPTP Start-Control-Connection
+    // -Reply from port 1723: read as a MongoDB header it is an OP_REPLY of 16,817,152
+    // bytes that returns no document. It was taken for one.
+    let pptp = unhex(
+        "009c00011a2b3c4d00010000010000000000000100000001000008700000000000000000000000000000000000000000",
+    );
+    assert_eq!(probe(&pptp, false), Probe::NotMine);
 }
 
 // ---- Robustness ----
