@@ -499,24 +499,22 @@ mod tests {
     fn netbios_name_service_is_not_dns() {
         const NBNS: &str = "bab501100001000000000000204644454645444646454d4542454343414341434143414341434143414341424d0000200001";
         assert!(udp(&[(true, NBNS), (true, NBNS)], 137).is_empty());
-        let from_137 = PROTOCOL.probe(&ProbeInput {
-            bytes: &hex(NBNS),
-            tcp: false,
-            server_port: 9999,
-            client: (std::net::IpAddr::from([10, 30, 28, 85]), 137),
-            ..ProbeInput::default()
-        });
-        assert_eq!(from_137, Probe::NotMine);
+        let bytes = hex(NBNS);
+        let ip = std::net::IpAddr::from([10, 30, 28, 85]);
+        let probe_ports = |client: u16, server: u16| {
+            PROTOCOL.probe(&ProbeInput {
+                bytes: &bytes,
+                tcp: false,
+                server_port: 9999,
+                client: (ip, client),
+                server: (ip, server),
+                ..ProbeInput::default()
+            })
+        };
+        assert_eq!(probe_ports(137, 9999), Probe::NotMine);
         // As the engine asks when it tries the bytes as sent by the other side: the
         // endpoints swapped, the server port as it was.
-        let flipped = PROTOCOL.probe(&ProbeInput {
-            bytes: &hex(NBNS),
-            tcp: false,
-            server_port: 9999,
-            server: (std::net::IpAddr::from([10, 30, 28, 85]), 137),
-            ..ProbeInput::default()
-        });
-        assert_eq!(flipped, Probe::NotMine);
+        assert_eq!(probe_ports(9999, 137), Probe::NotMine);
         assert_eq!(udp_probe(&hex(NBNS), 9999), Probe::Certain);
         let rows = udp(&[(true, NBNS)], 53);
         assert_eq!(rows.len(), 1, "{rows:#?}");
