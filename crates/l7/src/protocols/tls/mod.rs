@@ -150,17 +150,6 @@ impl TlsSession {
         if !cx.lent() || self.adrift {
             return Parse::Stop;
         }
-        if self.dirs[i].resync {
-            // After a hole: go on only where a record starts.
-            match parser::record_header(buf) {
-                Decoded::Done(_) => self.dirs[i].resync = false,
-                Decoded::Incomplete(n) => return Parse::Needed(n),
-                Decoded::Invalid => {
-                    self.adrift = true;
-                    return Parse::Stop;
-                }
-            }
-        }
         let tls13 = self.negotiated().is_some_and(is_tls13);
         let other = &self.dirs[1 - i];
         // Both sides are done with TLS: each sent its close_notify (in TLS 1.3 it looks
@@ -172,10 +161,16 @@ impl TlsSession {
         }
         match parser::record_header(buf) {
             Decoded::Done(h) => {
+                // After a hole (`resync`), the walk goes on where a record starts.
+                d.resync = false;
                 d.alerted |= h.content_type == content::ALERT;
                 d.take(h.total_len(), buf.len())
             }
             Decoded::Incomplete(n) => Parse::Needed(n),
+            Decoded::Invalid if d.resync => {
+                self.adrift = true;
+                Parse::Stop
+            }
             // Not a record, once TLS is shut down: detection starts afresh on it.
             Decoded::Invalid if closed && (tls13 || d.alerted) => Parse::Handover(0),
             Decoded::Invalid => Parse::Stop,
