@@ -231,7 +231,7 @@ fn bad_inputs_are_reported_and_the_rest_converted() {
         before += 1;
     }
     assert!(before > 100);
-    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let js = stats_json(&stats);
     assert_eq!(js["packets"].as_u64(), Some(before));
     let flows = our_flows(&dir, &[1, 6, 17, 58]);
     let packets: u64 = flows.values().map(|v| v[0] + v[2]).sum();
@@ -286,7 +286,7 @@ fn quiet_prints_only_errors() {
     let flows = our_flows(&dir, &[1, 6, 17, 58]).len();
     assert!(flows >= 12);
     // The stats file is written whole.
-    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let js = stats_json(&stats);
     assert_eq!(js["rows"]["flows"].as_u64(), Some(flows as u64), "{js}");
     assert!(js["packets"].as_u64().unwrap() > 0, "{js}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -420,7 +420,7 @@ fn summary_lines_say_what_stats_json_holds() {
     );
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
-    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let js = stats_json(&stats);
     std::fs::remove_file(&stats).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let line = |start: &str| line_starting(&err, start);
@@ -507,8 +507,7 @@ fn null_output_counts_the_rows_parquet_would_store() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        let js: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let js = stats_json(&stats);
         std::fs::remove_file(&stats).unwrap();
         let left = std::fs::read_dir(&cwd).unwrap().count();
         std::fs::remove_dir_all(&cwd).unwrap();

@@ -281,8 +281,7 @@ fn outage_mid_conversion_loses_and_doubles_nothing() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("stats.json")).unwrap()).unwrap();
+    let stats = stats_json(&dir.join("stats.json"));
     assert!(
         stats["sink"]["spooled_batches"].as_u64().unwrap_or(0) > 0,
         "{stats}"

@@ -83,8 +83,7 @@ fn forged_handshake_resets_close_nothing() {
             .map(|r| r.iter().map(|s| s.to_string()).collect())
             .collect();
         assert_eq!(rows, want, "{file}");
-        let stats: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let stats = stats_json(&stats);
         assert_eq!(
             stats["reassembly"]["streams"]["delivered_bytes"], *delivered,
             "{file}"

@@ -96,7 +96,7 @@ fn sigint_run(quiet: bool) {
     } else {
         assert!(err.contains("interrupted"), "{err}");
     }
-    let js: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let js = stats_json(&stats);
     assert_eq!(js["interrupted"], true);
     assert!(js["flows"]["shutdown"].as_u64().unwrap_or(0) > 0, "{js}");
     // Every file is complete (renamed, readable), none left in progress.
@@ -138,8 +138,7 @@ fn stats_account_for_the_cpu_of_each_thread() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
         assert!(err.contains("cpu seconds: "), "{err}");
-        let js: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let js = stats_json(&stats);
         let c = &js["cpu_seconds"];
         let num = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("{c}"));
         let workers: Vec<f64> = c["workers"].as_array().unwrap().iter().map(num).collect();

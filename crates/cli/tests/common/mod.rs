@@ -15,6 +15,12 @@ pub fn out_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The JSON a run wrote with `--stats-json`.
+pub fn stats_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Runs `wirehouse convert INPUTS -o parquet:DIR` (plus extra args).
 pub fn convert(inputs: &[&Path], dir: &Path, extra: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wirehouse"));
