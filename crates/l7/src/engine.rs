@@ -658,10 +658,14 @@ impl StreamHandler for L7Engine {
                     Phase::Active(session) => {
                         let i = inner.proto.expect("active has a protocol");
                         let lost = inner.bufs[d].data.len() as u64;
-                        inner.bufs[d].data.clear();
                         let mut cx =
                             self.out
                                 .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
+                        if lost > 0 {
+                            let b = &inner.bufs[d];
+                            session.cut(&mut cx, fc != inner.reversed, &b.data, b.start_ns);
+                        }
+                        inner.bufs[d].data.clear();
                         cx.stats.gaps += 1;
                         if !session.gap(&mut cx, fc != inner.reversed, len + lost, ts_ns) {
                             cx.stats.given_up += 1;
@@ -685,10 +689,18 @@ impl StreamHandler for L7Engine {
                 }
                 if let (Some(i), Phase::Active(session)) = (inner.proto, &mut inner.phase) {
                     let buf = std::mem::take(&mut inner.bufs[d].data);
+                    let span = Span {
+                        start_ns: if buf.is_empty() {
+                            ts_ns
+                        } else {
+                            inner.bufs[d].start_ns
+                        },
+                        end_ns: ts_ns,
+                    };
                     let mut cx =
                         self.out
                             .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
-                    session.end(&mut cx, fc != inner.reversed, &buf, ts_ns);
+                    session.end(&mut cx, fc != inner.reversed, &buf, span);
                 }
             }
         }

@@ -168,8 +168,14 @@ pub trait Session: Send {
     /// `len` bytes of this direction are lost (`len` = 0: the engine dropped bytes the
     /// parser called invalid). Return false to give up on the flow.
     fn gap(&mut self, cx: &mut Cx<'_>, from_client: bool, len: u64, ts_ns: i64) -> bool;
-    /// No more bytes in this direction (`buf` holds what was left unconsumed).
-    fn end(&mut self, _cx: &mut Cx<'_>, _from_client: bool, _buf: &[u8], _ts_ns: i64) {}
+    /// A gap follows `buf`, this direction's unconsumed bytes (its first byte came at
+    /// `start_ns`): they will never be completed, and [`gap`](Self::gap), called next,
+    /// counts them as lost. A parser may still make a row of them.
+    fn cut(&mut self, _cx: &mut Cx<'_>, _from_client: bool, _buf: &[u8], _start_ns: i64) {}
+    /// No more bytes in this direction: `buf` holds what was left unconsumed,
+    /// `span.start_ns` is when its first byte arrived (the end's time when `buf` is
+    /// empty) and `span.end_ns` the end's time.
+    fn end(&mut self, _cx: &mut Cx<'_>, _from_client: bool, _buf: &[u8], _span: Span) {}
 }
 
 /// Every registered protocol's description.

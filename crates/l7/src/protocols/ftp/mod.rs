@@ -379,15 +379,11 @@ impl Session for FtpSession {
         true
     }
 
-    fn end(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], ts_ns: i64) {
+    fn end(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) {
         // A last line without its line ending.
         if self.skipping[usize::from(!fc)] || buf.is_empty() || buf.len() >= parser::MAX_LINE {
             return;
         }
-        let span = Span {
-            start_ns: ts_ns,
-            end_ns: ts_ns,
-        };
         let l = buf.strip_suffix(b"\r").unwrap_or(buf);
         if fc {
             self.command(cx, l, buf.len(), span);

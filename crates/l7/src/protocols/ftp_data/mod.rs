@@ -93,10 +93,11 @@ impl Session for DataSession {
 
     /// Publishes the transfer (again only if more bytes came since: the first direction
     /// to end is the one that carried the data).
-    fn end(&mut self, cx: &mut Cx<'_>, _fc: bool, buf: &[u8], ts_ns: i64) {
+    fn end(&mut self, cx: &mut Cx<'_>, _fc: bool, buf: &[u8], span: Span) {
+        let ts_ns = span.end_ns;
         self.claim(cx);
         if !buf.is_empty() {
-            self.count(buf.len() as u64, ts_ns, ts_ns);
+            self.count(buf.len() as u64, span.start_ns, ts_ns);
         }
         let Some(a) = self.announcement else {
             return;

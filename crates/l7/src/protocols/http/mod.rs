@@ -206,6 +206,36 @@ impl HttpSession {
         }
     }
 
+    /// The client's stream ended inside a request head (`buf`, whose first byte came at
+    /// `start_ns`): when its request line is whole, the request is written from the
+    /// lines that came, with the bytes that came and `request_incomplete=1`; else nothing
+    /// is.
+    fn cut_request(&mut self, cx: &mut Cx<'_>, buf: &[u8], start_ns: i64) {
+        if buf.is_empty() || self.req.body != Body::Head || self.req.resync {
+            return;
+        }
+        let Some(head) = parser::close_cut_head(buf) else {
+            return;
+        };
+        // Only the first byte's time is known: the request ends where it starts.
+        let span = Span {
+            start_ns,
+            end_ns: start_ns,
+        };
+        if !matches!(self.request(cx, &head, span), Parse::Consumed(_)) {
+            return;
+        }
+        if let Some(r) = cx.last_request() {
+            r.bytes = buf.len() as u64;
+            // Not `incomplete`: that one is the response's, and both may be in a row.
+            r.attributes.push(("request_incomplete".into(), "1".into()));
+        }
+        // A body it announced never came.
+        self.cap_req = None;
+        self.req.body = Body::Head;
+        cx.request_done();
+    }
+
     /// The current message's body is complete.
     fn body_done(&mut self, cx: &mut Cx<'_>, fc: bool) {
         self.summarize(cx, fc);
@@ -529,8 +559,17 @@ impl Session for HttpSession {
         true
     }
 
-    fn end(&mut self, cx: &mut Cx<'_>, fc: bool, _buf: &[u8], ts_ns: i64) {
-        if !fc {
+    fn cut(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], start_ns: i64) {
+        if fc {
+            self.cut_request(cx, buf, start_ns);
+        }
+    }
+
+    fn end(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) {
+        let ts_ns = span.end_ns;
+        if fc {
+            self.cut_request(cx, buf, span.start_ns);
+        } else {
             if self.resp.body == Body::UntilClose {
                 self.summarize(cx, fc);
             }

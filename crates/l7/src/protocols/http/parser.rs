@@ -193,6 +193,16 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
     f
 }
 
+/// A head cut short (its stream ended inside it): its whole lines followed by the empty
+/// line that never came, or `None` when not even its first line is whole.
+pub fn close_cut_head(buf: &[u8]) -> Option<Vec<u8>> {
+    let nl = memchr::memrchr(b'\n', buf)?;
+    let mut head = Vec::with_capacity(nl + 3);
+    head.extend_from_slice(&buf[..=nl]);
+    head.extend_from_slice(b"\r\n");
+    Some(head)
+}
+
 /// Decodes a request head at the start of `buf`.
 pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

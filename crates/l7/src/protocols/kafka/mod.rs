@@ -424,7 +424,7 @@ impl Session for KafkaSession {
         true
     }
 
-    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], _ts_ns: i64) {
+    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], _span: Span) {
         self.finish(cx, usize::from(!from_client));
     }
 }

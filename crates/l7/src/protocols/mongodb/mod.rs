@@ -298,7 +298,8 @@ impl Session for MongoSession {
         true
     }
 
-    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], ts_ns: i64) {
+    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], span: Span) {
+        let ts_ns = span.end_ns;
         let dir = &mut self.dirs[usize::from(!from_client)];
         if let Dir::Body(mut f) = std::mem::take(dir) {
             // The capture ends inside this message.

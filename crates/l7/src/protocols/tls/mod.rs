@@ -546,10 +546,10 @@ impl Session for TlsSession {
         true
     }
 
-    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], ts_ns: i64) {
+    fn end(&mut self, cx: &mut Cx<'_>, from_client: bool, _buf: &[u8], span: Span) {
         self.dirs[idx(from_client)].ended = true;
         if !self.done && (!from_client || self.dirs.iter().all(|d| d.ended)) {
-            self.finish(cx, ts_ns);
+            self.finish(cx, span.end_ns);
         }
     }
 }
