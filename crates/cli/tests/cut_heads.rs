@@ -1,7 +1,9 @@
 //! HTTP request heads cut off by a gap or by the end of the capture, on real captures.
 //! When the request line came whole, the request is written from the lines that came
-//! (`request_incomplete=1`, the bytes that came), as tshark and DeepFlow show it; when not
-//! even the request line did, nothing is written and the loss is counted as a gap.
+//! (`request_incomplete=1`, the bytes that came), as DeepFlow does, and as tshark shows it
+//! per segment (`-o tcp.desegment_tcp_streams:FALSE`; reassembling, tshark waits for the
+//! rest of the head and never dissects it). When not even the request line came whole,
+//! nothing is written and the loss is counted as a gap.
 
 mod common;
 
@@ -66,7 +68,7 @@ fn request_heads_cut_short() {
     };
     let cases: &[Case] = &[
         // One 1,358-byte segment, a GET whose Cookie line the capture ends inside
-        // (tshark: "GET /spa/vendor.bundle…js HTTP/1.1", 1358 bytes of payload).
+        // (tshark per segment: GET /spa/vendor.bundle…js, 1358 bytes of payload).
         (
             "PcapPlusPlus/Packet++Test/PacketExamples/PartialHttpRequest.pcap",
             "GET",
