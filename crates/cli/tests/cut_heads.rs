@@ -48,6 +48,26 @@ fn rows(dir: &std::path::Path) -> Vec<Row> {
     out
 }
 
+/// Converts `pcap` from the corpus: its l7_sessions rows and its --stats-json summary.
+fn run(corpus: &std::path::Path, pcap: &str) -> (Vec<Row>, serde_json::Value) {
+    let dir = out_dir(&format!("cut-{}", pcap.replace('/', "-")));
+    let stats = dir.join("stats.json");
+    let o = convert(
+        &[&corpus.join(pcap)],
+        &dir.join("out"),
+        &[
+            "--no-progress",
+            "-q",
+            "--stats-json",
+            stats.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = (rows(&dir.join("out")), stats_json(&stats));
+    std::fs::remove_dir_all(&dir).unwrap();
+    got
+}
+
 /// (capture, method, host, resource, status, request bytes, whether a response code is
 /// there, the stream gaps HTTP saw).
 type Case = (
@@ -105,20 +125,7 @@ fn request_heads_cut_short() {
         ),
     ];
     for &(pcap, method, host, resource, status, bytes, answered, gaps) in cases {
-        let dir = out_dir(&format!("cut-{}", pcap.replace('/', "-")));
-        let stats = dir.join("stats.json");
-        let o = convert(
-            &[&corpus.join(pcap)],
-            &dir.join("out"),
-            &[
-                "--no-progress",
-                "-q",
-                "--stats-json",
-                stats.to_str().unwrap(),
-            ],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let got = rows(&dir.join("out"));
+        let (got, s) = run(&corpus, pcap);
         assert_eq!(got.len(), 1, "{pcap}: {got:?}");
         let r = &got[0];
         assert_eq!(
@@ -128,9 +135,7 @@ fn request_heads_cut_short() {
         );
         assert_eq!(!r.5.is_empty(), answered, "{pcap}: response code {}", r.5);
         assert!(r.6, "{pcap}: no request_incomplete attribute");
-        let s = stats_json(&stats);
         assert_eq!(s["l7"]["http"]["gaps"], gaps, "{pcap}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
@@ -141,22 +146,8 @@ fn a_request_line_never_whole_writes_nothing() {
     let Some(corpus) = wirehouse_testkit::corpus() else {
         return;
     };
-    let dir = out_dir("cut-zeek-reassembly");
-    let stats = dir.join("stats.json");
-    let o = convert(
-        &[&corpus.join("zeek/Traces/tcp/reassembly.pcap")],
-        &dir.join("out"),
-        &[
-            "--no-progress",
-            "-q",
-            "--stats-json",
-            stats.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(rows(&dir.join("out")).is_empty());
-    let s = stats_json(&stats);
+    let (got, s) = run(&corpus, "zeek/Traces/tcp/reassembly.pcap");
+    assert!(got.is_empty(), "{got:?}");
     assert_eq!(s["l7"]["http"]["flows"], 1);
     assert_eq!(s["l7"]["http"]["gaps"], 10);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
