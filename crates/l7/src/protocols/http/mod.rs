@@ -206,10 +206,10 @@ impl HttpSession {
         }
     }
 
-    /// The client's stream ended inside a request head (`buf`, whose first byte came at
-    /// `start_ns`): when its request line is whole, the request is written from the
-    /// lines that came, with the bytes that came and `request_incomplete=1`; else nothing
-    /// is.
+    /// A request head cut off by a gap or by the end of the client's stream (`buf`, whose
+    /// first byte came at `start_ns`): when its request line is whole, the request is
+    /// written from the lines that came whole, with the bytes that came and
+    /// `request_incomplete=1`; else nothing is.
     fn cut_request(&mut self, cx: &mut Cx<'_>, buf: &[u8], start_ns: i64) {
         if buf.is_empty() || self.req.body != Body::Head || self.req.resync {
             return;

@@ -193,8 +193,8 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
     f
 }
 
-/// A head cut short (its stream ended inside it): its whole lines followed by the empty
-/// line that never came, or `None` when not even its first line is whole.
+/// A head cut off (by a gap or the end of its stream): its whole lines followed by the
+/// empty line that never came, or `None` when not even its first line is whole.
 pub fn close_cut_head(buf: &[u8]) -> Option<Vec<u8>> {
     let nl = memchr::memrchr(b'\n', buf)?;
     let mut head = Vec::with_capacity(nl + 3);
