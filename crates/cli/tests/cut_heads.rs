@@ -1,52 +1,14 @@
-//! HTTP request heads cut off by a gap or by the end of the capture, on real captures.
-//! When the request line came whole, the request is written from the lines that came
-//! (`request_incomplete=1`, the bytes that came), as DeepFlow does, and as tshark shows it
-//! per segment (`-o tcp.desegment_tcp_streams:FALSE`; reassembling, tshark waits for the
-//! rest of the head and never dissects it). When not even the request line came whole,
-//! nothing is written and the loss is counted as a gap.
+//! HTTP heads cut off by a gap or by the end of the capture, on real captures. When the
+//! first line came whole, the message is written from the lines that came whole, with
+//! the bytes that came and `request_incomplete=1` (a request) or `incomplete=1` (a
+//! response), as DeepFlow does, and as tshark shows it per segment
+//! (`-o tcp.desegment_tcp_streams:FALSE`; reassembling, tshark waits for the rest of the
+//! head and never dissects it). When not even the first line came whole, nothing is
+//! written and the loss is counted as a gap.
 
 mod common;
 
-use arrow_array::{Array, MapArray, StringArray, UInt64Array};
 use common::*;
-
-/// One l7_sessions row: (method, host, resource, status, request bytes, response code,
-/// whether `request_incomplete=1` is among its attributes).
-type Row = (String, String, String, String, u64, String, bool);
-
-fn rows(dir: &std::path::Path) -> Vec<Row> {
-    let mut out = Vec::new();
-    for b in read_table(dir, "l7_sessions") {
-        let text = |n: &str, i: usize| col::<StringArray>(&b, n).value(i).to_string();
-        let bytes = col::<UInt64Array>(&b, "request_bytes");
-        let code = b.column_by_name("response_code").expect("response_code");
-        let attrs = col::<MapArray>(&b, "attributes");
-        for i in 0..b.num_rows() {
-            let entries = attrs.value(i);
-            let keys = entries
-                .column(0)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("string keys");
-            let cut = (0..keys.len()).any(|k| keys.value(k) == "request_incomplete");
-            let code = if code.is_null(i) {
-                String::new()
-            } else {
-                format!("{:?}", code.slice(i, 1))
-            };
-            out.push((
-                text("request_type", i),
-                text("request_domain", i),
-                text("request_resource", i),
-                text("response_status", i),
-                bytes.value(i),
-                code,
-                cut,
-            ));
-        }
-    }
-    out
-}
 
 /// Converts `pcap` from the corpus: its l7_sessions rows and its --stats-json summary.
 fn run(corpus: &std::path::Path, pcap: &str) -> (Vec<Row>, serde_json::Value) {
@@ -63,79 +25,132 @@ fn run(corpus: &std::path::Path, pcap: &str) -> (Vec<Row>, serde_json::Value) {
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let got = (rows(&dir.join("out")), stats_json(&stats));
+    let got = (l7_rows(&dir.join("out")), stats_json(&stats));
     std::fs::remove_dir_all(&dir).unwrap();
     got
 }
 
-/// (capture, method, host, resource, status, request bytes, whether a response code is
-/// there, the stream gaps HTTP saw).
-type Case = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    u64,
-    bool,
-    u64,
-);
+/// What one capture must give: its one row's method, host, resource, status, request
+/// bytes, response code and response bytes, which side was cut, and the stream gaps
+/// HTTP saw.
+struct Case {
+    pcap: &'static str,
+    method: &'static str,
+    host: &'static str,
+    resource: &'static str,
+    status: &'static str,
+    request_bytes: u64,
+    code: Option<i64>,
+    response_bytes: u64,
+    cut: &'static str,
+    gaps: u64,
+}
+
+const CASES: &[Case] = &[
+    // One 1,358-byte segment, a GET whose Cookie line the capture ends inside (tshark per
+    // segment: GET /spa/vendor.bundle…js, 1358 bytes of payload).
+    Case {
+        pcap: "PcapPlusPlus/Packet++Test/PacketExamples/PartialHttpRequest.pcap",
+        method: "GET",
+        host: "auth.wi-fi.ru",
+        resource: "/spa/vendor.bundle.5d388fb8db38cec4d554.js",
+        status: "timeout",
+        request_bytes: 1358,
+        code: None,
+        response_bytes: 0,
+        cut: "request_incomplete",
+        gaps: 0,
+    },
+    // A POST whose head goes on in a segment the capture lacks; the server's 200 answers
+    // it (DeepFlow's client-ip.result: POST, captured_request_byte 1410, then a 200).
+    Case {
+        pcap: "deepflow/flow_generator/http/client-ip.pcap",
+        method: "POST",
+        host: "api-webizft1.intranet.local",
+        resource: "/biz-inquiry-bff/bff/v1/common/check/polymerization?channel=webportal&terminalType=bff",
+        status: "ok",
+        request_bytes: 1410,
+        code: Some(200),
+        response_bytes: 737,
+        cut: "request_incomplete",
+        gaps: 1,
+    },
+    // "GET / HTTP/1.0\r\n" (16 bytes), then 16 bytes lost, then the server resets.
+    Case {
+        pcap: "suricata-verify/tests/tcp-rst-unacked-stream-07-http/input.pcap",
+        method: "GET",
+        host: "",
+        resource: "/",
+        status: "timeout",
+        request_bytes: 16,
+        code: None,
+        response_bytes: 0,
+        cut: "request_incomplete",
+        gaps: 1,
+    },
+    // The response's status line alone (17 bytes), where the capture ends (DeepFlow's
+    // istio-tcp-frag.result: a 200 with captured_response_byte 17).
+    Case {
+        pcap: "deepflow/flow_generator/http/istio-tcp-frag.pcap",
+        method: "GET",
+        host: "productpage",
+        resource: "/productpage",
+        status: "ok",
+        request_bytes: 331,
+        code: Some(200),
+        response_bytes: 17,
+        cut: "incomplete",
+        gaps: 0,
+    },
+    // A response captured with a small snap length: 40 of its 1,208 bytes (tshark per
+    // segment: a 200).
+    Case {
+        pcap: "PcapPlusPlus/Packet++Test/PacketExamples/SllPacket.pcap",
+        method: "",
+        host: "",
+        resource: "",
+        status: "ok",
+        request_bytes: 0,
+        code: Some(200),
+        response_bytes: 40,
+        cut: "incomplete",
+        gaps: 1,
+    },
+];
 
 #[test]
-fn request_heads_cut_short() {
+fn heads_cut_short() {
     let Some(corpus) = wirehouse_testkit::corpus() else {
         return;
     };
-    let cases: &[Case] = &[
-        // One 1,358-byte segment, a GET whose Cookie line the capture ends inside
-        // (tshark per segment: GET /spa/vendor.bundle…js, 1358 bytes of payload).
-        (
-            "PcapPlusPlus/Packet++Test/PacketExamples/PartialHttpRequest.pcap",
-            "GET",
-            "auth.wi-fi.ru",
-            "/spa/vendor.bundle.5d388fb8db38cec4d554.js",
-            "timeout",
-            1358,
-            false,
-            0,
-        ),
-        // A POST whose head goes on in a segment the capture lacks; the server's 200
-        // answers it (DeepFlow's client-ip.result: POST, captured_request_byte 1410, then
-        // a 200 response).
-        (
-            "deepflow/flow_generator/http/client-ip.pcap",
-            "POST",
-            "api-webizft1.intranet.local",
-            "/biz-inquiry-bff/bff/v1/common/check/polymerization?channel=webportal&terminalType=bff",
-            "ok",
-            1410,
-            true,
-            1,
-        ),
-        // "GET / HTTP/1.0\r\n" (16 bytes), then 16 bytes lost, then the server resets.
-        (
-            "suricata-verify/tests/tcp-rst-unacked-stream-07-http/input.pcap",
-            "GET",
-            "",
-            "/",
-            "timeout",
-            16,
-            false,
-            1,
-        ),
-    ];
-    for &(pcap, method, host, resource, status, bytes, answered, gaps) in cases {
-        let (got, s) = run(&corpus, pcap);
-        assert_eq!(got.len(), 1, "{pcap}: {got:?}");
+    for c in CASES {
+        let (got, s) = run(&corpus, c.pcap);
+        assert_eq!(got.len(), 1, "{}: {got:?}", c.pcap);
         let r = &got[0];
         assert_eq!(
-            (r.0.as_str(), r.1.as_str(), r.2.as_str(), r.3.as_str(), r.4),
-            (method, host, resource, status, bytes),
-            "{pcap}"
+            (
+                r.request_type.as_str(),
+                r.request_domain.as_str(),
+                r.request_resource.as_str(),
+                r.response_status.as_str(),
+                r.request_bytes,
+                r.response_code,
+                r.response_bytes,
+            ),
+            (
+                c.method,
+                c.host,
+                c.resource,
+                c.status,
+                c.request_bytes,
+                c.code,
+                c.response_bytes
+            ),
+            "{}",
+            c.pcap
         );
-        assert_eq!(!r.5.is_empty(), answered, "{pcap}: response code {}", r.5);
-        assert!(r.6, "{pcap}: no request_incomplete attribute");
-        assert_eq!(s["l7"]["http"]["gaps"], gaps, "{pcap}");
+        assert_eq!(r.attr(c.cut), Some("1"), "{}: {:?}", c.pcap, r.attributes);
+        assert_eq!(s["l7"]["http"]["gaps"], c.gaps, "{}", c.pcap);
     }
 }
 

@@ -10,7 +10,6 @@
 
 mod common;
 
-use arrow_array::{Array, Int64Array, MapArray, RecordBatch, StringArray, UInt16Array};
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,78 +17,6 @@ use std::path::{Path, PathBuf};
 
 const REPO: &str = "wirehouse/demo";
 const COPY: &str = "wirehouse/scratch";
-
-#[derive(Debug, Clone)]
-struct Row {
-    l7_protocol: String,
-    request_type: String,
-    request_domain: String,
-    request_resource: String,
-    endpoint: String,
-    server_port: u16,
-    response_code: Option<i64>,
-    response_status: String,
-    attributes: BTreeMap<String, String>,
-}
-
-impl Row {
-    fn attr(&self, k: &str) -> Option<&str> {
-        self.attributes.get(k).map(String::as_str)
-    }
-}
-
-fn strings<'a>(b: &'a RecordBatch, name: &str) -> &'a StringArray {
-    b.column_by_name(name)
-        .unwrap_or_else(|| panic!("column {name}"))
-        .as_any()
-        .downcast_ref()
-        .unwrap()
-}
-
-fn l7_rows(dir: &Path) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for b in read_table(dir, "l7_sessions") {
-        let port: &UInt16Array = b
-            .column_by_name("server_port")
-            .unwrap()
-            .as_any()
-            .downcast_ref()
-            .unwrap();
-        let code: &Int64Array = b
-            .column_by_name("response_code")
-            .unwrap()
-            .as_any()
-            .downcast_ref()
-            .unwrap();
-        let attrs: &MapArray = b
-            .column_by_name("attributes")
-            .unwrap()
-            .as_any()
-            .downcast_ref()
-            .unwrap();
-        for i in 0..b.num_rows() {
-            let m = attrs.value(i);
-            let keys: &StringArray = m.column(0).as_any().downcast_ref().unwrap();
-            let vals: &StringArray = m.column(1).as_any().downcast_ref().unwrap();
-            let attributes = (0..keys.len())
-                .map(|j| (keys.value(j).to_string(), vals.value(j).to_string()))
-                .collect();
-            let s = |n: &str| strings(&b, n).value(i).to_string();
-            rows.push(Row {
-                l7_protocol: s("l7_protocol"),
-                request_type: s("request_type"),
-                request_domain: s("request_domain"),
-                request_resource: s("request_resource"),
-                endpoint: s("endpoint"),
-                server_port: port.value(i),
-                response_code: (!code.is_null(i)).then(|| code.value(i)),
-                response_status: s("response_status"),
-                attributes,
-            });
-        }
-    }
-    rows
-}
 
 fn convert_rows(pcap: &Path, name: &str) -> Vec<Row> {
     let dir = out_dir(name);

@@ -2,7 +2,9 @@
 //! and ask tshark for the same facts.
 #![allow(dead_code)]
 
-use arrow_array::{Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt64Array};
+use arrow_array::{
+    Array, Int64Array, MapArray, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt64Array,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -396,5 +398,60 @@ pub fn rows_as_text(dir: &Path, table: &str) -> Vec<String> {
         }
     }
     rows.sort();
+    rows
+}
+
+/// One l7_sessions row, the columns the end-to-end tests look at.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub l7_protocol: String,
+    pub request_type: String,
+    pub request_domain: String,
+    pub request_resource: String,
+    pub endpoint: String,
+    pub server_port: u16,
+    pub response_code: Option<i64>,
+    pub response_status: String,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Row {
+    pub fn attr(&self, k: &str) -> Option<&str> {
+        self.attributes.get(k).map(String::as_str)
+    }
+}
+
+/// Every l7_sessions row under `dir`.
+pub fn l7_rows(dir: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for b in read_table(dir, "l7_sessions") {
+        let code = col::<Int64Array>(&b, "response_code");
+        let attrs = col::<MapArray>(&b, "attributes");
+        for i in 0..b.num_rows() {
+            let m = attrs.value(i);
+            let keys: &StringArray = m.column(0).as_any().downcast_ref().unwrap();
+            let vals: &StringArray = m.column(1).as_any().downcast_ref().unwrap();
+            let attributes = (0..keys.len())
+                .map(|j| (keys.value(j).to_string(), vals.value(j).to_string()))
+                .collect();
+            let s = |n: &str| col::<StringArray>(&b, n).value(i).to_string();
+            let n = |n: &str| col::<UInt64Array>(&b, n).value(i);
+            rows.push(Row {
+                l7_protocol: s("l7_protocol"),
+                request_type: s("request_type"),
+                request_domain: s("request_domain"),
+                request_resource: s("request_resource"),
+                endpoint: s("endpoint"),
+                server_port: col::<UInt16Array>(&b, "server_port").value(i),
+                response_code: (!code.is_null(i)).then(|| code.value(i)),
+                response_status: s("response_status"),
+                request_bytes: n("request_bytes"),
+                response_bytes: n("response_bytes"),
+                attributes,
+            });
+        }
+    }
     rows
 }

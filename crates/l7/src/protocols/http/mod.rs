@@ -15,7 +15,7 @@ use crate::{
     Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Request, Response, Session, Span, Status,
     Transport,
 };
-use parser::{Fields, Head};
+use parser::{Fields, Head, ResponseHead};
 use std::collections::VecDeque;
 use wirehouse_schema::{Attributes, Text};
 
@@ -149,6 +149,11 @@ fn body_fits(body: &Body, f: &Fields) -> bool {
     let encoded =
         !f.content_encoding.is_empty() && !f.content_encoding.eq_ignore_ascii_case("identity");
     *body != Body::Head && !encoded && f.content_length.is_none_or(|n| n <= oci::MAX_BODY as u64)
+}
+
+/// An interim status (100 Continue, 103 Early Hints): a final response follows.
+fn interim(code: u16) -> bool {
+    (100..200).contains(&code) && code != 101
 }
 
 fn framing(f: &Fields) -> Body {
@@ -323,32 +328,13 @@ impl HttpSession {
         Parse::Consumed(h.len)
     }
 
-    fn response(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
-        if self.asked.front().map(|a| a.kind) == Some(Asked::V09)
-            && parser::looks_like_response(buf).is_none()
-        {
-            // An HTTP/0.9 response: no status line, the body runs to the close.
-            self.asked.pop_front();
-            self.current = Some(Response {
-                start_ns: span.start_ns,
-                end_ns: span.end_ns,
-                bytes: buf.len() as u64,
-                version: "HTTP/0.9".into(),
-                ..Response::default()
-            });
-            self.resp.body = Body::UntilClose;
-            return Parse::Consumed(buf.len());
-        }
-        let h = match parser::response_head(buf) {
-            Head::Done(h) => h,
-            Head::Partial => return Parse::Needed(1),
-            Head::Invalid => return Parse::Invalid,
-        };
-        if (100..200).contains(&h.code) && h.code != 101 {
-            // Interim (100 Continue, 103 Early Hints): the final response follows.
-            self.interim_bytes += h.len as u64;
-            return Parse::Consumed(h.len);
-        }
+    /// The row of a final response (status line `h`, its bytes at `span`), answering the
+    /// oldest request still asked; with what that request was and its registry call.
+    fn final_response(
+        &mut self,
+        h: &ResponseHead,
+        span: Span,
+    ) -> (Response, Option<Asked>, Option<Box<oci::Call>>) {
         let (asked, call) = match self.asked.pop_front() {
             Some(a) => (Some(a.kind), a.oci),
             None => (None, None),
@@ -385,6 +371,66 @@ impl HttpSession {
             echo: None,
             attributes,
         };
+        (resp, asked, call)
+    }
+
+    /// A response head cut off by a gap or by the end of the server's stream (`buf`,
+    /// whose first byte came at `start_ns`): when its status line is whole and final, the
+    /// response is written from the lines that came whole, with the bytes that came and
+    /// `incomplete=1`; else nothing is.
+    fn cut_response(&mut self, cx: &mut Cx<'_>, buf: &[u8], start_ns: i64) {
+        if buf.is_empty() || self.resp.body != Body::Head || self.resp.resync {
+            return;
+        }
+        let Some(head) = parser::close_cut_head(buf) else {
+            return;
+        };
+        let Head::Done(h) = parser::response_head(&head) else {
+            return;
+        };
+        if interim(h.code) {
+            return;
+        }
+        // Only the first byte's time is known: the response ends where it starts.
+        let span = Span {
+            start_ns,
+            end_ns: start_ns,
+        };
+        let (mut resp, _, _) = self.final_response(&h, span);
+        resp.bytes = resp.bytes - h.len as u64 + buf.len() as u64;
+        resp.attributes.push(("incomplete".into(), "1".into()));
+        self.cap_resp = None;
+        cx.response(resp);
+    }
+
+    fn response(&mut self, cx: &mut Cx<'_>, buf: &[u8], span: Span) -> Parse {
+        if self.asked.front().map(|a| a.kind) == Some(Asked::V09)
+            && parser::looks_like_response(buf).is_none()
+        {
+            // An HTTP/0.9 response: no status line, the body runs to the close.
+            self.asked.pop_front();
+            self.current = Some(Response {
+                start_ns: span.start_ns,
+                end_ns: span.end_ns,
+                bytes: buf.len() as u64,
+                version: "HTTP/0.9".into(),
+                ..Response::default()
+            });
+            self.resp.body = Body::UntilClose;
+            return Parse::Consumed(buf.len());
+        }
+        let h = match parser::response_head(buf) {
+            Head::Done(h) => h,
+            Head::Partial => return Parse::Needed(1),
+            Head::Invalid => return Parse::Invalid,
+        };
+        if interim(h.code) {
+            // Interim (100 Continue, 103 Early Hints): the final response follows.
+            self.interim_bytes += h.len as u64;
+            return Parse::Consumed(h.len);
+        }
+        let (resp, asked, call) = self.final_response(&h, span);
+        let (f, status) = (&h.fields, resp.status);
         if h.code == 101 {
             // Another protocol follows (WebSocket, h2c): none parsed here, and their
             // frames are no protocol's first bytes.
@@ -562,6 +608,8 @@ impl Session for HttpSession {
     fn cut(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], start_ns: i64) {
         if fc {
             self.cut_request(cx, buf, start_ns);
+        } else {
+            self.cut_response(cx, buf, start_ns);
         }
     }
 
@@ -570,6 +618,7 @@ impl Session for HttpSession {
         if fc {
             self.cut_request(cx, buf, span.start_ns);
         } else {
+            self.cut_response(cx, buf, span.start_ns);
             if self.resp.body == Body::UntilClose {
                 self.summarize(cx, fc);
             }
