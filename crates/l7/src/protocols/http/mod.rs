@@ -211,6 +211,16 @@ impl HttpSession {
         }
     }
 
+    /// A head cut off by a gap or by the end of its stream: `buf` holds this direction's
+    /// unconsumed bytes, the first of which came at `start_ns`.
+    fn cut_head(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], start_ns: i64) {
+        if fc {
+            self.cut_request(cx, buf, start_ns);
+        } else {
+            self.cut_response(cx, buf, start_ns);
+        }
+    }
+
     /// A request head cut off by a gap or by the end of the client's stream (`buf`, whose
     /// first byte came at `start_ns`): when its request line is whole, the request is
     /// written from the lines that came whole, with the bytes that came and
@@ -606,19 +616,13 @@ impl Session for HttpSession {
     }
 
     fn cut(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], start_ns: i64) {
-        if fc {
-            self.cut_request(cx, buf, start_ns);
-        } else {
-            self.cut_response(cx, buf, start_ns);
-        }
+        self.cut_head(cx, fc, buf, start_ns);
     }
 
     fn end(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], span: Span) {
         let ts_ns = span.end_ns;
-        if fc {
-            self.cut_request(cx, buf, span.start_ns);
-        } else {
-            self.cut_response(cx, buf, span.start_ns);
+        self.cut_head(cx, fc, buf, span.start_ns);
+        if !fc {
             if self.resp.body == Body::UntilClose {
                 self.summarize(cx, fc);
             }
