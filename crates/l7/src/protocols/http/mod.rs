@@ -212,36 +212,38 @@ impl HttpSession {
     }
 
     /// A head cut off by a gap or by the end of its stream: `buf` holds this direction's
-    /// unconsumed bytes, the first of which came at `start_ns`.
+    /// unconsumed bytes, the first of which came at `start_ns`. When the direction was
+    /// at a head and its first line came whole, the message is written from the lines
+    /// that came whole ([`parser::close_cut_head`]).
     fn cut_head(&mut self, cx: &mut Cx<'_>, fc: bool, buf: &[u8], start_ns: i64) {
-        if fc {
-            self.cut_request(cx, buf, start_ns);
-        } else {
-            self.cut_response(cx, buf, start_ns);
-        }
-    }
-
-    /// A request head cut off by a gap or by the end of the client's stream (`buf`, whose
-    /// first byte came at `start_ns`): when its request line is whole, the request is
-    /// written from the lines that came whole, with the bytes that came and
-    /// `request_incomplete=1`; else nothing is.
-    fn cut_request(&mut self, cx: &mut Cx<'_>, buf: &[u8], start_ns: i64) {
-        if buf.is_empty() || self.req.body != Body::Head || self.req.resync {
+        let dir = if fc { &self.req } else { &self.resp };
+        if dir.body != Body::Head || dir.resync {
             return;
         }
         let Some(head) = parser::close_cut_head(buf) else {
             return;
         };
-        // Only the first byte's time is known: the request ends where it starts.
+        // Only the first byte's time is known: the message ends where it starts.
         let span = Span {
             start_ns,
             end_ns: start_ns,
         };
-        if !matches!(self.request(cx, &head, span), Parse::Consumed(_)) {
+        let came = buf.len() as u64;
+        if fc {
+            self.cut_request(cx, &head, span, came);
+        } else {
+            self.cut_response(cx, &head, span, came);
+        }
+    }
+
+    /// A cut request head, closed (`head`): written when its request line parses, with
+    /// the `came` bytes that came and `request_incomplete=1`.
+    fn cut_request(&mut self, cx: &mut Cx<'_>, head: &[u8], span: Span, came: u64) {
+        if !matches!(self.request(cx, head, span), Parse::Consumed(_)) {
             return;
         }
         if let Some(r) = cx.last_request() {
-            r.bytes = buf.len() as u64;
+            r.bytes = came;
             // Not `incomplete`: that one is the response's, and both may be in a row.
             r.attributes.push(("request_incomplete".into(), "1".into()));
         }
@@ -384,30 +386,17 @@ impl HttpSession {
         (resp, asked, call)
     }
 
-    /// A response head cut off by a gap or by the end of the server's stream (`buf`,
-    /// whose first byte came at `start_ns`): when its status line is whole and final, the
-    /// response is written from the lines that came whole, with the bytes that came and
-    /// `incomplete=1`; else nothing is.
-    fn cut_response(&mut self, cx: &mut Cx<'_>, buf: &[u8], start_ns: i64) {
-        if buf.is_empty() || self.resp.body != Body::Head || self.resp.resync {
-            return;
-        }
-        let Some(head) = parser::close_cut_head(buf) else {
-            return;
-        };
-        let Head::Done(h) = parser::response_head(&head) else {
+    /// A cut response head, closed (`head`): written when its status line parses and is
+    /// final, with the `came` bytes that came and `incomplete=1`.
+    fn cut_response(&mut self, cx: &mut Cx<'_>, head: &[u8], span: Span, came: u64) {
+        let Head::Done(h) = parser::response_head(head) else {
             return;
         };
         if interim(h.code) {
             return;
         }
-        // Only the first byte's time is known: the response ends where it starts.
-        let span = Span {
-            start_ns,
-            end_ns: start_ns,
-        };
         let (mut resp, _, _) = self.final_response(&h, span);
-        resp.bytes = resp.bytes - h.len as u64 + buf.len() as u64;
+        resp.bytes = resp.bytes - h.len as u64 + came;
         resp.attributes.push(("incomplete".into(), "1".into()));
         self.cap_resp = None;
         cx.response(resp);
