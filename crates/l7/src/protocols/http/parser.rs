@@ -307,9 +307,25 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
 
 /// Decodes a response head at the start of `buf`.
 pub fn response_head(buf: &[u8]) -> Head<ResponseHead> {
+    parse_response_head(buf, None)
+}
+
+/// `buf`'s response head as httparse reads it: strictly when `lenient` is `None`,
+/// else with that configuration. A head httparse refuses strictly is read again
+/// leniently, as browsers and servers' clients read it: header lines without a colon
+/// or with a space before it are skipped, folded lines kept, extra spaces in the status
+/// line allowed (PcapPlusPlus `HttpMalformedResponse.pcapng`: `x-amz-request-id2 …`
+/// before `Transfer-Encoding: chunked`). A lenient head must end within 16 KiB, so a
+/// stream that is not HTTP after all is not held to the buffer limit.
+fn parse_response_head(buf: &[u8], lenient: Option<&httparse::ParserConfig>) -> Head<ResponseHead> {
+    const MAX_LENIENT: usize = 16 * 1024;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf) {
+    let parsed = match lenient {
+        None => resp.parse(buf),
+        Some(cfg) => cfg.parse_response(&mut resp, &buf[..buf.len().min(MAX_LENIENT)]),
+    };
+    match parsed {
         Ok(httparse::Status::Complete(len)) => Head::Done(ResponseHead {
             code: resp.code.unwrap_or(0),
             reason: text(resp.reason.unwrap_or_default().as_bytes(), 128),
@@ -317,8 +333,20 @@ pub fn response_head(buf: &[u8]) -> Head<ResponseHead> {
             fields: fields(resp.headers),
             len,
         }),
-        Ok(httparse::Status::Partial) => Head::Partial,
-        Err(_) => Head::Invalid,
+        Ok(httparse::Status::Partial) if lenient.is_none() || buf.len() < MAX_LENIENT => {
+            Head::Partial
+        }
+        Ok(httparse::Status::Partial) => Head::Invalid,
+        Err(_) if lenient.is_some() => Head::Invalid,
+        Err(_) => {
+            let mut cfg = httparse::ParserConfig::default();
+            cfg.allow_spaces_after_header_name_in_responses(true)
+                .allow_obsolete_multiline_headers_in_responses(true)
+                .allow_multiple_spaces_in_response_status_delimiters(true)
+                .allow_space_before_first_header_name(true)
+                .ignore_invalid_headers_in_responses(true);
+            parse_response_head(buf, Some(&cfg))
+        }
     }
 }
 
@@ -552,6 +580,27 @@ mod tests {
         };
         assert_eq!((s.code, s.reason.as_str(), s.minor), (404, "Not Found", 0));
         assert!(s.fields.chunked);
+    }
+
+    #[test]
+    fn malformed_response_header_lines_are_skipped_within_a_bound() {
+        // A line without a colon, one with a space before it, and a folded line.
+        let r = b"HTTP/1.1 403 Forbidden\r\nx-amz-request-id2 CA4D\r\nServer : S3\r\n\
+                  X-A: b\r\n c\r\nContent-Length: 7\r\n\r\nmissing";
+        let Head::Done(h) = response_head(r) else {
+            panic!("not parsed")
+        };
+        assert_eq!((h.code, h.fields.content_length), (403, Some(7)));
+        assert_eq!(&r[h.len..], b"missing");
+        // Still waiting for the end of such a head, up to 16 KiB of it.
+        assert_eq!(response_head(&r[..60]), Head::Partial);
+        let mut long = b"HTTP/1.1 200 OK\r\nno colon\r\n".to_vec();
+        long.resize(16 * 1024 - 1, b'a');
+        assert_eq!(response_head(&long), Head::Partial);
+        long.push(b'a');
+        assert_eq!(response_head(&long), Head::Invalid);
+        // A status line that is not one stays refused.
+        assert_eq!(response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"), Head::Invalid);
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! HTTP heads cut off by a gap or by the end of the capture, on real captures. When the
-//! first line came whole, the message is written from the lines that came whole, with
-//! the bytes that came and `request_incomplete=1` (a request) or `incomplete=1` (a
-//! response), as DeepFlow does, and as tshark shows it per segment
+//! HTTP heads on real captures, cut short or malformed.
+//!
+//! A head cut off by a gap or by the end of the capture: when the first line came
+//! whole, the message is written from the lines that came whole, with the bytes that
+//! came and `request_incomplete=1` (a request) or `incomplete=1` (a response), as
+//! DeepFlow does, and as tshark shows it per segment
 //! (`-o tcp.desegment_tcp_streams:FALSE`; reassembling, tshark waits for the rest of the
 //! head and never dissects it). When not even the first line came whole, nothing is
 //! written and the loss is counted as a gap.
+//!
+//! A head with a malformed header line is read past it, as clients and servers do.
 
 mod common;
 
@@ -165,4 +169,29 @@ fn a_request_line_never_whole_writes_nothing() {
     assert!(got.is_empty(), "{got:?}");
     assert_eq!(s["l7"]["http"]["flows"], 1);
     assert_eq!(s["l7"]["http"]["gaps"], 10);
+}
+
+/// PcapPlusPlus's HttpMalformedResponse.pcapng: one segment from port 80, an S3
+/// `HTTP/1.1 403 Forbidden` whose second line has no colon (`x-amz-request-id2 …`), then
+/// `Transfer-Encoding: chunked` and a chunk the capture ends inside (tshark: a 403). The
+/// bad line is skipped; the 403 is written, unpaired, with the chunked framing the later
+/// header gave. Before, the head was refused and nothing was written.
+#[test]
+fn a_header_line_without_a_colon_is_skipped() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let (got, s) = run(
+        &corpus,
+        "PcapPlusPlus/Packet++Test/PacketExamples/HttpMalformedResponse.pcapng",
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    let r = &got[0];
+    assert_eq!(
+        (r.response_code, r.response_status.as_str(), r.request_bytes),
+        (Some(403), "client_error", 0)
+    );
+    assert_eq!(r.attr("transfer_encoding"), Some("chunked"), "{r:?}");
+    assert_eq!(r.attr("response_content_type"), Some("application/xml"));
+    assert_eq!(s["l7"]["http"]["unpaired_responses"], 1);
 }
