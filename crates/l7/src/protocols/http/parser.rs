@@ -7,6 +7,10 @@ use wirehouse_schema::Text;
 /// Most header lines looked at in one head.
 const MAX_HEADERS: usize = 128;
 
+/// Longest head read leniently: one httparse refuses must end within it, so a stream
+/// that is not HTTP after all is not held to the buffer limit.
+const MAX_LENIENT_HEAD: usize = 16 * 1024;
+
 /// Methods recognised at the start of a request (RFC 9110 plus WebDAV and a few common
 /// extensions).
 pub const METHODS: &[&[u8]] = &[
@@ -228,9 +232,8 @@ pub fn request_head(buf: &[u8]) -> Head<RequestHead> {
 /// (HTTP/0.9, alone or followed by headers), a target with unescaped spaces, or malformed
 /// header lines (skipped).
 fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
-    const MAX: usize = 16 * 1024;
-    let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(MAX)]) else {
-        return if buf.len() >= MAX {
+    let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(MAX_LENIENT_HEAD)]) else {
+        return if buf.len() >= MAX_LENIENT_HEAD {
             Head::Invalid
         } else {
             Head::Partial
@@ -278,7 +281,7 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
             None if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") => {
                 (nl + 1 + if rest[0] == b'\r' { 2 } else { 1 }, &rest[..0])
             }
-            None if buf.len() >= MAX => return Head::Invalid,
+            None if buf.len() >= MAX_LENIENT_HEAD => return Head::Invalid,
             None => return Head::Partial,
         }
     };
@@ -307,46 +310,43 @@ fn lenient_request_head(buf: &[u8]) -> Head<RequestHead> {
 
 /// Decodes a response head at the start of `buf`.
 pub fn response_head(buf: &[u8]) -> Head<ResponseHead> {
-    parse_response_head(buf, None)
-}
-
-/// `buf`'s response head as httparse reads it: strictly when `lenient` is `None`,
-/// else with that configuration. A head httparse refuses strictly is read again
-/// leniently, as browsers and servers' clients read it: header lines without a colon
-/// or with a space before it are skipped, folded lines kept, extra spaces in the status
-/// line allowed (PcapPlusPlus `HttpMalformedResponse.pcapng`: `x-amz-request-id2 …`
-/// before `Transfer-Encoding: chunked`). A lenient head must end within 16 KiB, so a
-/// stream that is not HTTP after all is not held to the buffer limit.
-fn parse_response_head(buf: &[u8], lenient: Option<&httparse::ParserConfig>) -> Head<ResponseHead> {
-    const MAX_LENIENT: usize = 16 * 1024;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
-    let parsed = match lenient {
-        None => resp.parse(buf),
-        Some(cfg) => cfg.parse_response(&mut resp, &buf[..buf.len().min(MAX_LENIENT)]),
-    };
-    match parsed {
-        Ok(httparse::Status::Complete(len)) => Head::Done(ResponseHead {
-            code: resp.code.unwrap_or(0),
-            reason: text(resp.reason.unwrap_or_default().as_bytes(), 128),
-            minor: resp.version.unwrap_or(1),
-            fields: fields(resp.headers),
-            len,
-        }),
-        Ok(httparse::Status::Partial) if lenient.is_none() || buf.len() < MAX_LENIENT => {
-            Head::Partial
-        }
-        Ok(httparse::Status::Partial) => Head::Invalid,
-        Err(_) if lenient.is_some() => Head::Invalid,
-        Err(_) => {
-            let mut cfg = httparse::ParserConfig::default();
-            cfg.allow_spaces_after_header_name_in_responses(true)
-                .allow_obsolete_multiline_headers_in_responses(true)
-                .allow_multiple_spaces_in_response_status_delimiters(true)
-                .allow_space_before_first_header_name(true)
-                .ignore_invalid_headers_in_responses(true);
-            parse_response_head(buf, Some(&cfg))
-        }
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => Head::Done(response_of(&resp, len)),
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => lenient_response_head(buf),
+    }
+}
+
+/// A response head httparse refuses strictly, read again as clients read it: header
+/// lines without a colon or with a space before it skipped, folded lines and extra
+/// spaces in the status line allowed (PcapPlusPlus `HttpMalformedResponse.pcapng`:
+/// `x-amz-request-id2 …` before `Transfer-Encoding: chunked`).
+fn lenient_response_head(buf: &[u8]) -> Head<ResponseHead> {
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_space_before_first_header_name(true)
+        .ignore_invalid_headers_in_responses(true);
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match cfg.parse_response(&mut resp, &buf[..buf.len().min(MAX_LENIENT_HEAD)]) {
+        Ok(httparse::Status::Complete(len)) => Head::Done(response_of(&resp, len)),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_LENIENT_HEAD => Head::Partial,
+        _ => Head::Invalid,
+    }
+}
+
+/// The head httparse read, `len` bytes long.
+fn response_of(resp: &httparse::Response<'_, '_>, len: usize) -> ResponseHead {
+    ResponseHead {
+        code: resp.code.unwrap_or(0),
+        reason: text(resp.reason.unwrap_or_default().as_bytes(), 128),
+        minor: resp.version.unwrap_or(1),
+        fields: fields(resp.headers),
+        len,
     }
 }
 
