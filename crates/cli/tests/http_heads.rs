@@ -195,3 +195,29 @@ fn a_header_line_without_a_colon_is_skipped() {
     assert_eq!(r.attr("response_content_type"), Some("application/xml"));
     assert_eq!(s["l7"]["http"]["unpaired_responses"], 1);
 }
+
+/// suricata-verify `http-multiple-cl`: a POST with `Content-Length:11` and
+/// `Content-Length:93`, then two more POSTs whose lines begin inside the first one's
+/// would-be body, and one 501 from Python's http.server, which closes. Such a message
+/// cannot be framed by length (RFC 9112 §6.3: an unrecoverable error), so nothing after
+/// its head is taken as a request, and it is marked (Suricata alerts on it; tshark takes
+/// the first length and counts a second request).
+#[test]
+fn differing_content_lengths_are_marked() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let (got, _) = run(&corpus, "suricata-verify/tests/http-multiple-cl/input.pcap");
+    assert_eq!(got.len(), 1, "{got:?}");
+    let r = &got[0];
+    assert_eq!(
+        (
+            r.request_type.as_str(),
+            r.request_resource.as_str(),
+            r.request_bytes,
+            r.response_code
+        ),
+        ("POST", "/which.php", 83, Some(501))
+    );
+    assert_eq!(r.attr("invalid_content_length"), Some("1"), "{r:?}");
+}

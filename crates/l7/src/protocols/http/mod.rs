@@ -142,6 +142,9 @@ fn common_attrs(attrs: &mut Attributes, f: &Fields) {
     if let Some(trace_id) = f.traceparent.split('-').nth(1).filter(|t| t.len() == 32) {
         push_attr(attrs, "trace_id", trace_id);
     }
+    if f.invalid_content_length {
+        push_attr(attrs, "invalid_content_length", "1");
+    }
 }
 
 /// A body worth keeping for a registry summary: not encoded, not known to be too large.

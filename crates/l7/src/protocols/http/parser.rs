@@ -66,6 +66,9 @@ pub struct Fields {
     pub content_type: Text,
     /// Content-Length, when valid.
     pub content_length: Option<u64>,
+    /// A Content-Length that is not a number, or two that differ: the message cannot be
+    /// framed by length (RFC 9112 §6.3), the mark of a request-smuggling attempt.
+    pub invalid_content_length: bool,
     /// Transfer-Encoding ends in `chunked`.
     pub chunked: bool,
     /// Transfer-Encoding as sent.
@@ -143,6 +146,24 @@ fn text(v: &[u8], cap: usize) -> Text {
     }
 }
 
+/// The length a Content-Length value gives: digits only, or a list of one repeated
+/// value (RFC 9112 §8.6 lets a recipient take `11, 11` as 11).
+fn content_length(v: &[u8]) -> Option<u64> {
+    let mut len = None;
+    for part in v.split(|&b| b == b',') {
+        let digits = part.trim_ascii();
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+        if len.is_some_and(|l| l != n) {
+            return None;
+        }
+        len = Some(n);
+    }
+    len
+}
+
 fn fields(headers: &[httparse::Header<'_>]) -> Fields {
     let mut f = Fields::default();
     for h in headers {
@@ -155,14 +176,15 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
         } else if n.eq_ignore_ascii_case(b"content-type") {
             f.content_type = text(v, 128);
         } else if n.eq_ignore_ascii_case(b"content-length") {
-            let len = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            // Conflicting lengths: the message cannot be framed by length.
-            f.content_length = match (f.content_length, len) {
-                (Some(a), Some(b)) if a != b => None,
-                (_, l) => l,
-            };
+            // Once invalid, the length stays unknown whatever follows.
+            match (content_length(v), f.content_length) {
+                (Some(n), None) if !f.invalid_content_length => f.content_length = Some(n),
+                (Some(n), Some(m)) if n == m => {}
+                _ => {
+                    f.invalid_content_length = true;
+                    f.content_length = None;
+                }
+            }
         } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
             f.transfer_encoding = text(v, 128);
             f.chunked = f
@@ -601,6 +623,37 @@ mod tests {
         assert_eq!(response_head(&long), Head::Invalid);
         // A status line that is not one stays refused.
         assert_eq!(response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"), Head::Invalid);
+    }
+
+    #[test]
+    fn content_length_must_be_one_number() {
+        let cl = |lines: &str| {
+            let head = format!("POST / HTTP/1.1\r\n{lines}\r\n");
+            let Head::Done(h) = request_head(head.as_bytes()) else {
+                panic!("not parsed: {lines:?}")
+            };
+            (h.fields.content_length, h.fields.invalid_content_length)
+        };
+        assert_eq!(cl("Content-Length: 11\r\n"), (Some(11), false));
+        // Repeated, in one field or two: still one length.
+        assert_eq!(cl("Content-Length: 11, 11\r\n"), (Some(11), false));
+        assert_eq!(
+            cl("Content-Length: 11\r\ncontent-length:11\r\n"),
+            (Some(11), false)
+        );
+        // Lengths that differ, even when a later one repeats the first.
+        for lines in [
+            "Content-Length:11\r\nContent-Length:93\r\n",
+            "Content-Length:11\r\nContent-Length:93\r\nContent-Length:11\r\n",
+            "Content-Length: 11, 93\r\n",
+            // Not a number, then a number.
+            "Content-Length: +11\r\nContent-Length: 11\r\n",
+            "Content-Length: 0x10\r\n",
+            "Content-Length:\r\n",
+            "Content-Length: 99999999999999999999999\r\n",
+        ] {
+            assert_eq!(cl(lines), (None, true), "{lines:?}");
+        }
     }
 
     #[test]
