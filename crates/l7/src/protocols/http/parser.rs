@@ -187,11 +187,14 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
             }
         } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
             f.transfer_encoding = text(v, 128);
+            // The last coding, skipping empty list elements (RFC 9110 §5.6.1): `chunked,`
+            // is chunked, `,.chunked,` is not.
             f.chunked = f
                 .transfer_encoding
                 .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                .map(str::trim)
+                .find(|t| !t.is_empty())
+                .is_some_and(|last| last.eq_ignore_ascii_case("chunked"));
         } else if n.eq_ignore_ascii_case(b"x-request-id") || n.eq_ignore_ascii_case(b"request-id") {
             f.request_id = text(v, 128);
         } else if n.eq_ignore_ascii_case(b"traceparent") {
@@ -653,6 +656,31 @@ mod tests {
             "Content-Length: 99999999999999999999999\r\n",
         ] {
             assert_eq!(cl(lines), (None, true), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn chunked_is_the_last_coding_of_the_list() {
+        let chunked = |te: &str| {
+            let head = format!("POST / HTTP/1.1\r\nTransfer-Encoding: {te}\r\n\r\n");
+            let Head::Done(h) = request_head(head.as_bytes()) else {
+                panic!("not parsed: {te:?}")
+            };
+            h.fields.chunked
+        };
+        for te in [
+            "chunked",
+            "gzip, chunked",
+            "Chunked",
+            "chunked,",
+            "gzip,chunked , ,",
+        ] {
+            assert!(chunked(te), "{te:?}");
+        }
+        // suricata-verify http-chunked (the Qlik Sense smuggling request): `.chunked` is
+        // not `chunked`.
+        for te in [",.chunked,", "chunked, gzip", "chunkedx", ""] {
+            assert!(!chunked(te), "{te:?}");
         }
     }
 
