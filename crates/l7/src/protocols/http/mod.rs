@@ -142,9 +142,6 @@ fn common_attrs(attrs: &mut Attributes, f: &Fields) {
     if let Some(trace_id) = f.traceparent.split('-').nth(1).filter(|t| t.len() == 32) {
         push_attr(attrs, "trace_id", trace_id);
     }
-    if f.invalid_content_length {
-        push_attr(attrs, "invalid_content_length", "1");
-    }
 }
 
 /// A body worth keeping for a registry summary: not encoded, not known to be too large.
@@ -295,6 +292,9 @@ impl HttpSession {
         push_attr(&mut attributes, "user_agent", &f.user_agent);
         push_attr(&mut attributes, "content_type", &f.content_type);
         push_attr(&mut attributes, "referer", &f.referer);
+        if f.invalid_content_length {
+            push_attr(&mut attributes, "invalid_content_length", "1");
+        }
         common_attrs(&mut attributes, f);
         let body = framing(f);
         let call = oci::classify(&h.method, &h.target).map(Box::new);
@@ -360,6 +360,9 @@ impl HttpSession {
         push_attr(&mut attributes, "transfer_encoding", &f.transfer_encoding);
         if h.code == 101 {
             push_attr(&mut attributes, "upgrade", &f.upgrade);
+        }
+        if f.invalid_content_length {
+            push_attr(&mut attributes, "response_invalid_content_length", "1");
         }
         common_attrs(&mut attributes, f);
         let status = status_of(h.code);
@@ -641,6 +644,21 @@ mod tests {
             .iter()
             .find(|(a, _)| a == k)
             .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn invalid_content_length_is_marked_on_its_side() {
+        // A response whose lengths differ has no length: its body runs to the close.
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\nhello world";
+        let conv: Vec<(bool, &[u8])> = vec![
+            (true, b"GET / HTTP/1.1\r\nHost: ex.com\r\n\r\n"),
+            (false, resp),
+        ];
+        let rows = segmentation_invariant(&conv, 80);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].response_bytes, resp.len() as u64);
+        assert_eq!(attr(&rows[0], "response_invalid_content_length"), Some("1"));
+        assert_eq!(attr(&rows[0], "invalid_content_length"), None);
     }
 
     #[test]
