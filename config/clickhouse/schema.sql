@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS `wirehouse`.`l7_sessions`
     `response_exception` String CODEC(ZSTD(1)) COMMENT 'Error text (reason phrase of an error status, rcode name, ...).',
     `request_bytes` UInt64 CODEC(T64, ZSTD(1)) COMMENT 'Request bytes on the wire (headers and body).',
     `response_bytes` UInt64 CODEC(T64, ZSTD(1)) COMMENT 'Response bytes on the wire.',
-    `attributes` Map(String, String) CODEC(ZSTD(1)) COMMENT 'Protocol extras (user agent, trace ids, TLS fingerprints, ...).',
+    `attributes` Map(String, String) CODEC(ZSTD(1)) COMMENT 'Protocol extras (user agent, trace ids, TLS fingerprints, ...). Each key once: a response\'s key that its request already has is left out when the value is the same and written as `response_<key>` when not.',
     INDEX `idx_request_domain` `request_domain` TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4,
     INDEX `idx_request_resource` `request_resource` TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4,
     INDEX `idx_endpoint` `endpoint` TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4

@@ -61,7 +61,9 @@ wirehouse_schema::table! {
         request_bytes: u64,
         /// Response bytes on the wire.
         response_bytes: u64,
-        /// Protocol extras (user agent, trace ids, TLS fingerprints, ...).
+        /// Protocol extras (user agent, trace ids, TLS fingerprints, ...). Each key once:
+        /// a response's key that its request already has is left out when the value is
+        /// the same and written as `response_<key>` when not.
         attributes: Attributes,
     }
 }

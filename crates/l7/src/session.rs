@@ -398,7 +398,7 @@ impl Cx<'_> {
             None => (Status::Timeout, Response::default()),
         };
         let mut attributes = req.attributes;
-        attributes.extend(resp.attributes);
+        merge_attributes(&mut attributes, resp.attributes);
         self.stats.sessions += 1;
         self.rows.push(L7Row {
             time: Timestamp::from_ns(start),
@@ -432,5 +432,24 @@ impl Cx<'_> {
             response_bytes: resp.bytes,
             attributes,
         });
+    }
+}
+
+/// Appends a response's attributes to its request's so that no key appears twice (readers
+/// such as DuckDB refuse a map with a repeated key): a key the request already has is
+/// left out when the response's value is the same (an `X-Request-Id` echoed back), and
+/// written as `response_<key>` when it differs.
+fn merge_attributes(attrs: &mut Attributes, resp: Attributes) {
+    for (k, v) in resp {
+        match attrs.iter().find(|(a, _)| *a == k) {
+            None => attrs.push((k, v)),
+            Some((_, w)) if *w == v => {}
+            Some(_) => {
+                let k = Text::from(format!("response_{k}"));
+                if !attrs.iter().any(|(a, _)| *a == k) {
+                    attrs.push((k, v));
+                }
+            }
+        }
     }
 }

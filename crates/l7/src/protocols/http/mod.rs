@@ -647,6 +647,33 @@ mod tests {
     }
 
     #[test]
+    fn a_key_on_both_sides_is_written_once() {
+        let rows = |resp_id: &str| {
+            let resp =
+                format!("HTTP/1.1 200 OK\r\nX-Request-Id: {resp_id}\r\nContent-Length: 0\r\n\r\n");
+            let conv: Vec<(bool, &[u8])> = vec![
+                (true, b"GET / HTTP/1.1\r\nX-Request-Id: r-1\r\n\r\n"),
+                (false, resp.as_bytes()),
+            ];
+            segmentation_invariant(&conv, 80)
+        };
+        let keys = |r: &crate::L7Row| {
+            r.attributes
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+        };
+        // Echoed back (nginx `$request_id`, Envoy): one key.
+        let echoed = rows("r-1");
+        assert_eq!(keys(&echoed[0]), ["x_request_id"]);
+        assert_eq!(attr(&echoed[0], "x_request_id"), Some("r-1"));
+        // A different value: the response's under its own key.
+        let other = rows("r-2");
+        assert_eq!(keys(&other[0]), ["x_request_id", "response_x_request_id"]);
+        assert_eq!(attr(&other[0], "response_x_request_id"), Some("r-2"));
+    }
+
+    #[test]
     fn invalid_content_length_is_marked_on_its_side() {
         // A response whose lengths differ has no length: its body runs to the close.
         let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\nhello world";
