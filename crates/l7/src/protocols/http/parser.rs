@@ -628,14 +628,20 @@ mod tests {
         assert_eq!(response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"), Head::Invalid);
     }
 
+    /// The kept fields of a POST with these header lines.
+    fn post_fields(lines: &str) -> Fields {
+        let head = format!("POST / HTTP/1.1\r\n{lines}\r\n");
+        let Head::Done(h) = request_head(head.as_bytes()) else {
+            panic!("not parsed: {lines:?}")
+        };
+        h.fields
+    }
+
     #[test]
     fn content_length_must_be_one_number() {
         let cl = |lines: &str| {
-            let head = format!("POST / HTTP/1.1\r\n{lines}\r\n");
-            let Head::Done(h) = request_head(head.as_bytes()) else {
-                panic!("not parsed: {lines:?}")
-            };
-            (h.fields.content_length, h.fields.invalid_content_length)
+            let f = post_fields(lines);
+            (f.content_length, f.invalid_content_length)
         };
         assert_eq!(cl("Content-Length: 11\r\n"), (Some(11), false));
         // Repeated, in one field or two: still one length.
@@ -661,13 +667,7 @@ mod tests {
 
     #[test]
     fn chunked_is_the_last_coding_of_the_list() {
-        let chunked = |te: &str| {
-            let head = format!("POST / HTTP/1.1\r\nTransfer-Encoding: {te}\r\n\r\n");
-            let Head::Done(h) = request_head(head.as_bytes()) else {
-                panic!("not parsed: {te:?}")
-            };
-            h.fields.chunked
-        };
+        let chunked = |te: &str| post_fields(&format!("Transfer-Encoding: {te}\r\n")).chunked;
         for te in [
             "chunked",
             "gzip, chunked",
