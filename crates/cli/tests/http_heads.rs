@@ -221,3 +221,30 @@ fn differing_content_lengths_are_marked() {
     );
     assert_eq!(r.attr("invalid_content_length"), Some("1"), "{r:?}");
 }
+
+/// suricata-verify `http-chunked`: the Qlik Sense smuggling request, a HEAD with
+/// `Content-Length: 0` and `Transfer-Encoding: ,.chunked,`, which the server only
+/// acknowledges. `.chunked` is not `chunked`, so the request has no body either way; a
+/// message with both fields is marked.
+#[test]
+fn transfer_encoding_with_content_length_is_marked() {
+    let Some(corpus) = wirehouse_testkit::corpus() else {
+        return;
+    };
+    let (got, _) = run(&corpus, "suricata-verify/tests/http-chunked/input.pcap");
+    assert_eq!(got.len(), 1, "{got:?}");
+    let r = &got[0];
+    assert_eq!(
+        (
+            r.request_type.as_str(),
+            r.request_bytes,
+            r.response_status.as_str()
+        ),
+        ("HEAD", 376, "timeout")
+    );
+    assert_eq!(
+        r.attr("transfer_encoding_and_content_length"),
+        Some("1"),
+        "{r:?}"
+    );
+}

@@ -144,6 +144,32 @@ fn common_attrs(attrs: &mut Attributes, f: &Fields) {
     }
 }
 
+/// Marks of a message whose framing is in doubt (RFC 9112 §6.3), under the request's
+/// key or the response's.
+fn framing_attrs(attrs: &mut Attributes, f: &Fields, response: bool) {
+    let marks = [
+        (
+            f.invalid_content_length,
+            "invalid_content_length",
+            "response_invalid_content_length",
+        ),
+        (
+            f.transfer_encoding_and_content_length,
+            "transfer_encoding_and_content_length",
+            "response_transfer_encoding_and_content_length",
+        ),
+    ];
+    for (on, request_key, response_key) in marks {
+        if on {
+            push_attr(
+                attrs,
+                if response { response_key } else { request_key },
+                "1",
+            );
+        }
+    }
+}
+
 /// A body worth keeping for a registry summary: not encoded, not known to be too large.
 fn body_fits(body: &Body, f: &Fields) -> bool {
     let encoded =
@@ -292,9 +318,7 @@ impl HttpSession {
         push_attr(&mut attributes, "user_agent", &f.user_agent);
         push_attr(&mut attributes, "content_type", &f.content_type);
         push_attr(&mut attributes, "referer", &f.referer);
-        if f.invalid_content_length {
-            push_attr(&mut attributes, "invalid_content_length", "1");
-        }
+        framing_attrs(&mut attributes, f, false);
         common_attrs(&mut attributes, f);
         let body = framing(f);
         let call = oci::classify(&h.method, &h.target).map(Box::new);
@@ -361,9 +385,7 @@ impl HttpSession {
         if h.code == 101 {
             push_attr(&mut attributes, "upgrade", &f.upgrade);
         }
-        if f.invalid_content_length {
-            push_attr(&mut attributes, "response_invalid_content_length", "1");
-        }
+        framing_attrs(&mut attributes, f, true);
         common_attrs(&mut attributes, f);
         let status = status_of(h.code);
         let exception = call

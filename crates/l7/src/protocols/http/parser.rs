@@ -71,6 +71,10 @@ pub struct Fields {
     pub invalid_content_length: bool,
     /// Transfer-Encoding ends in `chunked`.
     pub chunked: bool,
+    /// Both Transfer-Encoding and Content-Length were sent: the coding frames the
+    /// message, which "ought to be handled as an error" (RFC 9112 §6.3; request
+    /// smuggling).
+    pub transfer_encoding_and_content_length: bool,
     /// Transfer-Encoding as sent.
     pub transfer_encoding: Text,
     /// X-Request-Id (or X-Request-ID, Request-Id).
@@ -166,6 +170,7 @@ fn content_length(v: &[u8]) -> Option<u64> {
 
 fn fields(headers: &[httparse::Header<'_>]) -> Fields {
     let mut f = Fields::default();
+    let (mut te, mut cl) = (false, false);
     for h in headers {
         let n = h.name.as_bytes();
         let v = h.value;
@@ -176,6 +181,7 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
         } else if n.eq_ignore_ascii_case(b"content-type") {
             f.content_type = text(v, 128);
         } else if n.eq_ignore_ascii_case(b"content-length") {
+            cl = true;
             // Once invalid, the length stays unknown whatever follows.
             match (content_length(v), f.content_length) {
                 (Some(n), None) if !f.invalid_content_length => f.content_length = Some(n),
@@ -186,6 +192,7 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
                 }
             }
         } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
+            te = true;
             f.transfer_encoding = text(v, 128);
             // The last coding, skipping empty list elements (RFC 9110 §5.6.1): `chunked,`
             // is chunked, `,.chunked,` is not.
@@ -219,6 +226,7 @@ fn fields(headers: &[httparse::Header<'_>]) -> Fields {
             f.www_authenticate = text(v, 1024);
         }
     }
+    f.transfer_encoding_and_content_length = te && cl;
     f
 }
 
@@ -682,6 +690,20 @@ mod tests {
         for te in [",.chunked,", "chunked, gzip", "chunkedx", ""] {
             assert!(!chunked(te), "{te:?}");
         }
+        // Sent with a Content-Length, in either order: marked, whatever the coding.
+        for lines in [
+            "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+            "Content-Length: 0\r\nTransfer-Encoding: ,.chunked,\r\n",
+        ] {
+            assert!(
+                post_fields(lines).transfer_encoding_and_content_length,
+                "{lines:?}"
+            );
+        }
+        assert!(
+            !post_fields("Transfer-Encoding: chunked\r\n").transfer_encoding_and_content_length
+        );
+        assert!(!post_fields("Content-Length: 3\r\n").transfer_encoding_and_content_length);
     }
 
     #[test]
