@@ -8,7 +8,8 @@
 //! head and never dissects it). When not even the first line came whole, nothing is
 //! written and the loss is counted as a gap.
 //!
-//! A head with a malformed header line is read past it, as clients and servers do.
+//! A head with a malformed header line is read past it, as clients and servers do. A head
+//! whose framing is in doubt (request smuggling) is marked.
 
 mod common;
 
@@ -196,55 +197,52 @@ fn a_header_line_without_a_colon_is_skipped() {
     assert_eq!(s["l7"]["http"]["unpaired_responses"], 1);
 }
 
-/// suricata-verify `http-multiple-cl`: a POST with `Content-Length:11` and
-/// `Content-Length:93`, then two more POSTs whose lines begin inside the first one's
-/// would-be body, and one 501 from Python's http.server, which closes. Such a message
-/// cannot be framed by length (RFC 9112 §6.3: an unrecoverable error), so nothing after
-/// its head is taken as a request, and it is marked (Suricata alerts on it; tshark takes
-/// the first length and counts a second request).
+/// Messages whose framing is in doubt (RFC 9112 §6.3) are marked:
+/// - suricata-verify `http-multiple-cl`: a POST with `Content-Length:11` and
+///   `Content-Length:93`, then two more POSTs whose lines begin inside the first one's
+///   would-be body, and one 501 from Python's http.server, which closes. Such a message
+///   cannot be framed by length (an unrecoverable error), so nothing after its head is
+///   taken as a request (Suricata alerts on it; tshark takes the first length and counts
+///   a second request).
+/// - suricata-verify `http-chunked`: the Qlik Sense smuggling request, a HEAD with
+///   `Content-Length: 0` and `Transfer-Encoding: ,.chunked,`, which the server only
+///   acknowledges. `.chunked` is not `chunked`, so it has no body either way.
 #[test]
-fn differing_content_lengths_are_marked() {
+fn framing_in_doubt_is_marked() {
     let Some(corpus) = wirehouse_testkit::corpus() else {
         return;
     };
-    let (got, _) = run(&corpus, "suricata-verify/tests/http-multiple-cl/input.pcap");
-    assert_eq!(got.len(), 1, "{got:?}");
-    let r = &got[0];
-    assert_eq!(
+    for (pcap, method, resource, request_bytes, status, mark) in [
         (
-            r.request_type.as_str(),
-            r.request_resource.as_str(),
-            r.request_bytes,
-            r.response_code
+            "suricata-verify/tests/http-multiple-cl/input.pcap",
+            "POST",
+            "/which.php",
+            83,
+            "server_error",
+            "invalid_content_length",
         ),
-        ("POST", "/which.php", 83, Some(501))
-    );
-    assert_eq!(r.attr("invalid_content_length"), Some("1"), "{r:?}");
-}
-
-/// suricata-verify `http-chunked`: the Qlik Sense smuggling request, a HEAD with
-/// `Content-Length: 0` and `Transfer-Encoding: ,.chunked,`, which the server only
-/// acknowledges. `.chunked` is not `chunked`, so the request has no body either way; a
-/// message with both fields is marked.
-#[test]
-fn transfer_encoding_with_content_length_is_marked() {
-    let Some(corpus) = wirehouse_testkit::corpus() else {
-        return;
-    };
-    let (got, _) = run(&corpus, "suricata-verify/tests/http-chunked/input.pcap");
-    assert_eq!(got.len(), 1, "{got:?}");
-    let r = &got[0];
-    assert_eq!(
         (
-            r.request_type.as_str(),
-            r.request_bytes,
-            r.response_status.as_str()
+            "suricata-verify/tests/http-chunked/input.pcap",
+            "HEAD",
+            "/resources/fonts/SourceSansPro-Regular.ttf",
+            376,
+            "timeout",
+            "transfer_encoding_and_content_length",
         ),
-        ("HEAD", 376, "timeout")
-    );
-    assert_eq!(
-        r.attr("transfer_encoding_and_content_length"),
-        Some("1"),
-        "{r:?}"
-    );
+    ] {
+        let (got, _) = run(&corpus, pcap);
+        assert_eq!(got.len(), 1, "{pcap}: {got:?}");
+        let r = &got[0];
+        assert_eq!(
+            (
+                r.request_type.as_str(),
+                r.request_resource.as_str(),
+                r.request_bytes,
+                r.response_status.as_str()
+            ),
+            (method, resource, request_bytes, status),
+            "{pcap}"
+        );
+        assert_eq!(r.attr(mark), Some("1"), "{pcap}: {r:?}");
+    }
 }
