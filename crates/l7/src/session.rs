@@ -438,7 +438,7 @@ impl Cx<'_> {
 /// Appends a response's attributes to its request's so that no key appears twice (readers
 /// such as DuckDB refuse a map with a repeated key): a key the request already has is
 /// left out when the response's value is the same (an `X-Request-Id` echoed back), and
-/// written as `response_<key>` when it differs.
+/// written as `response_<key>` when it differs (left out too if that key is also taken).
 fn merge_attributes(attrs: &mut Attributes, resp: Attributes) {
     for (k, v) in resp {
         match attrs.iter().find(|(a, _)| *a == k) {

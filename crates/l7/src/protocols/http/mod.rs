@@ -144,28 +144,19 @@ fn common_attrs(attrs: &mut Attributes, f: &Fields) {
     }
 }
 
-/// Marks of a message whose framing is in doubt (RFC 9112 §6.3), under the request's
-/// key or the response's.
-fn framing_attrs(attrs: &mut Attributes, f: &Fields, response: bool) {
+/// Marks of a message whose framing is in doubt (RFC 9112 §6.3), their keys prefixed by
+/// `prefix` (`response_` on a response, as MongoDB's `common_attributes` does).
+fn framing_attrs(attrs: &mut Attributes, f: &Fields, prefix: &str) {
     let marks = [
-        (
-            f.invalid_content_length,
-            "invalid_content_length",
-            "response_invalid_content_length",
-        ),
+        (f.invalid_content_length, "invalid_content_length"),
         (
             f.transfer_encoding_and_content_length,
             "transfer_encoding_and_content_length",
-            "response_transfer_encoding_and_content_length",
         ),
     ];
-    for (on, request_key, response_key) in marks {
+    for (on, key) in marks {
         if on {
-            push_attr(
-                attrs,
-                if response { response_key } else { request_key },
-                "1",
-            );
+            attrs.push((format!("{prefix}{key}").into(), "1".into()));
         }
     }
 }
@@ -318,7 +309,7 @@ impl HttpSession {
         push_attr(&mut attributes, "user_agent", &f.user_agent);
         push_attr(&mut attributes, "content_type", &f.content_type);
         push_attr(&mut attributes, "referer", &f.referer);
-        framing_attrs(&mut attributes, f, false);
+        framing_attrs(&mut attributes, f, "");
         common_attrs(&mut attributes, f);
         let body = framing(f);
         let call = oci::classify(&h.method, &h.target).map(Box::new);
@@ -385,7 +376,7 @@ impl HttpSession {
         if h.code == 101 {
             push_attr(&mut attributes, "upgrade", &f.upgrade);
         }
-        framing_attrs(&mut attributes, f, true);
+        framing_attrs(&mut attributes, f, "response_");
         common_attrs(&mut attributes, f);
         let status = status_of(h.code);
         let exception = call
