@@ -52,7 +52,6 @@ KNOWN = {
     "zeek/Traces/ftp/fake-long-commands.pcap:scripts.base.protocols.ftp.ftp-max-command-length":
         "a command line over our 8 KiB cap is skipped (its reply written unpaired); zeek's pairing "
         "after it is one reply off (SYST -> 200, PASV -> 215)",
-    "zeek/Traces/tls/dtls1_2.pcap:scripts.base.protocols.ssl.dtls": "DTLS (TLS over UDP) is not parsed",
     "zeek/Traces/http/no-version.pcap:scripts.base.protocols.http.no-version":
         "zeek also logs an empty transaction (every field unset) after the HTTP/0.9 exchange",
     "zeek/Traces/http/http_09.pcap:scripts.base.protocols.http.http-09":
@@ -301,7 +300,33 @@ def zeek_host(h):
     return h
 
 
-SSL_VERSION = {"TLSv10": "TLS 1.0", "TLSv11": "TLS 1.1", "TLSv12": "TLS 1.2", "TLSv13": "TLS 1.3", "SSLv3": "SSL 3.0"}
+SSL_VERSION = {"TLSv10": "TLS 1.0", "TLSv11": "TLS 1.1", "TLSv12": "TLS 1.2", "TLSv13": "TLS 1.3", "SSLv3": "SSL 3.0",
+               "DTLSv10": "DTLS 1.0", "DTLSv12": "DTLS 1.2", "DTLSv13": "DTLS 1.3"}
+# zeek's ssl.log holds TLS and DTLS.
+ROWS_OF = {"tls": ("tls", "dtls")}
+
+
+def addresses(out):
+    """Every address of the flows wirehouse wrote to `out`."""
+    files = glob.glob(f"{out}/flows/**/*.parquet", recursive=True)
+    if not files:
+        return set()
+    return {a for row in duckdb.sql(f"SELECT client_ip, server_ip FROM read_parquet({files!r})").fetchall()
+            for a in row}
+
+
+def baseline_of(args, base, pcap_addresses):
+    """The log of `base`'s test (`ssl.log`, or a sibling such as `ssl1_2.log` when the test
+    read several traces) whose connections are between this trace's addresses."""
+    d, log = os.path.split(base)
+    stem = log[:-len(".log")]
+    sibs = sorted(x for x in os.listdir(os.path.join(args.corpus, d))
+                  if re.fullmatch(rf"{re.escape(stem)}[\w-]*\.log", x))
+    for x in [log] + [x for x in sibs if x != log]:
+        rows = zeek_log(os.path.join(args.corpus, d, x))
+        if all({z.get("id.orig_h"), z.get("id.resp_h")} <= pcap_addresses for z in rows):
+            return os.path.join(d, x)
+    return None
 
 
 def zeek(args, tmp, report):
@@ -327,8 +352,12 @@ def zeek(args, tmp, report):
             name = f"{f[0]}:{base[0].split('/')[2]}"
             if args.only and args.only not in name:
                 continue
-            theirs = zeek_log(os.path.join(args.corpus, base[0]))
-            rows = [r for r in convert(args.wirehouse, pcap, tmp, args.protocols) if r["l7_protocol"] == proto]
+            rows = [r for r in convert(args.wirehouse, pcap, tmp, args.protocols)
+                    if r["l7_protocol"] in ROWS_OF.get(proto, (proto,))]
+            log = baseline_of(args, base[0], addresses(tmp))
+            if log is None:
+                continue
+            theirs = zeek_log(os.path.join(args.corpus, log))
             if proto == "http":
                 t = [(z["method"], zeek_host(z["host"]), z["uri"], z["status_code"]) for z in theirs]
                 o = [(r["request_type"] or "-", r["request_domain"], r["request_resource"] or "-",

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wirehouse_flow::{Flow, StreamEvent, StreamHandler};
 
+/// UDP's IP protocol number.
+const IPPROTO_UDP: u8 = 17;
+
 /// Protocol hand-overs one flow may make (a CONNECT inside a CONNECT, ...); past them the
 /// flow is no longer parsed.
 pub(crate) const MAX_HANDOVERS: u8 = 4;
@@ -813,6 +816,17 @@ impl StreamHandler for L7Engine {
             let mut cx = self
                 .out
                 .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
+            // A UDP flow has no end of stream but its close.
+            if let Phase::Active(session) = &mut inner.phase
+                && flow.key.proto == IPPROTO_UDP
+            {
+                let span = Span {
+                    start_ns: flow.last_ns,
+                    end_ns: flow.last_ns,
+                };
+                session.end(&mut cx, !inner.reversed, &[], span);
+                session.end(&mut cx, inner.reversed, &[], span);
+            }
             cx.flush();
         }
         if inner.reversed {

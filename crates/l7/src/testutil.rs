@@ -50,3 +50,35 @@ pub fn segmentation_invariant(conv: &[(bool, &[u8])], port: u16) -> Vec<L7Row> {
     }
     whole
 }
+
+/// A fixture's conversation: `> hex` lines from the client, `< hex` from the server (one
+/// TCP segment or UDP datagram each, as captured); other lines are comments.
+pub fn fixture(text: &str) -> Vec<(bool, Vec<u8>)> {
+    text.lines()
+        .filter_map(|l| {
+            let (d, h) = l.split_once(' ')?;
+            let fc = match d {
+                ">" => true,
+                "<" => false,
+                _ => return None,
+            };
+            let bytes = (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("fixture hex"))
+                .collect();
+            Some((fc, bytes))
+        })
+        .collect()
+}
+
+/// A fixture's messages as borrowed slices.
+pub fn borrow(c: &[(bool, Vec<u8>)]) -> Vec<(bool, &[u8])> {
+    c.iter().map(|(fc, b)| (*fc, b.as_slice())).collect()
+}
+
+/// The value of a row's attribute `k`.
+pub fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
+    r.attributes
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+}

@@ -3,6 +3,7 @@
 use crate::Protocol;
 
 pub mod dns;
+pub mod dtls;
 pub mod ftp;
 pub mod ftp_data;
 pub mod http;
@@ -17,6 +18,7 @@ pub static REGISTRY: &[&dyn Protocol] = &[
     &http::PROTOCOL,
     &tls::PROTOCOL,
     &dns::PROTOCOL,
+    &dtls::PROTOCOL,
     &mongodb::PROTOCOL,
     &kafka::PROTOCOL,
     &ftp::PROTOCOL,

@@ -361,7 +361,7 @@ mod tests {
     };
     use super::*;
     use crate::L7Row;
-    use crate::testutil::{segmentation_invariant, tcp_sessions, udp_sessions};
+    use crate::testutil::{attr, segmentation_invariant, tcp_sessions, udp_sessions};
     use wirehouse_flow::harness::Split;
 
     // deepflow flow_generator/dns/a-and-ns.pcap: two UDP queries and their responses.
@@ -398,13 +398,6 @@ mod tests {
         736ae0aa3e12fc2ccd7d29f3";
     const SYSLOG: &[u8] =
         b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8";
-
-    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
-        r.attributes
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    }
 
     fn udp(dgrams: &[(bool, &str)], port: u16) -> Vec<L7Row> {
         let bytes: Vec<(bool, Vec<u8>)> = dgrams.iter().map(|(c, h)| (*c, hex(h))).collect();

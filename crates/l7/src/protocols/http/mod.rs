@@ -649,15 +649,8 @@ impl Session for HttpSession {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{segmentation_invariant, tcp_sessions};
+    use crate::testutil::{attr, segmentation_invariant, tcp_sessions};
     use wirehouse_flow::harness::Split;
-
-    fn attr<'a>(r: &'a crate::L7Row, k: &str) -> Option<&'a str> {
-        r.attributes
-            .iter()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-    }
 
     #[test]
     fn a_key_on_both_sides_is_written_once() {

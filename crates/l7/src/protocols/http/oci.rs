@@ -761,18 +761,10 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::L7Row;
     use crate::protocols::http::oci_capture::EXCHANGES;
-    use crate::testutil::segmentation_invariant;
+    use crate::testutil::{attr, segmentation_invariant};
 
     const D1: &str = "sha256:9b4586b9783aa2eff1a652fd3aefe0ae421a8fe5b71fb9debd299555f0560492";
-
-    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
-        r.attributes
-            .iter()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-    }
 
     /// The body of a captured message (after the empty line).
     fn body(msg: &[u8]) -> &[u8] {

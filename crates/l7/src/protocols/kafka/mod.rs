@@ -447,7 +447,7 @@ mod tests {
     use super::parser::tests::hex;
     use super::*;
     use crate::L7Row;
-    use crate::testutil::{segmentation_invariant, tcp_sessions};
+    use crate::testutil::{attr, segmentation_invariant, tcp_sessions};
     use wirehouse_flow::harness::Split;
 
     // Fixtures: TCP payloads (`tshark -T fields -e tcp.payload`) of the corpus captures
@@ -615,13 +615,6 @@ mod tests {
     // kafka.pcapng #37.
     const PRODUCE_V9B_RESP: &str = "0000003a0000000600020c73616d706c65546f706963020000000000000000000000000000ffffffffffffffff000000\
         0000000000010000000000000000";
-
-    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
-        r.attributes
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    }
 
     /// Rows of a conversation given as hex messages, one segment each.
     fn rows(conv: &[(bool, &str)], port: u16) -> Vec<L7Row> {

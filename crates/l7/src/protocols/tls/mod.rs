@@ -94,17 +94,166 @@ struct Dir {
     msg_start_ns: i64,
 }
 
-/// What the server said so far: the response being built.
+/// What the server said so far: the response being built (TLS and DTLS).
 #[derive(Debug, Default)]
-struct Server {
+pub(crate) struct Server {
     start_ns: i64,
-    sh: Option<ServerHello>,
+    pub(crate) sh: Option<ServerHello>,
     hello_retry: bool,
+    /// A DTLS HelloVerifyRequest came first.
+    hello_verify: bool,
     cert: Option<CertNames>,
     hello_done: bool,
-    alert: Option<Alert>,
-    client_alert: Option<Alert>,
+    pub(crate) alert: Option<Alert>,
+    pub(crate) client_alert: Option<Alert>,
     sslv2: bool,
+}
+
+impl Server {
+    /// The server's first record came at `start_ns`.
+    pub(crate) fn new(start_ns: i64) -> Self {
+        Self {
+            start_ns,
+            ..Default::default()
+        }
+    }
+
+    /// A whole handshake message from the server. True when what follows it is encrypted
+    /// (a TLS 1.3 ServerHello).
+    pub(crate) fn message(&mut self, cx: &mut Cx<'_>, msg_type: u8, body: &[u8]) -> bool {
+        let v = self.sh.as_ref().map(ServerHello::negotiated);
+        match msg_type {
+            hs::SERVER_HELLO => match parser::server_hello(body) {
+                Some(sh) if sh.hello_retry => self.hello_retry = true,
+                Some(sh) => {
+                    let tls13 = is_tls13(sh.negotiated());
+                    self.sh = Some(sh);
+                    return tls13;
+                }
+                None => cx.parse_error(),
+            },
+            hs::HELLO_VERIFY_REQUEST => self.hello_verify = true,
+            hs::CERTIFICATE if self.cert.is_none() && v.is_some_and(|v| !is_tls13(v)) => {
+                self.cert = parser::certificate_leaf(body);
+            }
+            hs::SERVER_HELLO_DONE => self.hello_done = true,
+            _ => {}
+        }
+        false
+    }
+
+    /// Writes the response ending at `end_ns` (`bytes`: the server's), when the server said
+    /// something worth one; `client_session_id`: the ClientHello's.
+    pub(crate) fn respond(
+        self,
+        cx: &mut Cx<'_>,
+        client_session_id: Option<&[u8]>,
+        bytes: u64,
+        end_ns: i64,
+    ) {
+        let mut r = Response {
+            start_ns: self.start_ns,
+            end_ns: end_ns.max(self.start_ns),
+            bytes,
+            ..Default::default()
+        };
+        let attrs = &mut r.attributes;
+        let mut put = |k: &'static str, v: String| {
+            if !v.is_empty() {
+                attrs.push((Text::const_new(k), v.into()));
+            }
+        };
+        if let Some(sh) = &self.sh {
+            let v = sh.negotiated();
+            r.version = parser::version_name(v).into();
+            r.result = parser::cipher_name(sh.cipher).into();
+            r.status = Status::Ok;
+            put("alpn", sh.alpn.clone().unwrap_or_default());
+            put("cipher_suite", format!("0x{:04x}", sh.cipher));
+            put("ja3s", parser::md5_hex(&parser::ja3s(sh)));
+            let resumed = !is_tls13(v)
+                && !sh.session_id.is_empty()
+                && client_session_id == Some(sh.session_id.as_slice());
+            if resumed {
+                put("resumed", "1".into());
+            }
+            if let Some(req) = cx.last_request() {
+                req.version = r.version.clone();
+            }
+        } else if self.sslv2 {
+            r.version = parser::version_name(0x0002).into();
+            r.status = Status::Ok;
+            if let Some(req) = cx.last_request() {
+                req.version = r.version.clone();
+            }
+        } else if self.alert.is_none() {
+            // Neither a hello nor an alert: nothing to report; a request times out.
+            return;
+        }
+        if let Some(c) = self.cert {
+            put("cert_subject", c.subject);
+            put("cert_issuer", c.issuer);
+        }
+        if self.hello_retry {
+            put("hello_retry", "1".into());
+        }
+        if self.hello_verify {
+            put("hello_verify", "1".into());
+        }
+        if let Some(a) = self.alert {
+            r.status = Status::ServerError;
+            r.exception = a.name().into();
+        } else if let Some(a) = self.client_alert {
+            r.status = Status::ClientError;
+            r.exception = a.name().into();
+        }
+        cx.response(r);
+    }
+}
+
+/// The request a ClientHello makes: its first byte came at `start_ns`, its last at
+/// `end_ns`; `bytes` of records.
+pub(crate) fn hello_request(ch: &ClientHello, start_ns: i64, end_ns: i64, bytes: u64) -> Request {
+    let sni = Text::from(ch.sni.as_deref().unwrap_or_default());
+    let mut attributes = Vec::new();
+    let mut put = |k: &'static str, v: String| {
+        if !v.is_empty() {
+            attributes.push((Text::const_new(k), v.into()));
+        }
+    };
+    if !ch.sslv2 {
+        let ja3 = parser::ja3(ch);
+        put("ja3_hash", parser::md5_hex(&ja3));
+        put("ja3", ja3);
+        put("ja4", parser::ja4(ch));
+    } else {
+        put("sslv2_hello", "1".into());
+    }
+    put("client_version", parser::version_name(ch.version));
+    put(
+        "supported_versions",
+        ch.supported_versions
+            .iter()
+            .filter(|v| !parser::is_grease(**v))
+            .map(|v| parser::version_name(*v))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    put("alpn_offered", ch.alpn.join(","));
+    Request {
+        pair_id: None,
+        start_ns,
+        end_ns: end_ns.max(start_ns),
+        bytes,
+        // Set from the ServerHello: the version negotiated, not offered.
+        version: Text::default(),
+        request_type: "handshake".into(),
+        domain: sni.clone(),
+        resource: Text::default(),
+        endpoint: sni,
+        request_id: None,
+        attributes,
+    }
 }
 
 /// Per-flow TLS handshake state.
@@ -137,8 +286,9 @@ fn idx(from_client: bool) -> usize {
     usize::from(!from_client)
 }
 
-fn is_tls13(v: u16) -> bool {
-    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+/// TLS 1.3 (or a draft of it) or DTLS 1.3: everything after the ServerHello is encrypted.
+pub(crate) fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || v == 0xfefc || (0x7f00..=0x7fff).contains(&v)
 }
 
 impl TlsSession {
@@ -188,70 +338,14 @@ impl TlsSession {
     /// Writes the response (what the server said) ending at `end_ns`; nothing more follows.
     fn finish(&mut self, cx: &mut Cx<'_>, end_ns: i64) {
         self.done = true;
-        let Some(sv) = self.server.take() else {
-            return;
-        };
-        let mut r = Response {
-            start_ns: sv.start_ns,
-            end_ns: end_ns.max(sv.start_ns),
-            bytes: self.dirs[1].bytes,
-            ..Default::default()
-        };
-        let attrs = &mut r.attributes;
-        let mut put = |k: &'static str, v: String| {
-            if !v.is_empty() {
-                attrs.push((Text::const_new(k), v.into()));
-            }
-        };
-        if let Some(sh) = &sv.sh {
-            let v = sh.negotiated();
-            r.version = parser::version_name(v).into();
-            r.result = parser::cipher_name(sh.cipher).into();
-            r.status = Status::Ok;
-            put("alpn", sh.alpn.clone().unwrap_or_default());
-            put("cipher_suite", format!("0x{:04x}", sh.cipher));
-            put("ja3s", parser::md5_hex(&parser::ja3s(sh)));
-            let resumed = !is_tls13(v)
-                && !sh.session_id.is_empty()
-                && self.client_session_id.as_deref() == Some(sh.session_id.as_slice());
-            if resumed {
-                put("resumed", "1".into());
-            }
-            if let Some(req) = cx.last_request() {
-                req.version = r.version.clone();
-            }
-        } else if sv.sslv2 {
-            r.version = parser::version_name(0x0002).into();
-            r.status = Status::Ok;
-            if let Some(req) = cx.last_request() {
-                req.version = r.version.clone();
-            }
-        } else if sv.alert.is_none() {
-            // Neither a hello nor an alert: nothing to report; a request times out.
-            return;
+        if let Some(sv) = self.server.take() {
+            let csid = self.client_session_id.as_deref();
+            sv.respond(cx, csid, self.dirs[1].bytes, end_ns);
         }
-        if let Some(c) = sv.cert {
-            put("cert_subject", c.subject);
-            put("cert_issuer", c.issuer);
-        }
-        if sv.hello_retry {
-            put("hello_retry", "1".into());
-        }
-        if let Some(a) = sv.alert {
-            r.status = Status::ServerError;
-            r.exception = a.name().into();
-        } else if let Some(a) = sv.client_alert {
-            r.status = Status::ClientError;
-            r.exception = a.name().into();
-        }
-        cx.response(r);
     }
 
     fn server_mut(&mut self, start_ns: i64) -> &mut Server {
-        self.server.get_or_insert_with(|| Server {
-            start_ns,
-            ..Default::default()
-        })
+        self.server.get_or_insert_with(|| Server::new(start_ns))
     }
 
     /// A complete ClientHello: the request.
@@ -261,47 +355,9 @@ impl TlsSession {
         }
         self.client_session_id = Some(ch.session_id.clone());
         let d = &self.dirs[0];
-        let sni = Text::from(ch.sni.as_deref().unwrap_or_default());
-        let mut attributes = Vec::new();
-        let mut put = |k: &'static str, v: String| {
-            if !v.is_empty() {
-                attributes.push((Text::const_new(k), v.into()));
-            }
-        };
-        if !ch.sslv2 {
-            let ja3 = parser::ja3(ch);
-            put("ja3_hash", parser::md5_hex(&ja3));
-            put("ja3", ja3);
-            put("ja4", parser::ja4(ch));
-        } else {
-            put("sslv2_hello", "1".into());
-        }
-        put("client_version", parser::version_name(ch.version));
-        put(
-            "supported_versions",
-            ch.supported_versions
-                .iter()
-                .filter(|v| !parser::is_grease(**v))
-                .map(|v| parser::version_name(*v))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        put("alpn_offered", ch.alpn.join(","));
-        cx.request(Request {
-            pair_id: None,
-            start_ns: d.msg_start_ns,
-            end_ns: span.end_ns.max(d.msg_start_ns),
-            // The whole hello, with what is yet to come of an SSLv2 one's challenge.
-            bytes: d.bytes + d.skip as u64,
-            // Set from the ServerHello: the version negotiated, not offered.
-            version: Text::default(),
-            request_type: "handshake".into(),
-            domain: sni.clone(),
-            resource: Text::default(),
-            endpoint: sni,
-            request_id: None,
-            attributes,
-        });
+        // The whole hello, with what is yet to come of an SSLv2 one's challenge.
+        let bytes = d.bytes + d.skip as u64;
+        cx.request(hello_request(ch, d.msg_start_ns, span.end_ns, bytes));
     }
 
     /// Handles one whole handshake record's payload from `fc`.
@@ -324,28 +380,14 @@ impl TlsSession {
                 }
                 continue;
             }
-            let v = self.negotiated();
-            let sv = self.server_mut(span.start_ns);
-            match m.msg_type {
-                hs::SERVER_HELLO => match parser::server_hello(&m.body) {
-                    Some(sh) if sh.hello_retry => sv.hello_retry = true,
-                    Some(sh) => {
-                        let tls13 = is_tls13(sh.negotiated());
-                        sv.sh = Some(sh);
-                        if tls13 {
-                            // Everything after is encrypted.
-                            self.dirs[1].opaque = true;
-                            self.dirs[1].hs.clear();
-                            return;
-                        }
-                    }
-                    None => cx.parse_error(),
-                },
-                hs::CERTIFICATE if sv.cert.is_none() && v.is_some_and(|v| !is_tls13(v)) => {
-                    sv.cert = parser::certificate_leaf(&m.body);
-                }
-                hs::SERVER_HELLO_DONE => sv.hello_done = true,
-                _ => {}
+            if self
+                .server_mut(span.start_ns)
+                .message(cx, m.msg_type, &m.body)
+            {
+                // Everything after is encrypted.
+                self.dirs[1].opaque = true;
+                self.dirs[1].hs.clear();
+                return;
             }
         }
     }
@@ -554,31 +596,11 @@ impl Session for TlsSession {
     }
 }
 
-/// A fixture's conversation: `> hex` lines from the client, `< hex` from the server (one
-/// TCP segment each, as captured); other lines are comments.
-#[cfg(test)]
-fn fixture(text: &str) -> Vec<(bool, Vec<u8>)> {
-    text.lines()
-        .filter_map(|l| {
-            let (d, h) = l.split_once(' ')?;
-            let fc = match d {
-                ">" => true,
-                "<" => false,
-                _ => return None,
-            };
-            let bytes = (0..h.len() / 2)
-                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("fixture hex"))
-                .collect();
-            Some((fc, bytes))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::L7Row;
-    use crate::testutil::{segmentation_invariant, tcp_sessions, untimed};
+    use crate::testutil::{attr, borrow, fixture, segmentation_invariant, tcp_sessions, untimed};
     use wirehouse_flow::harness::Split;
 
     /// suricata-verify `ja4-tls`: TLS 1.2, no SNI, ALPN, RSA certificate, SKE.
@@ -595,17 +617,6 @@ mod tests {
     const RESUMED: &str = include_str!("fixtures/tls10_resumed.txt");
     /// zeek `tls/ssl-v2.pcap`: an SSLv2 CLIENT-HELLO answered by an SSLv2 SERVER-HELLO.
     const SSLV2: &str = include_str!("fixtures/sslv2_zeek.txt");
-
-    fn borrow(c: &[(bool, Vec<u8>)]) -> Vec<(bool, &[u8])> {
-        c.iter().map(|(fc, b)| (*fc, b.as_slice())).collect()
-    }
-
-    fn attr<'a>(r: &'a L7Row, k: &str) -> Option<&'a str> {
-        r.attributes
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    }
 
     fn one_row(text: &str) -> L7Row {
         let conv = fixture(text);

@@ -47,6 +47,8 @@ pub mod hs {
     pub const CLIENT_HELLO: u8 = 1;
     /// server_hello.
     pub const SERVER_HELLO: u8 = 2;
+    /// hello_verify_request (DTLS, RFC 6347 §4.2.1).
+    pub const HELLO_VERIFY_REQUEST: u8 = 3;
     /// new_session_ticket.
     pub const NEW_SESSION_TICKET: u8 = 4;
     /// encrypted_extensions.
@@ -316,19 +318,34 @@ pub struct ClientHello {
     pub sig_algs: Vec<u16>,
     /// Decoded from an SSLv2-compatible ClientHello.
     pub sslv2: bool,
+    /// A DTLS ClientHello (its cookie is skipped).
+    pub dtls: bool,
 }
 
 /// Decodes a ClientHello body. Truncated extensions end the extension list (what was read
 /// is kept); a truncated fixed part is invalid.
 pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
+    hello(body, false)
+}
+
+/// Decodes a DTLS ClientHello body (RFC 6347 §4.2.1: a cookie follows the session id).
+pub fn dtls_client_hello(body: &[u8]) -> Option<ClientHello> {
+    hello(body, true)
+}
+
+fn hello(body: &[u8], dtls: bool) -> Option<ClientHello> {
     let mut r = Rd(body);
     let mut ch = ClientHello {
         version: r.u16()?,
+        dtls,
         ..Default::default()
     };
     r.take(32)?;
     let sid = r.vec(1)?;
     ch.session_id = sid.get(..32).unwrap_or(sid).to_vec();
+    if dtls {
+        r.vec(1)?; // cookie
+    }
     ch.ciphers = u16_list(r.vec(2)?);
     let comp = r.vec(1)?;
     ch.compression = comp.get(..MAX_LIST).unwrap_or(comp).to_vec();
@@ -592,6 +609,17 @@ pub fn alert_name(d: u8) -> Option<&'static str> {
     })
 }
 
+/// Orders versions by age: DTLS counts down (1.0 = 0xfeff, 1.2 = 0xfefd, 1.3 = 0xfefc) and
+/// ranks with the TLS version it derives from (1.1, 1.2, 1.3).
+pub fn version_rank(v: u16) -> u16 {
+    match v {
+        0xfeff => 0x0302,
+        0xfefd => 0x0303,
+        0xfefc => 0x0304,
+        _ => v,
+    }
+}
+
 /// `TLS 1.3`, `TLS 1.2`, `TLS 1.1`, `TLS 1.0`, `SSL 3.0`, `SSL 2.0`; a TLS 1.3 draft as
 /// `TLS 1.3 draft N`; anything else as `0x....`.
 pub fn version_name(v: u16) -> String {
@@ -602,6 +630,9 @@ pub fn version_name(v: u16) -> String {
         0x0301 => "TLS 1.0".into(),
         0x0300 => "SSL 3.0".into(),
         0x0002 | 0x0200 => "SSL 2.0".into(),
+        0xfeff => "DTLS 1.0".into(),
+        0xfefd => "DTLS 1.2".into(),
+        0xfefc => "DTLS 1.3".into(),
         0x7f00..=0x7f0f => "TLS 1.3 draft-<16".into(),
         0x7f10..=0x7fff => format!("TLS 1.3 draft-{}", v & 0xff),
         _ => format!("0x{v:04x}"),
@@ -757,14 +788,15 @@ fn hex4_list(v: &[u16]) -> String {
     s
 }
 
-/// The JA4 fingerprint (FoxIO), `t` (TCP) form: `t13d1516h2_8daaf6152771_b186095e22b6`.
+/// The JA4 fingerprint (FoxIO): `t13d1516h2_8daaf6152771_b186095e22b6`; `d` instead of `t`
+/// for DTLS.
 pub fn ja4(ch: &ClientHello) -> String {
     let version = ch
         .supported_versions
         .iter()
         .copied()
         .filter(|v| !is_grease(*v))
-        .max()
+        .max_by_key(|&v| version_rank(v))
         .unwrap_or(ch.version);
     let ver = match version {
         0x0304 => "13",
@@ -825,8 +857,9 @@ pub fn ja4(ch: &ClientHello) -> String {
         c.push('_');
         c.push_str(&hex4_list(&sigs));
     }
+    let transport = if ch.dtls { 'd' } else { 't' };
     format!(
-        "t{ver}{sni}{:02}{:02}{alpn}_{}_{}",
+        "{transport}{ver}{sni}{:02}{:02}{alpn}_{}_{}",
         ciphers.len().min(99),
         exts.len().min(99),
         sha256_12(&hex4_list(&ciphers)),
@@ -1045,7 +1078,7 @@ fn der_string(tag: u8, v: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::tls::fixture;
+    use crate::testutil::fixture;
 
     fn first(text: &str, from_client: bool) -> Vec<u8> {
         fixture(text)
