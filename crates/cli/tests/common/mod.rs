@@ -405,6 +405,7 @@ pub fn rows_as_text(dir: &Path, table: &str) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub l7_protocol: String,
+    pub version: String,
     pub request_type: String,
     pub request_domain: String,
     pub request_resource: String,
@@ -412,6 +413,8 @@ pub struct Row {
     pub server_port: u16,
     pub response_code: Option<i64>,
     pub response_status: String,
+    pub response_result: String,
+    pub response_exception: String,
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub attributes: BTreeMap<String, String>,
@@ -440,6 +443,7 @@ pub fn l7_rows(dir: &Path) -> Vec<Row> {
             let n = |n: &str| col::<UInt64Array>(&b, n).value(i);
             rows.push(Row {
                 l7_protocol: s("l7_protocol"),
+                version: s("version"),
                 request_type: s("request_type"),
                 request_domain: s("request_domain"),
                 request_resource: s("request_resource"),
@@ -447,6 +451,8 @@ pub fn l7_rows(dir: &Path) -> Vec<Row> {
                 server_port: col::<UInt16Array>(&b, "server_port").value(i),
                 response_code: (!code.is_null(i)).then(|| code.value(i)),
                 response_status: s("response_status"),
+                response_result: s("response_result"),
+                response_exception: s("response_exception"),
                 request_bytes: n("request_bytes"),
                 response_bytes: n("response_bytes"),
                 attributes,
