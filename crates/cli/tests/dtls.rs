@@ -7,25 +7,18 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::process::Command;
 
 /// tshark's view of each UDP conversation, by server port: `fields` of the first frame
-/// matching `filter` (several values of one field joined by `,`).
+/// matching `filter`.
 fn tshark_first(
     pcap: &std::path::Path,
     filter: &str,
     fields: &[&str],
 ) -> BTreeMap<u16, Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-Y", filter, "-T", "fields"]);
-    for f in ["udp.srcport", "udp.dstport"].iter().chain(fields) {
-        cmd.args(["-e", f]);
-    }
+    let mut all = vec!["udp.srcport", "udp.dstport"];
+    all.extend(fields);
     let mut out = BTreeMap::new();
-    for line in wirehouse_testkit::run(&mut cmd).lines() {
-        let v: Vec<String> = line.split('\t').map(str::to_string).collect();
+    for v in tshark_fields(pcap, filter, &all) {
         let ports: Vec<u16> = v[..2].iter().map(|p| p.parse().expect("port")).collect();
         // The server's port is the lower one here (the clients' are ephemeral).
         out.entry(ports[0].min(ports[1]))

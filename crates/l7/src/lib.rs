@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 mod engine;
+mod pieces;
 pub mod protocols;
 mod row;
 mod session;

@@ -410,6 +410,7 @@ pub struct Row {
     pub request_domain: String,
     pub request_resource: String,
     pub endpoint: String,
+    pub client_port: u16,
     pub server_port: u16,
     pub response_code: Option<i64>,
     pub response_status: String,
@@ -448,6 +449,7 @@ pub fn l7_rows(dir: &Path) -> Vec<Row> {
                 request_domain: s("request_domain"),
                 request_resource: s("request_resource"),
                 endpoint: s("endpoint"),
+                client_port: col::<UInt16Array>(&b, "client_port").value(i),
                 server_port: col::<UInt16Array>(&b, "server_port").value(i),
                 response_code: (!code.is_null(i)).then(|| code.value(i)),
                 response_status: s("response_status"),
@@ -460,4 +462,20 @@ pub fn l7_rows(dir: &Path) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// tshark's `fields` (tab-separated, several values of one field joined by `,`) of each
+/// frame of `pcap` that matches `filter`.
+pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    wirehouse_testkit::run(&mut cmd)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
 }

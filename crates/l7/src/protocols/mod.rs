@@ -9,6 +9,7 @@ pub mod ftp_data;
 pub mod http;
 pub mod kafka;
 pub mod mongodb;
+pub mod quic;
 pub mod tls;
 
 /// Every protocol, in the order probes run when no port hint applies.
@@ -19,6 +20,7 @@ pub static REGISTRY: &[&dyn Protocol] = &[
     &tls::PROTOCOL,
     &dns::PROTOCOL,
     &dtls::PROTOCOL,
+    &quic::PROTOCOL,
     &mongodb::PROTOCOL,
     &kafka::PROTOCOL,
     &ftp::PROTOCOL,

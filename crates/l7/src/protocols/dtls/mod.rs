@@ -3,6 +3,7 @@
 //! JA3/JA3S/JA4). Records are walked datagram by datagram and handshake messages rebuilt from
 //! their fragments; parsing stops once the handshake is over.
 
+use crate::pieces::Pieces;
 use crate::protocols::tls::parser::{self, MAX_MESSAGE_LEN, content, hs};
 use crate::protocols::tls::{Server, hello_request, is_tls13};
 use crate::{Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Session, Span, Transport};
@@ -28,8 +29,6 @@ const RECORD_HEADER_LEN: usize = 13;
 const FRAGMENT_HEADER_LEN: usize = 12;
 /// Messages of one direction being rebuilt from fragments at once.
 const MAX_PARTIAL: usize = 4;
-/// Separate byte ranges one message may be rebuilt from (more: it is dropped).
-const MAX_RANGES: usize = 64;
 
 impl Protocol for Dtls {
     fn info(&self) -> &'static ProtocolInfo {
@@ -132,9 +131,7 @@ struct Partial {
     seq: u16,
     msg_type: u8,
     len: usize,
-    buf: Vec<u8>,
-    /// Byte ranges of `buf` received, sorted, not touching.
-    have: Vec<(usize, usize)>,
+    body: Pieces,
     /// Arrival of its first fragment.
     start_ns: i64,
 }
@@ -186,31 +183,28 @@ impl Messages {
                         seq: f.seq,
                         msg_type: f.msg_type,
                         len: f.len,
-                        buf: vec![0; cap],
-                        have: Vec::new(),
+                        body: Pieces::new(cap),
                         start_ns: ts_ns,
                     });
                     self.partial.len() - 1
                 }
             };
             let p = &mut self.partial[i];
-            if p.msg_type != f.msg_type || p.len != f.len || f.offset >= cap {
+            if p.msg_type != f.msg_type || p.len != f.len {
                 return None;
             }
-            let end = (f.offset + f.body.len()).min(cap);
-            p.buf[f.offset..end].copy_from_slice(&f.body[..end - f.offset]);
-            add_range(&mut p.have, (f.offset, end));
-            if p.have.len() > MAX_RANGES {
+            if !p.body.add(f.offset, f.body) {
+                // Too scattered to keep.
                 self.partial.remove(i);
                 return None;
             }
-            if p.have != [(0, cap)] {
+            if !p.body.complete() {
                 return None;
             }
             let p = self.partial.remove(i);
             Message {
                 msg_type: p.msg_type,
-                body: Cow::Owned(p.buf),
+                body: Cow::Owned(p.body.into_inner()),
                 start_ns: p.start_ns,
             }
         };
@@ -219,20 +213,6 @@ impl Messages {
         }
         Some(msg)
     }
-}
-
-/// Adds `r` to sorted, separate ranges, merging what it touches.
-fn add_range(have: &mut Vec<(usize, usize)>, (mut s, mut e): (usize, usize)) {
-    let first = have.partition_point(|&(_, he)| he < s);
-    let mut last = first;
-    while let Some(&(hs, he)) = have.get(last)
-        && hs <= e
-    {
-        s = s.min(hs);
-        e = e.max(he);
-        last += 1;
-    }
-    have.splice(first..last, [(s, e)]);
 }
 
 /// One direction's state.
@@ -489,23 +469,6 @@ mod tests {
         assert_eq!(probe_bytes(&[], true), Probe::NotMine);
     }
 
-    #[test]
-    fn ranges_merge() {
-        let mut have = Vec::new();
-        for r in [
-            (10, 20),
-            (30, 40),
-            (0, 5),
-            (20, 30),
-            (5, 10),
-            (50, 60),
-            (45, 55),
-        ] {
-            add_range(&mut have, r);
-        }
-        assert_eq!(have, [(0, 40), (45, 60)]);
-    }
-
     /// Hostile fragment headers: lengths past the message or the record, offsets past a
     /// 16 MiB message, type changes, a message in a thousand one-byte pieces.
     #[test]
@@ -533,12 +496,12 @@ mod tests {
         assert!(m.push(f, 0).is_none());
         let other = frag(2, 0xff_ffff, 0, 0, &body[..15]);
         assert!(m.push(fragments(&other).next().expect("frag"), 0).is_none());
-        // Every other byte of a 2,000-byte message: dropped past MAX_RANGES.
+        // Every other byte of a 2,000-byte message: dropped whenever too scattered.
         for off in (0..2000).step_by(2) {
             let b = frag(1, 2000, 1, off, &body[..1]);
             assert!(m.push(fragments(&b).next().expect("frag"), 0).is_none());
         }
-        assert!(m.partial.iter().all(|p| p.have.len() <= MAX_RANGES + 1));
+        assert!(m.partial.len() <= MAX_PARTIAL);
         // Whole datagrams of such records, through the engine.
         let mut dgram = rec(&frag(1, 0xff_ffff, 0, 0, &body));
         dgram.extend(rec(&frag(1, 5, 0, 3, &body[..9])));

@@ -318,8 +318,20 @@ pub struct ClientHello {
     pub sig_algs: Vec<u16>,
     /// Decoded from an SSLv2-compatible ClientHello.
     pub sslv2: bool,
-    /// A DTLS ClientHello (its cookie is skipped).
-    pub dtls: bool,
+    /// What carried it (JA4's first letter).
+    pub carrier: Carrier,
+}
+
+/// What carries a TLS handshake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Carrier {
+    /// TLS records over TCP.
+    #[default]
+    Tcp,
+    /// DTLS records over UDP.
+    Dtls,
+    /// QUIC CRYPTO frames.
+    Quic,
 }
 
 /// Decodes a ClientHello body. Truncated extensions end the extension list (what was read
@@ -337,7 +349,7 @@ fn hello(body: &[u8], dtls: bool) -> Option<ClientHello> {
     let mut r = Rd(body);
     let mut ch = ClientHello {
         version: r.u16()?,
-        dtls,
+        carrier: if dtls { Carrier::Dtls } else { Carrier::Tcp },
         ..Default::default()
     };
     r.take(32)?;
@@ -789,7 +801,7 @@ fn hex4_list(v: &[u16]) -> String {
 }
 
 /// The JA4 fingerprint (FoxIO): `t13d1516h2_8daaf6152771_b186095e22b6`; `d` instead of `t`
-/// for DTLS.
+/// for DTLS, `q` for QUIC.
 pub fn ja4(ch: &ClientHello) -> String {
     let version = ch
         .supported_versions
@@ -857,7 +869,11 @@ pub fn ja4(ch: &ClientHello) -> String {
         c.push('_');
         c.push_str(&hex4_list(&sigs));
     }
-    let transport = if ch.dtls { 'd' } else { 't' };
+    let transport = match ch.carrier {
+        Carrier::Tcp => 't',
+        Carrier::Dtls => 'd',
+        Carrier::Quic => 'q',
+    };
     format!(
         "{transport}{ver}{sni}{:02}{:02}{alpn}_{}_{}",
         ciphers.len().min(99),
