@@ -513,4 +513,32 @@ mod tests {
             4
         );
     }
+
+    /// Decrypted payloads are only as good as the peer that sent them: random frames
+    /// (biased to frame types Initial packets carry) into the frame walk and the CRYPTO
+    /// stream, random datagrams into the packet walk.
+    #[test]
+    fn random_bytes_do_not_panic() {
+        let mut rng = wirehouse_testkit::xorshift();
+        let mut stream = Stream::default();
+        let mut crypto = 0;
+        for _ in 0..50_000 {
+            let len = (rng() % 80) as usize;
+            let mut b: Vec<u8> = (0..len).map(|_| rng() as u8).collect();
+            if let Some(t) = b.first_mut() {
+                *t = [0x00, 0x01, 0x02, 0x03, 0x06, 0x1c, 0x1d][(rng() % 7) as usize];
+            }
+            for f in frames(&b) {
+                if let Frame::Crypto(offset, data) = f {
+                    crypto += 1;
+                    stream.add(offset % 70_000, data, 0);
+                }
+            }
+            if let Some(t) = b.first_mut() {
+                *t |= 0xc0;
+            }
+            let _ = packets(&b).count();
+        }
+        assert!(crypto > 500, "{crypto} CRYPTO frames");
+    }
 }
