@@ -5,7 +5,7 @@
 
 use crate::pieces::Pieces;
 use crate::protocols::tls::parser::{self, MAX_MESSAGE_LEN, content, hs};
-use crate::protocols::tls::{Server, hello_request, is_tls13};
+use crate::protocols::tls::{Exchange, hello_request, is_tls13};
 use crate::{Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Session, Span, Transport};
 use std::borrow::Cow;
 
@@ -228,35 +228,12 @@ struct Dir {
 pub struct DtlsSession {
     /// [client, server].
     dirs: [Dir; 2],
-    /// The first ClientHello's session id (a second one, after a HelloVerifyRequest, is
-    /// the same handshake).
-    client_session_id: Option<Vec<u8>>,
-    server: Option<Server>,
+    hx: Exchange,
     /// The server's handshake is encrypted from here on (DTLS 1.3).
     server_opaque: bool,
 }
 
 impl DtlsSession {
-    fn negotiated(&self) -> Option<u16> {
-        self.server
-            .as_ref()?
-            .sh
-            .as_ref()
-            .map(parser::ServerHello::negotiated)
-    }
-
-    fn server_mut(&mut self, start_ns: i64) -> &mut Server {
-        self.server.get_or_insert_with(|| Server::new(start_ns))
-    }
-
-    /// Writes the response ending at `end_ns`.
-    fn finish(&mut self, cx: &mut Cx<'_>, end_ns: i64) {
-        if let Some(sv) = self.server.take() {
-            let csid = self.client_session_id.as_deref();
-            sv.respond(cx, csid, self.dirs[1].bytes, end_ns);
-        }
-    }
-
     /// One record from `fc` (its bytes already counted). True when the handshake is over.
     fn record(&mut self, cx: &mut Cx<'_>, fc: bool, r: Record, payload: &[u8], span: Span) -> bool {
         let plain = r.epoch == 0;
@@ -266,9 +243,9 @@ impl DtlsSession {
                 .flatten()
                 .filter(parser::Alert::is_fatal)
         };
-        if fc && let Some(v) = self.negotiated() {
+        if fc && let Some(v) = self.hx.negotiated() {
             if let Some(a) = alert()
-                && let Some(sv) = self.server.as_mut()
+                && let Some(sv) = self.hx.server.as_mut()
             {
                 sv.client_alert = Some(a);
             }
@@ -280,19 +257,19 @@ impl DtlsSession {
                     content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
                 );
             if end {
-                self.finish(cx, span.start_ns);
+                self.hx.finish(cx, self.dirs[1].bytes, span.start_ns);
                 return true;
             }
         }
         if !fc {
-            let v = self.negotiated();
-            let sv = self.server_mut(span.start_ns);
+            let v = self.hx.negotiated();
+            let sv = self.hx.server_mut(span.start_ns);
             let ccs = r.content_type == content::CHANGE_CIPHER_SPEC;
             // The server's ChangeCipherSpec ends an abbreviated handshake (or one whose
             // client side is missing); a fatal alert ends any.
             let alerted = alert().map(|a| sv.alert = Some(a)).is_some();
             if alerted || ccs && v.is_some_and(|v| !is_tls13(v)) {
-                self.finish(cx, span.start_ns);
+                self.hx.finish(cx, self.dirs[1].bytes, span.start_ns);
                 return true;
             }
         }
@@ -304,17 +281,21 @@ impl DtlsSession {
                 continue;
             };
             if fc {
-                if m.msg_type == hs::CLIENT_HELLO && self.client_session_id.is_none() {
+                if m.msg_type == hs::CLIENT_HELLO {
                     match parser::dtls_client_hello(&m.body) {
-                        Some(ch) => {
-                            self.client_session_id = Some(ch.session_id.clone());
+                        Some(ch) if self.hx.first_hello(&ch) => {
                             let bytes = self.dirs[0].bytes;
                             cx.request(hello_request(&ch, m.start_ns, span.end_ns, bytes));
                         }
+                        Some(_) => {}
                         None => cx.parse_error(),
                     }
                 }
-            } else if self.server_mut(m.start_ns).message(cx, m.msg_type, &m.body) {
+            } else if self
+                .hx
+                .server_mut(m.start_ns)
+                .message(cx, m.msg_type, &m.body)
+            {
                 self.server_opaque = true;
                 return false;
             }
@@ -361,7 +342,7 @@ impl Session for DtlsSession {
 
     /// The flow ended: what the server said is written.
     fn end(&mut self, cx: &mut Cx<'_>, _from_client: bool, _buf: &[u8], span: Span) {
-        self.finish(cx, span.end_ns);
+        self.hx.finish(cx, self.dirs[1].bytes, span.end_ns);
     }
 }
 

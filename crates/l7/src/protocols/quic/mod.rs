@@ -8,7 +8,7 @@ mod crypto;
 
 use crate::pieces::Pieces;
 use crate::protocols::tls::parser::{self, Carrier, MAX_MESSAGE_LEN, Reassembler, hs};
-use crate::protocols::tls::{Server, hello_request};
+use crate::protocols::tls::{Exchange, hello_request};
 use crate::{Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Session, Span, Transport};
 use crypto::Keys;
 use wirehouse_schema::Text;
@@ -289,9 +289,7 @@ pub struct QuicSession {
     /// both sides: the server's Initial keys come from the same id).
     keys: Option<(Vec<u8>, Keys, Keys)>,
     version: u32,
-    client_hello: bool,
-    client_session_id: Vec<u8>,
-    server: Option<Server>,
+    hx: Exchange,
     retry: bool,
 }
 
@@ -307,29 +305,13 @@ impl QuicSession {
         Some(if fc { c } else { s })
     }
 
-    fn server_mut(&mut self, start_ns: i64) -> &mut Server {
-        self.server.get_or_insert_with(|| Server::new(start_ns))
-    }
-
-    /// Writes the response ending at `end_ns`.
-    fn finish(&mut self, cx: &mut Cx<'_>, end_ns: i64) {
-        if let Some(sv) = self.server.take() {
-            let csid = self
-                .client_hello
-                .then_some(self.client_session_id.as_slice());
-            sv.respond(cx, csid, self.dirs[1].sent, end_ns);
-        }
-    }
-
     /// A whole handshake message from `fc`; true when the handshake is over for us.
     fn message(&mut self, cx: &mut Cx<'_>, fc: bool, m: &parser::Message, span: Span) -> bool {
         if fc {
-            if m.msg_type == hs::CLIENT_HELLO && !self.client_hello {
+            if m.msg_type == hs::CLIENT_HELLO {
                 match parser::client_hello(&m.body) {
-                    Some(mut ch) => {
+                    Some(mut ch) if self.hx.first_hello(&ch) => {
                         ch.carrier = Carrier::Quic;
-                        self.client_hello = true;
-                        self.client_session_id = ch.session_id.clone();
                         let d = &self.dirs[0];
                         let start = d.start_ns.unwrap_or(span.start_ns);
                         let mut req = hello_request(&ch, start, span.end_ns, d.sent);
@@ -339,6 +321,7 @@ impl QuicSession {
                         ));
                         cx.request(req);
                     }
+                    Some(_) => {}
                     None => cx.parse_error(),
                 }
             }
@@ -346,7 +329,7 @@ impl QuicSession {
         }
         let start = self.dirs[1].start_ns.unwrap_or(span.start_ns);
         // A ServerHello: all that follows is protected with keys we do not have.
-        self.server_mut(start).message(cx, m.msg_type, &m.body)
+        self.hx.server_mut(start).message(cx, m.msg_type, &m.body)
     }
 }
 
@@ -387,7 +370,7 @@ impl Session for QuicSession {
                     Frame::Crypto(offset, data) => {
                         for m in self.dirs[i].add(offset, data, span.start_ns) {
                             if self.message(cx, fc, &m, span) {
-                                self.finish(cx, span.end_ns);
+                                self.hx.finish(cx, self.dirs[1].sent, span.end_ns);
                                 return Parse::Stop;
                             }
                         }
@@ -399,8 +382,8 @@ impl Session for QuicSession {
                             .checked_sub(0x100)
                             .and_then(|d| u8::try_from(d).ok())
                             .and_then(|d| parser::alert(&[2, d]));
-                        self.server_mut(span.start_ns).alert = alert;
-                        self.finish(cx, span.end_ns);
+                        self.hx.server_mut(span.start_ns).alert = alert;
+                        self.hx.finish(cx, self.dirs[1].sent, span.end_ns);
                         return Parse::Stop;
                     }
                     _ => {}
@@ -417,7 +400,7 @@ impl Session for QuicSession {
 
     /// The flow ended: what the server said is written.
     fn end(&mut self, cx: &mut Cx<'_>, _from_client: bool, _buf: &[u8], span: Span) {
-        self.finish(cx, span.end_ns);
+        self.hx.finish(cx, self.dirs[1].sent, span.end_ns);
     }
 }
 

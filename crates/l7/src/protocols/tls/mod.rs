@@ -111,7 +111,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// The server's first record came at `start_ns`.
-    pub(crate) fn new(start_ns: i64) -> Self {
+    fn new(start_ns: i64) -> Self {
         Self {
             start_ns,
             ..Default::default()
@@ -144,13 +144,7 @@ impl Server {
 
     /// Writes the response ending at `end_ns` (`bytes`: the server's), when the server said
     /// something worth one; `client_session_id`: the ClientHello's.
-    pub(crate) fn respond(
-        self,
-        cx: &mut Cx<'_>,
-        client_session_id: Option<&[u8]>,
-        bytes: u64,
-        end_ns: i64,
-    ) {
+    fn respond(self, cx: &mut Cx<'_>, client_session_id: Option<&[u8]>, bytes: u64, end_ns: i64) {
         let mut r = Response {
             start_ns: self.start_ns,
             end_ns: end_ns.max(self.start_ns),
@@ -211,6 +205,48 @@ impl Server {
     }
 }
 
+/// A handshake's row as it is built, for TLS, DTLS and QUIC alike: the first ClientHello's
+/// session id and what the server said.
+#[derive(Debug, Default)]
+pub(crate) struct Exchange {
+    client_session_id: Option<Vec<u8>>,
+    pub(crate) server: Option<Server>,
+}
+
+impl Exchange {
+    /// The version the ServerHello chose.
+    pub(crate) fn negotiated(&self) -> Option<u16> {
+        self.server
+            .as_ref()?
+            .sh
+            .as_ref()
+            .map(ServerHello::negotiated)
+    }
+
+    /// What the server said so far (its first record came at `start_ns`).
+    pub(crate) fn server_mut(&mut self, start_ns: i64) -> &mut Server {
+        self.server.get_or_insert_with(|| Server::new(start_ns))
+    }
+
+    /// True for the first ClientHello of the handshake (whose request is written); a
+    /// later one (after a HelloRetryRequest, a HelloVerifyRequest or a QUIC Retry) is the
+    /// same handshake.
+    pub(crate) fn first_hello(&mut self, ch: &ClientHello) -> bool {
+        let first = self.client_session_id.is_none();
+        if first {
+            self.client_session_id = Some(ch.session_id.clone());
+        }
+        first
+    }
+
+    /// Writes the response (what the server said, `bytes` of it) ending at `end_ns`.
+    pub(crate) fn finish(&mut self, cx: &mut Cx<'_>, bytes: u64, end_ns: i64) {
+        if let Some(sv) = self.server.take() {
+            sv.respond(cx, self.client_session_id.as_deref(), bytes, end_ns);
+        }
+    }
+}
+
 /// The request a ClientHello makes: its first byte came at `start_ns`, its last at
 /// `end_ns`; `bytes` of records.
 pub(crate) fn hello_request(ch: &ClientHello, start_ns: i64, end_ns: i64, bytes: u64) -> Request {
@@ -261,9 +297,7 @@ pub(crate) fn hello_request(ch: &ClientHello, start_ns: i64, end_ns: i64, bytes:
 pub struct TlsSession {
     /// [client, server].
     dirs: [Dir; 2],
-    /// The (first) ClientHello's session id.
-    client_session_id: Option<Vec<u8>>,
-    server: Option<Server>,
+    hx: Exchange,
     /// The row was written (or cannot be): only encrypted data follows.
     done: bool,
     /// Bytes were lost after the row and what followed did not start a record: records
@@ -300,7 +334,7 @@ impl TlsSession {
         if !cx.lent() || self.adrift {
             return Parse::Stop;
         }
-        let tls13 = self.negotiated().is_some_and(is_tls13);
+        let tls13 = self.hx.negotiated().is_some_and(is_tls13);
         let other = &self.dirs[1 - i];
         // Both sides are done with TLS: each sent its close_notify (in TLS 1.3 it looks
         // like data), and the other is not in the middle of a record.
@@ -327,33 +361,17 @@ impl TlsSession {
         }
     }
 
-    fn negotiated(&self) -> Option<u16> {
-        self.server
-            .as_ref()?
-            .sh
-            .as_ref()
-            .map(ServerHello::negotiated)
-    }
-
     /// Writes the response (what the server said) ending at `end_ns`; nothing more follows.
     fn finish(&mut self, cx: &mut Cx<'_>, end_ns: i64) {
         self.done = true;
-        if let Some(sv) = self.server.take() {
-            let csid = self.client_session_id.as_deref();
-            sv.respond(cx, csid, self.dirs[1].bytes, end_ns);
-        }
-    }
-
-    fn server_mut(&mut self, start_ns: i64) -> &mut Server {
-        self.server.get_or_insert_with(|| Server::new(start_ns))
+        self.hx.finish(cx, self.dirs[1].bytes, end_ns);
     }
 
     /// A complete ClientHello: the request.
     fn client_hello(&mut self, cx: &mut Cx<'_>, ch: &ClientHello, span: Span) {
-        if self.client_session_id.is_some() {
-            return; // the second hello after a HelloRetryRequest
+        if !self.hx.first_hello(ch) {
+            return;
         }
-        self.client_session_id = Some(ch.session_id.clone());
         let d = &self.dirs[0];
         // The whole hello, with what is yet to come of an SSLv2 one's challenge.
         let bytes = d.bytes + d.skip as u64;
@@ -381,6 +399,7 @@ impl TlsSession {
                 continue;
             }
             if self
+                .hx
                 .server_mut(span.start_ns)
                 .message(cx, m.msg_type, &m.body)
             {
@@ -452,7 +471,7 @@ impl TlsSession {
                 let len = buf.first().map_or(0, |b| usize::from(b & 0x7f)) << 8;
                 let len = len | buf.get(1).map_or(0, |&b| usize::from(b));
                 self.dirs[1].bytes += 2 + len as u64;
-                let sv = self.server_mut(span.start_ns);
+                let sv = self.hx.server_mut(span.start_ns);
                 sv.sslv2 = true;
                 self.finish(cx, span.end_ns);
                 Parse::Stop
@@ -489,7 +508,7 @@ impl Session for TlsSession {
         d.started = true;
         let total = h.total_len();
         let whole = buf.get(RECORD_HEADER_LEN..total);
-        let sh_seen = self.negotiated();
+        let sh_seen = self.hx.negotiated();
 
         // The end of the handshake, as seen from the capture.
         if fc && let Some(v) = sh_seen {
@@ -499,7 +518,7 @@ impl Session for TlsSession {
                 };
                 if let Some(a) = parser::alert(p)
                     && a.is_fatal()
-                    && let Some(sv) = self.server.as_mut()
+                    && let Some(sv) = self.hx.server.as_mut()
                 {
                     sv.client_alert = Some(a);
                 }
@@ -516,7 +535,7 @@ impl Session for TlsSession {
             }
         }
         if !fc {
-            self.server_mut(span.start_ns);
+            self.hx.server_mut(span.start_ns);
             if h.content_type == content::CHANGE_CIPHER_SPEC
                 && let Some(v) = sh_seen
                 && !is_tls13(v)
@@ -535,7 +554,7 @@ impl Session for TlsSession {
                 if let Some(a) = parser::alert(p)
                     && a.is_fatal()
                 {
-                    if let Some(sv) = self.server.as_mut() {
+                    if let Some(sv) = self.hx.server.as_mut() {
                         sv.alert = Some(a);
                     }
                     self.finish(cx, span.start_ns);
@@ -576,7 +595,7 @@ impl Session for TlsSession {
             }
             return true;
         }
-        if self.negotiated().is_some() {
+        if self.hx.negotiated().is_some() {
             // The hello is known: write what we have rather than guess past the hole.
             self.finish(cx, ts_ns);
             return false;
