@@ -19,34 +19,11 @@ OUT=$(realpath -m "${1:-$(dirname "$0")/../testdata/dtls-openssl.pcap}")
 W=$(mktemp -d /tmp/wh-dtls.XXXXXX)
 chmod 755 "$W"
 SRV=whdsrv CLI=whdcli
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  ip netns del $SRV 2>/dev/null || true
-  ip netns del $CLI 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib/netns-pair.sh"
 for t in ip openssl tcpdump ethtool; do
   command -v $t >/dev/null || { echo "missing $t (apt-get install iproute2 openssl tcpdump ethtool)" >&2; exit 2; }
 done
-ip netns add $SRV
-ip netns add $CLI
-ip link add whds0 type veth peer name whdc0
-ip link set whds0 netns $SRV
-ip link set whdc0 netns $CLI
-for ns in $SRV $CLI; do ip -n $ns link set lo up; done
-ip -n $SRV addr add 10.88.0.1/24 dev whds0
-ip -n $SRV addr add fd88::1/64 dev whds0 nodad
-ip -n $CLI addr add 10.88.0.2/24 dev whdc0
-ip -n $CLI addr add fd88::2/64 dev whdc0 nodad
-ip -n $SRV link set whds0 up
-ip -n $CLI link set whdc0 up
-for pair in "$SRV whds0" "$CLI whdc0"; do
-  set -- $pair
-  ip netns exec "$1" ethtool -K "$2" tx off rx off gso off tso off gro off >/dev/null 2>&1 || true
-done
+netns_pair $SRV $CLI whds0 whdc0 10.88.0.1 10.88.0.2 fd88::1 fd88::2
 
 # Certificates: ECDSA self-signed; RSA 4096 leaf signed by an RSA 4096 CA.
 cd "$W"

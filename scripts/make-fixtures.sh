@@ -16,34 +16,11 @@ OUT=$(realpath -m "${1:-$(dirname "$0")/../testdata/http-dns-icmp.pcap}")
 W=$(mktemp -d /tmp/wh-fixtures.XXXXXX)
 chmod 755 "$W"
 SRV=whsrv CLI=whcli
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  ip netns del $SRV 2>/dev/null || true
-  ip netns del $CLI 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib/netns-pair.sh"
 for t in ip nginx dnsmasq tcpdump curl dig ping ethtool; do
   command -v $t >/dev/null || { echo "missing $t (apt-get install iproute2 nginx-light dnsmasq-base tcpdump curl bind9-dnsutils iputils-ping ethtool)" >&2; exit 2; }
 done
-ip netns add $SRV
-ip netns add $CLI
-ip link add whs0 type veth peer name whc0
-ip link set whs0 netns $SRV
-ip link set whc0 netns $CLI
-for ns in $SRV $CLI; do ip -n $ns link set lo up; done
-ip -n $SRV addr add 10.77.0.1/24 dev whs0
-ip -n $SRV addr add fd77::1/64 dev whs0 nodad
-ip -n $CLI addr add 10.77.0.2/24 dev whc0
-ip -n $CLI addr add fd77::2/64 dev whc0 nodad
-ip -n $SRV link set whs0 up
-ip -n $CLI link set whc0 up
-for pair in "$SRV whs0" "$CLI whc0"; do
-  set -- $pair
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-done
+netns_pair $SRV $CLI whs0 whc0 10.77.0.1 10.77.0.2 fd77::1 fd77::2
 
 # nginx: static files, one large enough to need many segments.
 mkdir -p "$W/www/api/users/42"

@@ -23,34 +23,11 @@ VENV=${QUIC_VENV:-$HOME/.cache/wirehouse-quic-venv}
 W=$(mktemp -d /tmp/wh-quic.XXXXXX)
 chmod 755 "$W"
 SRV=whqsrv CLI=whqcli
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  ip netns del $SRV 2>/dev/null || true
-  ip netns del $CLI 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib/netns-pair.sh"
 for t in ip openssl tcpdump ethtool; do
   command -v $t >/dev/null || { echo "missing $t (apt-get install iproute2 openssl tcpdump ethtool)" >&2; exit 2; }
 done
-ip netns add $SRV
-ip netns add $CLI
-ip link add whqs0 type veth peer name whqc0
-ip link set whqs0 netns $SRV
-ip link set whqc0 netns $CLI
-for ns in $SRV $CLI; do ip -n $ns link set lo up; done
-ip -n $SRV addr add 10.89.0.1/24 dev whqs0
-ip -n $SRV addr add fd89::1/64 dev whqs0 nodad
-ip -n $CLI addr add 10.89.0.2/24 dev whqc0
-ip -n $CLI addr add fd89::2/64 dev whqc0 nodad
-ip -n $SRV link set whqs0 up
-ip -n $CLI link set whqc0 up
-for pair in "$SRV whqs0" "$CLI whqc0"; do
-  set -- $pair
-  ip netns exec "$1" ethtool -K "$2" tx off rx off gso off tso off gro off >/dev/null 2>&1 || true
-done
+netns_pair $SRV $CLI whqs0 whqc0 10.89.0.1 10.89.0.2 fd89::1 fd89::2
 
 cd "$W"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
