@@ -1,7 +1,8 @@
 //! Bytes rebuilt from pieces at offsets that arrive in any order and more than once: DTLS
 //! handshake fragments, QUIC CRYPTO frames.
 
-/// Separate byte ranges one buffer may be rebuilt from (more: [`Pieces::add`] refuses).
+/// Separate byte ranges one buffer may be rebuilt from (past them, [`Pieces::add`] refuses
+/// every piece).
 pub(crate) const MAX_RANGES: usize = 64;
 
 /// The first `cap` bytes of something sent in pieces.
@@ -23,9 +24,13 @@ impl Pieces {
         }
     }
 
-    /// Adds `data`, which starts at `offset` (what lies past `cap` is dropped). False when
-    /// the pieces are too scattered to keep (more than [`MAX_RANGES`] separate ranges).
+    /// Adds `data`, which starts at `offset` (what lies past `cap` is dropped). False, now
+    /// and for every later piece, once the pieces are too scattered to keep (more than
+    /// [`MAX_RANGES`] separate ranges): the cost of a piece stays bounded.
     pub(crate) fn add(&mut self, offset: usize, data: &[u8]) -> bool {
+        if self.have.len() > MAX_RANGES {
+            return false;
+        }
         if offset >= self.cap || data.is_empty() {
             return true;
         }
@@ -111,10 +116,15 @@ mod tests {
         assert_eq!(p.into_inner(), &text[..10]);
     }
 
+    /// Pieces that never touch, newest first (each would be inserted at the front):
+    /// refused past MAX_RANGES, also the ones that would close a gap.
     #[test]
     fn too_scattered() {
-        let mut p = Pieces::new(10_000);
-        let ok = (0..MAX_RANGES + 1).all(|i| p.add(i * 10, b"x"));
-        assert!(!ok);
+        let mut p = Pieces::new(65_536);
+        let added = (0..32_768).rev().filter(|i| p.add(i * 2, b"x")).count();
+        assert_eq!(added, MAX_RANGES);
+        assert_eq!(p.have.len(), MAX_RANGES + 1);
+        assert!(!p.add(1, b"x"));
+        assert_eq!(p.have.len(), MAX_RANGES + 1);
     }
 }

@@ -72,12 +72,14 @@ struct Record {
     epoch: u16,
 }
 
-/// The record at the start of `b` (DTLSPlaintext: content type 20..=26, version 0xfe..),
-/// its payload and what follows it; `None` when `b` does not start with a whole one.
+/// The record at the start of `b` (DTLSPlaintext: content type 20..=24, version 0xfe..),
+/// its payload and what follows it; `None` when `b` does not start with a whole one. (A
+/// record with a connection id, type 25 of RFC 9146, has the id before its length: it is
+/// not walked.)
 fn record(b: &[u8]) -> Option<(Record, &[u8], &[u8])> {
     let h = b.get(..RECORD_HEADER_LEN)?;
     let len = usize::from(u16::from_be_bytes([h[11], h[12]]));
-    let plausible = (content::CHANGE_CIPHER_SPEC..=26).contains(&h[0])
+    let plausible = (content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(&h[0])
         && h[1] == 0xfe
         && len <= parser::MAX_RECORD_LEN;
     if !plausible {
@@ -173,6 +175,10 @@ impl Messages {
                 start_ns: ts_ns,
             }
         } else {
+            // A fragment that disagrees with the message being rebuilt under its number
+            // (type, length) starts it afresh: one corrupt fragment cannot block the rest.
+            self.partial
+                .retain(|p| p.seq != f.seq || (p.msg_type == f.msg_type && p.len == f.len));
             let i = match self.partial.iter().position(|p| p.seq == f.seq) {
                 Some(i) => i,
                 None => {
@@ -190,9 +196,6 @@ impl Messages {
                 }
             };
             let p = &mut self.partial[i];
-            if p.msg_type != f.msg_type || p.len != f.len {
-                return None;
-            }
             if !p.body.add(f.offset, f.body) {
                 // Too scattered to keep.
                 self.partial.remove(i);
@@ -448,6 +451,33 @@ mod tests {
         let tls = [22, 3, 1, 0, 5, 1, 0, 0, 1, 0, 0, 0, 0, 0];
         assert_eq!(probe_bytes(&tls, true), Probe::NotMine);
         assert_eq!(probe_bytes(&[], true), Probe::NotMine);
+    }
+
+    /// A corrupt fragment (another length) under the number of a message being rebuilt
+    /// does not keep the real fragments from completing it.
+    #[test]
+    fn a_corrupt_fragment_does_not_block_its_message() {
+        let conv = fixture(ZEEK);
+        let want = one_row(&borrow(&conv));
+        // The datagram with the ServerHello and the certificate's first piece: the
+        // certificate fragment's message length, made 0xffffff.
+        let mut rec = conv[5].1.clone();
+        let mut at = 0;
+        loop {
+            let (r, payload, _) = record(&rec[at..]).expect("a certificate record");
+            let first = fragments(payload).next().expect("fragment");
+            if r.content_type == content::HANDSHAKE && first.msg_type == hs::CERTIFICATE {
+                break;
+            }
+            at += RECORD_HEADER_LEN + payload.len();
+        }
+        let len_at = at + RECORD_HEADER_LEN + 1;
+        rec[len_at..len_at + 3].copy_from_slice(&[0xff; 3]);
+        let mut dgrams = borrow(&conv);
+        dgrams.insert(5, (false, &rec));
+        let got = one_row(&dgrams);
+        assert_eq!(attr(&got, "cert_subject"), attr(&want, "cert_subject"));
+        assert!(attr(&got, "cert_subject").is_some());
     }
 
     /// Hostile fragment headers: lengths past the message or the record, offsets past a

@@ -272,6 +272,7 @@ impl Stream {
         let Ok(offset) = usize::try_from(offset) else {
             return Vec::new();
         };
+        // Too scattered a stream stops growing (Pieces refuses it): no more messages.
         self.bytes.add(offset, data);
         let prefix = self.bytes.prefix();
         let new = prefix.get(self.fed..).unwrap_or_default();
@@ -285,24 +286,53 @@ impl Stream {
 pub struct QuicSession {
     /// [client, server].
     dirs: [Stream; 2],
-    /// The Destination Connection ID of the client's latest Initial and its keys (for
-    /// both sides: the server's Initial keys come from the same id).
-    keys: Option<(Vec<u8>, Keys, Keys)>,
+    /// Both sides' Initial keys.
+    keys: Option<InitialKeys>,
     version: u32,
     hx: Exchange,
+    /// The server sent a Retry.
     retry: bool,
+    /// A Retry came and no client Initial since: the next one sets the keys afresh.
+    rekey: bool,
+}
+
+/// The Initial keys of one connection id and version, for both sides.
+#[derive(Debug)]
+struct InitialKeys {
+    dcid: Vec<u8>,
+    version: u32,
+    client: Keys,
+    server: Keys,
+}
+
+impl InitialKeys {
+    fn new(dcid: &[u8], version: u32) -> Option<Self> {
+        Some(Self {
+            dcid: dcid.to_vec(),
+            version,
+            client: Keys::initial(version, dcid, false)?,
+            server: Keys::initial(version, dcid, true)?,
+        })
+    }
 }
 
 impl QuicSession {
-    /// The keys for `p` from `fc` (derived once per client connection id).
+    /// The keys that open packet `p` from `fc`. They come from the Destination Connection
+    /// ID of the client's first Initial, and change only after a Retry (RFC 9001 §5.2), not
+    /// when the client goes on to address the server's chosen id. A server answering in
+    /// another version (compatible version negotiation, RFC 9368) uses that version's salt
+    /// on the same id.
     fn keys(&mut self, fc: bool, p: &Packet<'_>) -> Option<&Keys> {
-        if fc && self.keys.as_ref().is_none_or(|(id, ..)| id != p.dcid) {
-            let c = Keys::initial(p.version, p.dcid, false)?;
-            let s = Keys::initial(p.version, p.dcid, true)?;
-            self.keys = Some((p.dcid.to_vec(), c, s));
+        if fc && (self.keys.is_none() || std::mem::take(&mut self.rekey)) {
+            self.keys = InitialKeys::new(p.dcid, p.version);
         }
-        let (_, c, s) = self.keys.as_ref()?;
-        Some(if fc { c } else { s })
+        if let Some(k) = &self.keys
+            && k.version != p.version
+        {
+            self.keys = InitialKeys::new(&k.dcid, p.version);
+        }
+        let k = self.keys.as_ref()?;
+        Some(if fc { &k.client } else { &k.server })
     }
 
     /// A whole handshake message from `fc`; true when the handshake is over for us.
@@ -347,11 +377,13 @@ impl Session for QuicSession {
         let i = usize::from(!fc);
         self.dirs[i].sent += buf.len() as u64;
         for p in packets(buf) {
-            if p.kind == Kind::Retry && !fc && !self.retry {
+            if p.kind == Kind::Retry && !fc {
                 // The server asks the client to prove its address; the client's next
                 // Initial (new connection id, new keys) continues the same handshake.
-                self.retry = true;
-                if let Some(req) = cx.last_request() {
+                self.rekey = true;
+                if !std::mem::replace(&mut self.retry, true)
+                    && let Some(req) = cx.last_request()
+                {
                     req.attributes.push((Text::const_new("retry"), "1".into()));
                 }
             }
@@ -523,5 +555,22 @@ mod tests {
             let _ = packets(&b).count();
         }
         assert!(crypto > 500, "{crypto} CRYPTO frames");
+    }
+
+    /// The client's second Initial is addressed to the server's connection id; the keys
+    /// stay those of its first (they change only after a Retry), so the server's Initial
+    /// that comes after it still opens.
+    #[test]
+    fn keys_outlive_the_clients_new_connection_id() {
+        let conv = fixture(V1_HELLO);
+        let reordered = [
+            (true, conv[0].1.as_slice()),
+            (true, conv[2].1.as_slice()),
+            (false, conv[1].1.as_slice()),
+        ];
+        let rows = udp_sessions(&reordered, 443);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].response_status, "ok", "{rows:#?}");
+        assert_eq!(rows[0].version, "TLS 1.3");
     }
 }
