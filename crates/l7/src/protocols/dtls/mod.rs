@@ -451,6 +451,13 @@ mod tests {
         let tls = [22, 3, 1, 0, 5, 1, 0, 0, 1, 0, 0, 0, 0, 0];
         assert_eq!(probe_bytes(&tls, true), Probe::NotMine);
         assert_eq!(probe_bytes(&[], true), Probe::NotMine);
+        // A record with a connection id (RFC 9146, type 25: the id comes before the
+        // length) is not read with the plain header.
+        let mut cid = vec![25, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4];
+        cid.extend([0u8; 4]);
+        assert_eq!(record(&cid), None);
+        cid[0] = content::APPLICATION_DATA;
+        assert!(record(&cid).is_some());
     }
 
     /// A corrupt fragment (another length) under the number of a message being rebuilt
