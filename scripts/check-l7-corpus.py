@@ -192,7 +192,10 @@ def convert(wh, pcap, out, protocols):
     shutil.rmtree(out, ignore_errors=True)
     cmd = [wh, "convert", pcap, "-o", f"parquet:{out}", "-w", "1", "--no-progress", "-q"]
     if protocols:
-        cmd += ["--protocols", protocols]
+        # zeek's ssl.log holds DTLS too.
+        names = protocols.split(",")
+        names += [n for p in names for n in ROWS_OF.get(p, ()) if n not in names]
+        cmd += ["--protocols", ",".join(names)]
     subprocess.run(cmd, check=False, capture_output=True)
     files = glob.glob(f"{out}/l7_sessions/**/*.parquet", recursive=True)
     if not files:
