@@ -4,8 +4,8 @@
 //! their fragments; parsing stops once the handshake is over.
 
 use crate::pieces::Pieces;
-use crate::protocols::tls::parser::{self, MAX_MESSAGE_LEN, content, hs};
-use crate::protocols::tls::{Exchange, hello_request, is_tls13};
+use crate::protocols::tls::parser::{self, Carrier, MAX_MESSAGE_LEN, content, hs};
+use crate::protocols::tls::{Exchange, hello_request};
 use crate::{Cx, Parse, Probe, ProbeInput, Protocol, ProtocolInfo, Session, Span, Transport};
 use std::borrow::Cow;
 
@@ -240,41 +240,16 @@ impl DtlsSession {
     /// One record from `fc` (its bytes already counted). True when the handshake is over.
     fn record(&mut self, cx: &mut Cx<'_>, fc: bool, r: Record, payload: &[u8], span: Span) -> bool {
         let plain = r.epoch == 0;
-        let alert = || {
-            (plain && r.content_type == content::ALERT)
-                .then(|| parser::alert(payload))
-                .flatten()
-                .filter(parser::Alert::is_fatal)
-        };
-        if fc && let Some(v) = self.hx.negotiated() {
-            if let Some(a) = alert()
-                && let Some(sv) = self.hx.server.as_mut()
-            {
-                sv.client_alert = Some(a);
-            }
-            // The client's next flight after the server's hello: the handshake is over.
-            let end = is_tls13(v)
-                || !plain
-                || matches!(
-                    r.content_type,
-                    content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
-                );
-            if end {
-                self.hx.finish(cx, self.dirs[1].bytes, span.start_ns);
-                return true;
-            }
-        }
-        if !fc {
-            let v = self.hx.negotiated();
-            let sv = self.hx.server_mut(span.start_ns);
-            let ccs = r.content_type == content::CHANGE_CIPHER_SPEC;
-            // The server's ChangeCipherSpec ends an abbreviated handshake (or one whose
-            // client side is missing); a fatal alert ends any.
-            let alerted = alert().map(|a| sv.alert = Some(a)).is_some();
-            if alerted || ccs && v.is_some_and(|v| !is_tls13(v)) {
-                self.hx.finish(cx, self.dirs[1].bytes, span.start_ns);
-                return true;
-            }
+        let alert = (plain && r.content_type == content::ALERT)
+            .then(|| parser::alert(payload))
+            .flatten()
+            .filter(parser::Alert::is_fatal);
+        let ends = self
+            .hx
+            .ends_handshake(fc, r.content_type, !plain, alert, span.start_ns);
+        if ends {
+            self.hx.finish(cx, self.dirs[1].bytes, span.start_ns);
+            return true;
         }
         if r.content_type != content::HANDSHAKE || !plain || (!fc && self.server_opaque) {
             return false;
@@ -285,7 +260,7 @@ impl DtlsSession {
             };
             if fc {
                 if m.msg_type == hs::CLIENT_HELLO {
-                    match parser::dtls_client_hello(&m.body) {
+                    match parser::client_hello_in(&m.body, Carrier::Dtls) {
                         Some(ch) if self.hx.first_hello(&ch) => {
                             let bytes = self.dirs[0].bytes;
                             cx.request(hello_request(&ch, m.start_ns, span.end_ns, bytes));

@@ -339,9 +339,8 @@ impl QuicSession {
     fn message(&mut self, cx: &mut Cx<'_>, fc: bool, m: &parser::Message, span: Span) -> bool {
         if fc {
             if m.msg_type == hs::CLIENT_HELLO {
-                match parser::client_hello(&m.body) {
-                    Some(mut ch) if self.hx.first_hello(&ch) => {
-                        ch.carrier = Carrier::Quic;
+                match parser::client_hello_in(&m.body, Carrier::Quic) {
+                    Some(ch) if self.hx.first_hello(&ch) => {
                         let d = &self.dirs[0];
                         let start = d.start_ns.unwrap_or(span.start_ns);
                         let mut req = hello_request(&ch, start, span.end_ns, d.sent);

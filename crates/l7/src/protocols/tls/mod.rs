@@ -239,6 +239,44 @@ impl Exchange {
         first
     }
 
+    /// Whether a record from `fc` of `content_type` ends the handshake as the capture sees
+    /// it (`encrypted`: protected, as a DTLS record of epoch > 0; `alert`: the record's
+    /// fatal plaintext alert). The client's next flight after the server's hello ends it
+    /// (TLS 1.3: any record; else a ChangeCipherSpec, an alert or data); on the server's
+    /// side a fatal alert does, and in TLS ≤ 1.2 its ChangeCipherSpec (an abbreviated
+    /// handshake, or a full one whose client side the capture misses). The alert is noted
+    /// for the response; a server record starts it.
+    pub(crate) fn ends_handshake(
+        &mut self,
+        fc: bool,
+        content_type: u8,
+        encrypted: bool,
+        alert: Option<Alert>,
+        start_ns: i64,
+    ) -> bool {
+        let v = self.negotiated();
+        if fc {
+            let Some(v) = v else {
+                return false;
+            };
+            if let (Some(a), Some(sv)) = (alert, self.server.as_mut()) {
+                sv.client_alert = Some(a);
+            }
+            return is_tls13(v)
+                || encrypted
+                || matches!(
+                    content_type,
+                    content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
+                );
+        }
+        let sv = self.server_mut(start_ns);
+        if alert.is_some() {
+            sv.alert = alert;
+            return true;
+        }
+        content_type == content::CHANGE_CIPHER_SPEC && v.is_some_and(|v| !is_tls13(v))
+    }
+
     /// Writes the response (what the server said, `bytes` of it) ending at `end_ns`.
     pub(crate) fn finish(&mut self, cx: &mut Cx<'_>, bytes: u64, end_ns: i64) {
         if let Some(sv) = self.server.take() {
@@ -508,60 +546,30 @@ impl Session for TlsSession {
         d.started = true;
         let total = h.total_len();
         let whole = buf.get(RECORD_HEADER_LEN..total);
-        let sh_seen = self.hx.negotiated();
-
-        // The end of the handshake, as seen from the capture.
-        if fc && let Some(v) = sh_seen {
-            if h.content_type == content::ALERT && h.len == 2 {
-                let Some(p) = whole else {
-                    return Parse::Needed(total - buf.len());
-                };
-                if let Some(a) = parser::alert(p)
-                    && a.is_fatal()
-                    && let Some(sv) = self.hx.server.as_mut()
-                {
-                    sv.client_alert = Some(a);
-                }
-            }
-            let end = is_tls13(v)
-                || matches!(
-                    h.content_type,
-                    content::CHANGE_CIPHER_SPEC | content::ALERT | content::APPLICATION_DATA
-                );
-            if end {
-                self.dirs[0].bytes += total as u64;
-                self.finish(cx, span.start_ns);
-                return self.stop(cx, fc, buf);
-            }
-        }
-        if !fc {
-            self.hx.server_mut(span.start_ns);
-            if h.content_type == content::CHANGE_CIPHER_SPEC
-                && let Some(v) = sh_seen
-                && !is_tls13(v)
-            {
-                // TLS ≤ 1.2: the server's ChangeCipherSpec ends an abbreviated handshake
-                // (or a full one whose client side the capture misses).
-                self.dirs[1].bytes += total as u64;
-                self.finish(cx, span.start_ns);
-                return self.stop(cx, fc, buf);
-            }
-            if h.content_type == content::ALERT && h.len == 2 && !self.dirs[1].opaque {
-                let Some(p) = whole else {
-                    return Parse::Needed(total - buf.len());
-                };
-                self.dirs[1].bytes += total as u64;
-                if let Some(a) = parser::alert(p)
-                    && a.is_fatal()
-                {
-                    if let Some(sv) = self.hx.server.as_mut() {
-                        sv.alert = Some(a);
-                    }
-                    self.finish(cx, span.start_ns);
-                    return self.stop(cx, fc, buf);
-                }
-                return Parse::Consumed(total);
-            }
+        // A plaintext alert is read whole where it may end the handshake: from the client
+        // after the server's hello, from the server until its records are encrypted.
+        let alert_matters = h.content_type == content::ALERT
+            && h.len == 2
+            && if fc {
+                self.hx.negotiated().is_some()
+            } else {
+                !self.dirs[1].opaque
+            };
+        let alert = if alert_matters {
+            let Some(p) = whole else {
+                return Parse::Needed(total - buf.len());
+            };
+            parser::alert(p).filter(Alert::is_fatal)
+        } else {
+            None
+        };
+        if self
+            .hx
+            .ends_handshake(fc, h.content_type, false, alert, span.start_ns)
+        {
+            self.dirs[i].bytes += total as u64;
+            self.finish(cx, span.start_ns);
+            return self.stop(cx, fc, buf);
         }
         let d = &mut self.dirs[i];
         if h.content_type == content::HANDSHAKE && !d.opaque {

@@ -334,28 +334,25 @@ pub enum Carrier {
     Quic,
 }
 
-/// Decodes a ClientHello body. Truncated extensions end the extension list (what was read
-/// is kept); a truncated fixed part is invalid.
+/// Decodes a ClientHello body carried over TCP. Truncated extensions end the extension list
+/// (what was read is kept); a truncated fixed part is invalid.
 pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
-    hello(body, false)
+    client_hello_in(body, Carrier::Tcp)
 }
 
-/// Decodes a DTLS ClientHello body (RFC 6347 §4.2.1: a cookie follows the session id).
-pub fn dtls_client_hello(body: &[u8]) -> Option<ClientHello> {
-    hello(body, true)
-}
-
-fn hello(body: &[u8], dtls: bool) -> Option<ClientHello> {
+/// Decodes a ClientHello body that `carrier` brought (DTLS's has a cookie after the session
+/// id, RFC 6347 §4.2.1).
+pub fn client_hello_in(body: &[u8], carrier: Carrier) -> Option<ClientHello> {
     let mut r = Rd(body);
     let mut ch = ClientHello {
         version: r.u16()?,
-        carrier: if dtls { Carrier::Dtls } else { Carrier::Tcp },
+        carrier,
         ..Default::default()
     };
     r.take(32)?;
     let sid = r.vec(1)?;
     ch.session_id = sid.get(..32).unwrap_or(sid).to_vec();
-    if dtls {
+    if carrier == Carrier::Dtls {
         r.vec(1)?; // cookie
     }
     ch.ciphers = u16_list(r.vec(2)?);
