@@ -8,23 +8,17 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 
-/// tshark's view of each UDP conversation, by server port: `fields` of the first frame
-/// matching `filter`.
+/// tshark's `fields` of the first frame matching `filter`, by server port (the lower one
+/// here: the clients' are ephemeral).
 fn tshark_first(
     pcap: &std::path::Path,
     filter: &str,
     fields: &[&str],
 ) -> BTreeMap<u16, Vec<String>> {
-    let mut all = vec!["udp.srcport", "udp.dstport"];
-    all.extend(fields);
-    let mut out = BTreeMap::new();
-    for v in tshark_fields(pcap, filter, &all) {
-        let ports: Vec<u16> = v[..2].iter().map(|p| p.parse().expect("port")).collect();
-        // The server's port is the lower one here (the clients' are ephemeral).
-        out.entry(ports[0].min(ports[1]))
-            .or_insert_with(|| v[2..].to_vec());
-    }
-    out
+    tshark_first_udp(pcap, filter, fields, u16::min)
+        .into_iter()
+        .map(|(port, v)| (port, v[2..].to_vec()))
+        .collect()
 }
 
 fn version_name(hex: &str) -> &'static str {

@@ -38,20 +38,23 @@ fn aioquic_handshakes_match_tshark() {
         &["frame.number", "udp.srcport", "udp.dstport", "udp.length"],
     );
     // tshark decrypts the Initial packets too: the first ClientHello, ServerHello and
-    // CONNECTION_CLOSE of each client port.
-    let first = |filter: &str, fields: &[&str]| -> BTreeMap<String, Vec<String>> {
-        let mut all = vec!["frame.number", "udp.srcport", "udp.dstport"];
+    // CONNECTION_CLOSE of each client port (the higher one: ephemeral), as [frame, the
+    // client's port, the server's, fields...].
+    let first = |filter: &str, fields: &[&str]| -> BTreeMap<u16, Vec<String>> {
+        let mut all = vec!["frame.number"];
         all.extend(fields);
-        let mut m = BTreeMap::new();
-        for f in tshark_fields(&pcap, filter, &all) {
-            let client = if filter.contains("type == 1") {
-                &f[1]
-            } else {
-                &f[2]
-            };
-            m.entry(client.clone()).or_insert(f);
-        }
-        m
+        tshark_first_udp(&pcap, filter, &all, u16::max)
+            .into_iter()
+            .map(|(client, v)| {
+                let server = v[0]
+                    .parse::<u16>()
+                    .expect("port")
+                    .min(v[1].parse().expect("port"));
+                let mut row = vec![v[2].clone(), client.to_string(), server.to_string()];
+                row.extend_from_slice(&v[3..]);
+                (client, row)
+            })
+            .collect()
     };
     let hellos = first(
         "tls.handshake.type == 1",
@@ -68,10 +71,10 @@ fn aioquic_handshakes_match_tshark() {
     assert_eq!(hellos.len(), 5, "{hellos:#?}");
     assert_eq!(rows.len(), hellos.len(), "{rows:#?}");
 
-    for (client, h) in &hellos {
-        let r = &rows[&client.parse::<u16>().expect("port")];
+    for (port, h) in &hellos {
+        let r = &rows[port];
         let ch_frame: u64 = h[0].parse().expect("frame");
-        let server_port = &h[2];
+        let (client, server_port) = (&h[1], &h[2]);
         assert_eq!(r.l7_protocol, "quic");
         assert_eq!(r.request_type, "handshake");
         assert_eq!(r.request_domain, h[3], "{client}");
@@ -100,10 +103,10 @@ fn aioquic_handshakes_match_tshark() {
         );
         assert_eq!(
             r.attr("retry").is_some(),
-            retries.contains_key(client),
+            retries.contains_key(port),
             "{client}"
         );
-        match (servers.get(client), closes.get(client)) {
+        match (servers.get(port), closes.get(port)) {
             (Some(s), None) => {
                 assert_eq!(r.response_status, "ok", "{r:#?}");
                 assert_eq!(r.version, "TLS 1.3");

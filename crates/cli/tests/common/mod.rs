@@ -479,3 +479,22 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Stri
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
 }
+
+/// tshark's `udp.srcport`, `udp.dstport` and `fields` of the first frame matching `filter`
+/// in each UDP conversation, keyed by `key(source port, destination port)` (the side's port
+/// that tells the conversations of the capture apart).
+pub fn tshark_first_udp(
+    pcap: &Path,
+    filter: &str,
+    fields: &[&str],
+    key: impl Fn(u16, u16) -> u16,
+) -> BTreeMap<u16, Vec<String>> {
+    let mut all = vec!["udp.srcport", "udp.dstport"];
+    all.extend(fields);
+    let mut out = BTreeMap::new();
+    for v in tshark_fields(pcap, filter, &all) {
+        let port = |i: usize| v[i].parse::<u16>().expect("port");
+        out.entry(key(port(0), port(1))).or_insert(v);
+    }
+    out
+}
