@@ -10,9 +10,7 @@ use crate::{Cx, Parse, Probe, ProbeInput, Protocol, REGISTRY, Session, Shared, S
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wirehouse_flow::{Flow, StreamEvent, StreamHandler};
-
-/// UDP's IP protocol number.
-const IPPROTO_UDP: u8 = 17;
+use wirehouse_wire::ipproto;
 
 /// Protocol hand-overs one flow may make (a CONNECT inside a CONNECT, ...); past them the
 /// flow is no longer parsed.
@@ -818,7 +816,7 @@ impl StreamHandler for L7Engine {
                 .cx(flow, i, &mut inner.pairing, inner.reversed, inner.lent);
             // A UDP flow has no end of stream but its close.
             if let Phase::Active(session) = &mut inner.phase
-                && flow.key.proto == IPPROTO_UDP
+                && flow.key.proto == ipproto::UDP
             {
                 let span = Span {
                     start_ns: flow.last_ns,

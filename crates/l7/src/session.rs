@@ -229,7 +229,7 @@ impl Cx<'_> {
 
     /// True when the flow is TCP.
     pub fn is_tcp(&self) -> bool {
-        self.flow.key.proto == 6
+        self.flow.key.proto == wirehouse_wire::ipproto::TCP
     }
 
     /// Counts bytes the parser could not make sense of but recovered from by itself.
